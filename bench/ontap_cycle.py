@@ -1,0 +1,302 @@
+"""One full ONTAP collection cycle at scale: ndo-exporter vs the floor vs the naive library path.
+
+    python bench/ontap_cycle.py [--files 100000] [--sessions 20000] [--naive-sample 2000]
+
+1. Generates a scale scenario (simulators.ontap.generate) and serves it with the ONTAP simulator
+   over HTTPS in a separate process.
+2. Runs, each in a fresh process (so peak RSS is its own), side by side in one run:
+   - floor: the same requests (same endpoints, fields, max_records, filters) fetched with requests
+     and parsed with orjson, nothing else;
+   - ndo-exporter: the six collectors exactly as the daemon runs them (parse, count, checks);
+   - naive: netapp-ontap ``get_collection`` resource models for sessions and open files on a
+     sample, extrapolated to the full counts (the full run takes many minutes: ontap_api.md §2.1).
+3. Prints wall time, CPU time, peak RSS and the ratios. Goal: ours <= 1.5x floor, peak RSS <= 150 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+USER, PASSWORD = "admin", "bench-pass-1"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def settings(url: str, ca_file: str) -> Any:
+    from collectors.ontap.client import OntapSettings
+    from exporter.ontap_source import split_address
+
+    scheme, host, port = split_address(url)
+    return OntapSettings(
+        name="bench",
+        host=host,
+        port=port,
+        scheme=scheme,
+        username=USER,
+        password=PASSWORD,
+        verify=ca_file,
+        read_timeout=120.0,
+        max_records=1000,
+    )
+
+
+def run_ours(url: str, ca_file: str) -> dict[str, Any]:
+    from collectors.ontap import checks
+    from collectors.ontap.client import OntapClient
+    from collectors.ontap.collect import COLLECTORS
+    from exporter.render.exposition import chunks_of
+    from exporter.render.ontap import RENDERERS, render_derived
+
+    client = OntapClient(settings(url, ca_file))
+    start, cpu = time.perf_counter(), time.process_time()
+    deadline = time.monotonic() + 600
+    fragments = {name: fn(client, deadline) for name, fn in COLLECTORS.items()}
+    findings = checks.derive("bench", fragments)
+    series = 0
+    for name, frag in fragments.items():
+        series += sum(c.series for c in chunks_of(RENDERERS[name]("bench", frag)))
+    series += sum(c.series for c in chunks_of(render_derived("bench", fragments, findings)))
+    return {
+        "wall": time.perf_counter() - start,
+        "cpu": time.process_time() - cpu,
+        "rss": peak_rss_mb(),
+        "requests": client.requests_made,
+        "series": series,
+        "findings": len(findings),
+        "files": fragments["files"].total,
+        "sessions": fragments["sessions"].total,
+    }
+
+
+def run_floor(url: str, ca_file: str) -> dict[str, Any]:
+    import orjson
+    import requests
+
+    from collectors.ontap import endpoints as ep
+    from collectors.ontap.facts import ClusterInfo
+
+    session = requests.Session()
+    session.auth = (USER, PASSWORD)
+    session.verify = ca_file
+    session.headers["Accept"] = "application/json"
+    start, cpu = time.perf_counter(), time.process_time()
+    body = orjson.loads(session.get(f"{url}/api/cluster", params={"fields": "name,uuid,version"}).content)
+    v = body["version"]
+    cluster = ClusterInfo(body["name"], body["uuid"], (v["generation"], v["major"], v["minor"]), v["full"])
+    requests_made, records = 1, 0
+    plan = [
+        ep.HEALTH_STATUS,
+        ep.HEALTH_SUBSYSTEM,
+        ep.HEALTH_ALERT,
+        ep.HEALTH_CONFIG,
+        ep.NODES,
+        ep.AGGREGATES,
+        ep.LIFS,
+        ep.PORTS,
+        ep.CIFS_SERVICES,
+        ep.SHARES_CLI,
+        ep.SHARES,
+        ep.SESSIONS,
+        ep.OPEN_FILES,
+        ep.OPEN_FILES_RECONNECTED_CLI,
+        ep.VOLUMES,
+    ]
+    for endpoint in plan:
+        params: dict[str, str] | None = {
+            "fields": ",".join(endpoint.fields_for(cluster)),
+            "max_records": "1000",
+            **dict(endpoint.query),
+        }
+        ref = f"{url}/{endpoint.path}"
+        while ref:
+            page = orjson.loads(session.get(ref, params=params).content)
+            requests_made += 1
+            records += len(page.get("records", []))
+            href = page.get("_links", {}).get("next", {}).get("href")
+            ref, params = (f"{url}{href}" if href else ""), None
+    return {
+        "wall": time.perf_counter() - start,
+        "cpu": time.process_time() - cpu,
+        "rss": peak_rss_mb(),
+        "requests": requests_made,
+        "records": records,
+    }
+
+
+def run_naive(url: str, ca_file: str, sample: int) -> dict[str, Any]:
+    from netapp_ontap import HostConnection
+    from netapp_ontap.resources import CifsOpenFile, CifsSession
+
+    s = settings(url, ca_file)
+    conn = HostConnection(s.host, username=USER, password=PASSWORD, verify=ca_file, port=s.port)
+    out: dict[str, Any] = {}
+    for name, cls, fields in (
+        ("files", CifsOpenFile, "node.name,svm.name,volume.name,share.name,continuously_available"),
+        ("sessions", CifsSession, "node.name,svm.name,protocol,continuous_availability,authentication,volumes.name"),
+    ):
+        start, cpu, n = time.perf_counter(), time.process_time(), 0
+        for _record in cls.get_collection(connection=conn, fields=fields, max_records=1000):
+            n += 1
+            if n >= sample:
+                break
+        out[name] = {"n": n, "wall": time.perf_counter() - start, "cpu": time.process_time() - cpu}
+    out["rss"] = peak_rss_mb()
+    return out
+
+
+def child(mode: str, url: str, ca_file: str, sample: int) -> None:
+    if mode == "ours":
+        result = run_ours(url, ca_file)
+    elif mode == "floor":
+        result = run_floor(url, ca_file)
+    else:
+        result = run_naive(url, ca_file, sample)
+    print("RESULT " + json.dumps(result))
+
+
+def in_fresh_process(mode: str, url: str, ca_file: str, sample: int) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", mode, "--url", url, "--ca-file", ca_file, "--naive-sample", str(sample)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=3600,
+    )
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return dict(json.loads(line[7:]))
+    raise SystemExit(f"{mode} failed:\n{proc.stdout}\n{proc.stderr}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--files", type=int, default=100_000)
+    ap.add_argument("--sessions", type=int, default=20_000)
+    ap.add_argument("--naive-sample", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=3, help="runs of ours/floor each; medians are printed")
+    ap.add_argument("--child")
+    ap.add_argument("--url")
+    ap.add_argument("--ca-file")
+    args = ap.parse_args()
+    if args.child:
+        child(args.child, args.url, args.ca_file, args.naive_sample)
+        return
+
+    work = Path(tempfile.mkdtemp(prefix="ndo-bench-"))
+    scenario = work / "scale"
+    t0 = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "simulators.ontap.generate",
+            "--out",
+            str(scenario),
+            "--nodes",
+            "4",
+            "--svms",
+            "4",
+            "--shares",
+            "200",
+            "--sessions",
+            str(args.sessions),
+            "--files",
+            str(args.files),
+            "--seed",
+            "1",
+        ],
+        check=True,
+        cwd=ROOT,
+    )
+    gen_seconds = time.perf_counter() - t0
+    sim = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "simulators.ontap",
+            "--scenario",
+            str(scenario),
+            "--port",
+            "0",
+            "--username",
+            USER,
+            "--password",
+            PASSWORD,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        url = ca_file = ""
+        assert sim.stdout is not None
+        deadline = time.monotonic() + 120
+        while (not url or not ca_file) and time.monotonic() < deadline:
+            line = sim.stdout.readline()
+            if not line:
+                break
+            url = url or next(iter(re.findall(r"https://127\.0\.0\.1:\d+", line)), "")
+            ca_file = ca_file or next(iter(re.findall(r"(/\S+\.pem)", line)), "")
+        if not url or not ca_file:
+            raise SystemExit("simulator did not print its URL and CA file")
+        rounds: dict[str, list[dict[str, Any]]] = {"floor": [], "ours": []}
+        for _ in range(args.rounds):  # interleaved so load drift hits both alike
+            for mode in ("floor", "ours"):
+                rounds[mode].append(in_fresh_process(mode, url, ca_file, args.naive_sample))
+        naive = in_fresh_process("naive", url, ca_file, args.naive_sample)
+    finally:
+        sim.terminate()
+        sim.wait(10)
+
+    def med(mode: str, key: str) -> float:
+        values = sorted(r[key] for r in rounds[mode])
+        return float(values[len(values) // 2])
+
+    ours_result = rounds["ours"][0]
+    per_file = naive["files"]["cpu"] / max(1, naive["files"]["n"])
+    per_session = naive["sessions"]["cpu"] / max(1, naive["sessions"]["n"])
+    naive_total = per_file * ours_result["files"] + per_session * ours_result["sessions"]
+    print(
+        f"ONTAP cycle benchmark: {ours_result['files']} open files, {ours_result['sessions']} sessions "
+        f"(scenario generated in {gen_seconds:.1f}s), medians of {args.rounds} fresh-process runs"
+    )
+    print(f"{'path':<36}{'wall s':>9}{'cpu s':>9}{'peak RSS MB':>13}{'requests':>10}")
+    print(
+        f"{'floor (requests + orjson only)':<36}{med('floor', 'wall'):>9.2f}{med('floor', 'cpu'):>9.2f}"
+        f"{med('floor', 'rss'):>13.1f}{rounds['floor'][0]['requests']:>10}"
+    )
+    print(
+        f"{'ndo-exporter (6 collectors+checks)':<36}{med('ours', 'wall'):>9.2f}{med('ours', 'cpu'):>9.2f}"
+        f"{med('ours', 'rss'):>13.1f}{ours_result['requests']:>10}"
+    )
+    print(
+        f"{'naive netapp-ontap models (extrap.)':<36}{naive_total:>9.1f}{naive_total:>9.1f}{naive['rss']:>13.1f}"
+        f"{'':>10}   ({naive['files']['n']} files + {naive['sessions']['n']} sessions sampled: "
+        f"{per_file * 1000:.2f} / {per_session * 1000:.2f} ms CPU per record)"
+    )
+    print(f"series rendered: {ours_result['series']}, findings: {ours_result['findings']}")
+    print(
+        f"RESULT ours/floor wall = {med('ours', 'wall') / med('floor', 'wall'):.2f} (goal <= 1.5); "
+        f"peak RSS = {med('ours', 'rss'):.0f} MB (goal <= 150); naive/ours = {naive_total / med('ours', 'wall'):.0f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Hyper-V facts as the collection script saw them: immutable, names instead of enum integers.
+
+The Exchange rules run on the source-neutral facts (collectors.hypervisor) built from these by
+collectors.hyperv.neutral; what only Hyper-V has (checkpoint settings, cluster OfflineAction,
+VHD formats, services) stays here for the ``ndo_hyperv_*`` metrics and collectors.hyperv.checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+AppRole = Literal["exchange", "sql_server", "ad_ds"]
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    name: str
+    display_name: str
+    role: AppRole
+    status: str  # Running, Stopped, ...
+    start_type: str | None  # Automatic, Manual, Disabled; None before PowerShell 5.0
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    name: str  # ComputerName (NetBIOS)
+    fqdn: str
+    cluster: str  # failover cluster name, "" when no clustered VM was seen
+    sockets: int
+    physical_cores: int  # sum of NumberOfEnabledCore (2016+) else NumberOfCores; 0 = unknown
+    logical_processors: int
+    memory_bytes: int
+    domain_role: str | None
+    os_caption: str
+    os_version: str
+    ps_version: str
+    services: tuple[ServiceInfo, ...]
+
+    @property
+    def is_domain_controller(self) -> bool:
+        return self.domain_role in ("BackupDomainController", "PrimaryDomainController")
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    name: str
+    type: str  # Standard, Recovery, Planned, ...
+    created: float | None  # Unix seconds
+    automatic: bool | None  # IsAutomaticCheckpoint (1709+)
+
+
+@dataclass(frozen=True)
+class DiskInfo:
+    path: str
+    controller: str  # "SCSI 0:1"
+    passthrough: bool
+    disk_number: int | None
+    vhd_queried: bool  # the script ran Get-VHD on it (VM matched the patterns)
+    vhd_format: str | None  # VHD, VHDX, VHDSet; None = not read
+    vhd_type: str | None  # Fixed, Dynamic, Differencing; None = not read
+    vhd_error: str | None  # Get-VHD failed (e.g. double hop to an SMB share)
+    shared: bool  # SupportPersistentReservations: shared VHDX
+    location: Literal["local", "smb", "device", "passthrough", "unknown"]
+
+
+@dataclass(frozen=True)
+class VmInfo:
+    name: str
+    id: str  # lower-case GUID without braces
+    state: str  # VMState name
+    generation: int | None
+    version: str
+    is_clustered: bool
+    processor_count: int
+    dynamic_memory: bool
+    memory_startup: int
+    memory_minimum: int
+    memory_maximum: int
+    start_action: str | None
+    stop_action: str | None  # TurnOff, Save, ShutDown
+    checkpoint_type: str | None  # None on 2012 R2 (module 1.1)
+    automatic_checkpoints: bool | None  # None before 1709/2019
+    parent_snapshot_id: str | None
+    notes: str
+    offline_action: str | None  # cluster resource OfflineAction; None if not clustered or not found
+    snapshots: tuple[SnapshotInfo, ...]
+    disks: tuple[DiskInfo, ...]
+
+
+@dataclass(frozen=True)
+class HyperVFacts:
+    host: HostInfo
+    vms: tuple[VmInfo, ...]
+    errors: tuple[str, ...]  # non-fatal errors the script reported ("cluster: ...")
+    script_seconds: float  # the script's own run time on the host

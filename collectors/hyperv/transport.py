@@ -1,0 +1,212 @@
+"""WinRM transport: run one PowerShell script on one host over pywinrm, within our own deadline.
+
+Behind a one-method interface (``ScriptRunner.run``) so pypsrp can replace pywinrm later
+(docs/hyperv.md "Why not pypsrp (yet)"). What this module works around, from
+shared/reference/hyperv.md section 5.5:
+* ``Session.run_ps`` goes through cmd.exe (8,191-character limit): we use the ``Protocol`` API with
+  WINRS_SKIP_CMD_SHELL and send the script on stdin (collectors/hyperv/script.py);
+* ``get_command_output`` retries ``WinRMOperationTimeoutError`` forever: we loop on
+  ``get_command_output_raw`` ourselves and stop at the deadline (then Signal + Delete the shell);
+* environment proxies and CA bundles are honoured by default: we pass ``proxy=None`` and an
+  explicit CA file (or the system store), never ``legacy_requests``;
+* a ``Protocol`` holds one ``requests.Session`` and is not thread-safe: one per target job.
+Secrets: the password is only handed to pywinrm; no message built here contains it, and pywinrm's
+own exception texts carry status codes and fault reasons, never headers.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import requests
+from winrm.exceptions import (
+    InvalidCredentialsError,
+    WinRMError,
+    WinRMOperationTimeoutError,
+    WinRMTransportError,
+    WSManFaultError,
+)
+from winrm.protocol import Protocol as WinRMProtocol
+
+from collectors.errors import CollectionError
+from collectors.hyperv import clixml
+from collectors.hyperv import script as ps
+
+log = logging.getLogger(__name__)
+
+Auth = Literal["ntlm", "kerberos", "credssp", "basic"]
+Encryption = Literal["auto", "always", "never"]
+
+
+@dataclass(frozen=True)
+class ScriptResult:
+    stdout: bytes
+    stderr: bytes
+    exit_code: int
+    elapsed_seconds: float
+
+
+class ScriptRunner(Protocol):
+    def run(self, script: str, deadline: float) -> ScriptResult: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class WinRMSettings:
+    endpoint: str  # https://host:5986/wsman
+    username: str
+    password: str = field(repr=False)
+    auth: Auth = "ntlm"
+    message_encryption: Encryption = "auto"
+    verify: bool = True
+    ca_file: str | None = None
+    # WS-Man OperationTimeout: how long one Receive may wait on the host before the w:TimedOut fault.
+    operation_timeout: int = 20
+    # HTTP read timeout; pywinrm insists it exceeds operation_timeout (the host blocks that long).
+    read_timeout: int = 30
+
+
+def _pywinrm_auth(auth: Auth, https: bool) -> str:
+    # pywinrm calls Basic "basic" over HTTP but "ssl" over HTTPS; both are HTTPBasicAuth.
+    if auth == "basic":
+        return "ssl" if https else "basic"
+    return auth
+
+
+class WinRMRunner:
+    """One ``WinRMProtocol`` per host, reused across polls; each poll opens and deletes one shell."""
+
+    def __init__(self, settings: WinRMSettings) -> None:
+        self.settings = settings
+        self._protocol: WinRMProtocol | None = None
+
+    def _proto(self) -> WinRMProtocol:
+        if self._protocol is None:
+            s = self.settings
+            https = s.endpoint.lower().startswith("https://")
+            validation: Literal["validate", "ignore"] = "validate" if s.verify else "ignore"
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    self._protocol = WinRMProtocol(
+                        endpoint=s.endpoint,
+                        transport=_pywinrm_auth(s.auth, https),  # type: ignore[arg-type]
+                        username=s.username,
+                        password=s.password,
+                        server_cert_validation=validation,
+                        # None = the system store; never the REQUESTS_CA_BUNDLE environment (pitfall 6).
+                        ca_trust_path=s.ca_file if s.ca_file else None,  # type: ignore[arg-type]
+                        message_encryption=s.message_encryption,
+                        operation_timeout_sec=s.operation_timeout,
+                        read_timeout_sec=s.read_timeout,
+                        proxy=None,
+                    )
+            except WinRMError as exc:
+                raise CollectionError("config", f"WinRM client setup failed: {exc}") from None
+        return self._protocol
+
+    def close(self) -> None:
+        if self._protocol is not None:
+            self._protocol.transport.close_session()
+        self._protocol = None
+
+    def run(self, script: str, deadline: float) -> ScriptResult:
+        started = time.monotonic()
+        try:
+            return self._run(script, deadline, started)
+        except CollectionError:
+            self.close()
+            raise
+        except Exception as exc:
+            self.close()
+            raise classify(exc, self.settings.endpoint) from None
+
+    def _run(self, script: str, deadline: float, started: float) -> ScriptResult:
+        proto = self._proto()
+        _check(deadline, "opening the shell")
+        shell = proto.open_shell(noprofile=True)
+        command: str | None = None
+        try:
+            command = proto.run_command(shell, ps.POWERSHELL, ps.command_arguments(), skip_cmd_shell=True)
+            proto.send_command_input(shell, command, ps.stdin_bytes(script), end=True)
+            out: list[bytes] = []
+            err: list[bytes] = []
+            rc, done = -1, False
+            while not done:
+                _check(deadline, "waiting for the collection script")
+                try:
+                    o, e, rc, done = proto.get_command_output_raw(shell, command)
+                except WinRMOperationTimeoutError:
+                    # The host held the Receive for OperationTimeout without output: the script is
+                    # still running. Poll again, but only until our deadline (pywinrm would loop forever).
+                    continue
+                out.append(o)
+                err.append(e)
+            return ScriptResult(b"".join(out), b"".join(err), rc, time.monotonic() - started)
+        finally:
+            _cleanup(proto, shell, command)
+
+
+def _check(deadline: float, doing: str) -> None:
+    if time.monotonic() >= deadline:
+        raise CollectionError("timeout", f"deadline passed while {doing}")
+
+
+def _cleanup(proto: WinRMProtocol, shell: str, command: str | None) -> None:
+    """Signal terminate and Delete the shell (which ends its processes); errors here change nothing."""
+    try:
+        if command is not None:
+            proto.cleanup_command(shell, command)
+    except Exception as exc:  # the shell may already be gone; Delete below still frees it
+        log.debug("WinRM Signal failed: %s", type(exc).__name__)
+    try:
+        proto.close_shell(shell, close_session=True)
+    except Exception as exc:
+        log.debug("WinRM Delete failed: %s", type(exc).__name__)
+
+
+def classify(exc: BaseException, endpoint: str) -> CollectionError:
+    """A pywinrm/requests exception -> CollectionError with a stable reason and no secret."""
+    if isinstance(exc, InvalidCredentialsError | PermissionError):
+        return CollectionError("auth", f"{endpoint}: credentials rejected (HTTP 401)")
+    if isinstance(exc, requests.exceptions.SSLError):
+        return CollectionError("tls", f"{endpoint}: TLS failed: {_short(exc)}")
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return CollectionError("connect", f"{endpoint}: connect timed out")
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return CollectionError("timeout", f"{endpoint}: no answer within the read timeout")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return CollectionError("connect", f"{endpoint}: cannot connect: {_short(exc)}")
+    if isinstance(exc, WinRMOperationTimeoutError):
+        return CollectionError("timeout", f"{endpoint}: WS-Man operation timed out")
+    if isinstance(exc, WSManFaultError):
+        return CollectionError(
+            "http_status",
+            f"{endpoint}: HTTP {exc.code} WS-Man fault {exc.wsman_fault_code}: {(exc.reason or '').strip()[:300]}",
+        )
+    if isinstance(exc, WinRMTransportError):
+        return CollectionError("http_status", f"{endpoint}: HTTP {exc.code} from the WinRM service")
+    if isinstance(exc, WinRMError):
+        return CollectionError("config", f"{endpoint}: WinRM client error: {_short(exc)}")
+    if isinstance(exc, requests.exceptions.RequestException):
+        return CollectionError("connect", f"{endpoint}: {type(exc).__name__}")
+    if isinstance(exc, OSError) and "CA certificate bundle" in str(exc):
+        # requests checks tls.ca_file only when it first connects.
+        return CollectionError("config", f"{endpoint}: {_short(exc)}")
+    return CollectionError("internal", f"{endpoint}: unexpected {type(exc).__name__} in the WinRM transport")
+
+
+def _short(exc: BaseException) -> str:
+    # requests' messages can be long chains of urllib3 reprs; the last line is the useful one.
+    text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+def script_error(result: ScriptResult) -> str:
+    """A readable message for a script that failed: its own errors, else the decoded stderr."""
+    return clixml.decode(result.stderr) or f"exit code {result.exit_code} and nothing on stderr"

@@ -1,0 +1,601 @@
+"""Pure checks over ONTAP facts: the CIFS-NDO conditions and the guide's configuration rules.
+
+No I/O, no metrics, no clock. Each check takes the fragments it needs and returns Findings that
+say what is wrong, where, the probable cause and the exact ONTAP command that fixes it. The
+assessment helpers (``ha_readiness``, ``ca_files_by_owner``, ``standby_coverage``,
+``share_requirements``) are also what the renderer exports, so a metric and a finding can never
+disagree.
+
+Rules follow NetApp's "SMB configuration for Microsoft Hyper-V and SQL Server" guide: the
+``node-connect`` health monitor's HaNotReadyCifsNdo and NoStandbyLifCifsNdo conditions, and the
+share properties a continuously available share needs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from collectors.findings import Finding
+from collectors.ontap.facts import (
+    FilesFacts,
+    HealthFacts,
+    LifsFacts,
+    NodeFact,
+    NodesFacts,
+    SessionsFacts,
+    ShareFact,
+    SharesFacts,
+)
+
+# Shares every SMB server has; never a place for CA workloads.
+ADMIN_SHARES = frozenset({"ipc$", "admin$", "c$"})
+SMB3 = frozenset({"smb3", "smb3_1"})
+
+
+# ---------------------------------------------------------------------------------------------
+# HA readiness and where CA files live
+
+
+@dataclass(frozen=True)
+class HaReadiness:
+    ready: bool
+    reasons: tuple[str, ...]  # why not, in words
+    partner: str
+
+
+def ha_readiness(nodes: NodesFacts) -> dict[str, HaReadiness]:
+    """Would a takeover of each node by its partner keep SMB CA handles alive?
+
+    Not ready when storage failover is disabled, the node has no partner, ONTAP says takeover is
+    not possible (``ha.takeover.state``/``ha.takeover_check``), the HA interconnect is down, or
+    the partner itself is not up. Unknown fields (older releases) are not held against the node.
+    """
+    out: dict[str, HaReadiness] = {}
+    for node in nodes.nodes:
+        ha = node.ha
+        reasons: list[str] = []
+        partner = ha.partners[0] if ha.partners else ""
+        if ha.enabled is False:
+            reasons.append("storage failover is disabled")
+        if not partner:
+            reasons.append("the node has no HA partner")
+        if ha.takeover_state == "not_possible":
+            reasons.append("ONTAP reports takeover not possible")
+        if ha.takeover_possible is False:
+            detail = "; ".join(ha.takeover_reasons)
+            reasons.append("takeover check failed" + (f" ({detail})" if detail else ""))
+        if ha.interconnect_state == "down":
+            reasons.append("the HA interconnect is down")
+        partner_fact = nodes.node(partner) if partner else None
+        if partner and partner_fact is not None and partner_fact.state not in (None, "up"):
+            reasons.append(f"partner {partner} is {partner_fact.state}")
+        out[node.name] = HaReadiness(ready=not reasons, reasons=tuple(reasons), partner=partner)
+    return out
+
+
+def ca_files_by_owner(nodes: NodesFacts, files: FilesFacts) -> Counter[str]:
+    """CA-open files per node owning the aggregate(s) of their volume.
+
+    A FlexGroup spans aggregates on several nodes: its CA files count against every owner, since
+    losing any constituent's node would disrupt them.
+    """
+    owner = {a.name: a.node for a in nodes.aggregates}
+    volume_nodes = {(v.svm, v.name): {owner[a] for a in v.aggregates if a in owner} for v in files.volumes}
+    out: Counter[str] = Counter()
+    for (_node, svm, volume, _share, ca), count in files.counts:
+        if ca != "yes":
+            continue
+        for n in volume_nodes.get((svm, volume), ()):
+            out[n] += count
+    return out
+
+
+def ha_not_ready_cifs_ndo(target: str, nodes: NodesFacts, files: FilesFacts) -> list[Finding]:
+    readiness = ha_readiness(nodes)
+    ca_files = ca_files_by_owner(nodes, files)
+    findings = []
+    for node_name, state in sorted(readiness.items()):
+        if state.ready or ca_files.get(node_name, 0) == 0:
+            continue
+        node = nodes.node(node_name)
+        findings.append(
+            Finding(
+                check="HaNotReadyCifsNdo",
+                severity="critical",
+                target=target,
+                where=(("node", node_name),),
+                what=(
+                    f"{ca_files[node_name]} continuously available SMB files are open on volumes of node "
+                    f"{node_name}, but its HA is not ready: {'; '.join(state.reasons)}"
+                ),
+                cause="Storage failover is not configured or not healthy for this node's HA pair.",
+                action=_ha_action(node, state) if node else f"storage failover show -node {node_name}",
+                effect=(
+                    "If this node fails, its aggregates cannot be taken over: Hyper-V VMs and SQL Server "
+                    "databases on these CA shares lose their storage."
+                ),
+            )
+        )
+    return findings
+
+
+def _ha_action(node: NodeFact, state: HaReadiness) -> str:
+    n = node.name
+    steps = [f"storage failover show -node {n} -instance"]
+    if node.ha.enabled is False:
+        steps.append(f"storage failover modify -node {n} -enabled true")
+    if node.ha.interconnect_state == "down":
+        steps.append(f"system ha interconnect status show -node {n}")
+    if state.partner and any(r.startswith("partner ") for r in state.reasons):
+        steps.append(f"storage failover giveback -ofnode {state.partner}")
+    return "; ".join(steps)
+
+
+# ---------------------------------------------------------------------------------------------
+# Standby LIFs
+
+
+@dataclass(frozen=True)
+class StandbyCoverage:
+    svm: str
+    node: str
+    partner: str
+    ca_files: int
+    partner_lifs_up: int
+
+
+def usable_lifs_on(lifs: LifsFacts, svm: str, node: str) -> int:
+    return sum(1 for lif in lifs.lifs if lif.svm == svm and lif.node == node and lif.usable)
+
+
+def standby_coverage(nodes: NodesFacts, lifs: LifsFacts, files: FilesFacts) -> list[StandbyCoverage]:
+    """For each SVM x node serving CA files: how many data LIFs of that SVM are up on the partner."""
+    readiness = ha_readiness(nodes)
+    per_svm_node: Counter[tuple[str, str]] = Counter()
+    for (node, svm, _volume, _share, ca), count in files.counts:
+        if ca == "yes":
+            per_svm_node[(svm, node)] += count
+    out = []
+    for (svm, node), count in sorted(per_svm_node.items()):
+        partner = readiness[node].partner if node in readiness else ""
+        up = usable_lifs_on(lifs, svm, partner) if partner else 0
+        out.append(StandbyCoverage(svm=svm, node=node, partner=partner, ca_files=count, partner_lifs_up=up))
+    return out
+
+
+def no_standby_lif_cifs_ndo(target: str, nodes: NodesFacts, lifs: LifsFacts, files: FilesFacts) -> list[Finding]:
+    findings = []
+    for cov in standby_coverage(nodes, lifs, files):
+        if cov.partner_lifs_up > 0:
+            continue
+        partner = cov.partner or "<partner>"
+        findings.append(
+            Finding(
+                check="NoStandbyLifCifsNdo",
+                severity="warning",
+                target=target,
+                where=(("svm", cov.svm), ("node", cov.node)),
+                what=(
+                    f"SVM {cov.svm} serves {cov.ca_files} continuously available files through node "
+                    f"{cov.node}, but its HA partner {partner} has no data LIF of {cov.svm} up."
+                ),
+                cause=(
+                    f"No SMB data LIF of {cov.svm} is homed on (or currently up on) {partner}; after a "
+                    "takeover, clients have no LIF to reconnect to on the surviving node."
+                ),
+                action=(
+                    f"network interface show -vserver {cov.svm} -curr-node {partner}; "
+                    f"network interface create -vserver {cov.svm} -lif {cov.svm}_smb_{partner} "
+                    f"-service-policy default-data-files -home-node {partner} -home-port <port> "
+                    "-address <ip> -netmask <mask>"
+                ),
+                effect="A storage failover of this node would disrupt the CA SMB clients of this SVM.",
+            )
+        )
+    return findings
+
+
+# ---------------------------------------------------------------------------------------------
+# LIFs
+
+
+def lif_findings(target: str, lifs: LifsFacts) -> list[Finding]:
+    findings = []
+    for lif in sorted(lifs.lifs, key=lambda x: (x.svm, x.name)):
+        home_port = lifs.port(lif.home_node, lif.home_port)
+        home_port_up = home_port is not None and home_port.state == "up"
+        if lif.is_home is False:
+            findings.append(
+                Finding(
+                    check="LifNotHome",
+                    severity="warning",
+                    target=target,
+                    where=(("svm", lif.svm), ("lif", lif.name)),
+                    what=(
+                        f"LIF {lif.name} of SVM {lif.svm} is on {lif.node}:{lif.port}, not on its home "
+                        f"{lif.home_node}:{lif.home_port}."
+                    ),
+                    cause=(
+                        "A takeover, port failure or manual migrate moved it and it was not reverted"
+                        + (" (auto-revert is off)." if lif.auto_revert is False else ".")
+                        + ("" if home_port_up else " Its home port is not up: fix the port first.")
+                    ),
+                    action=f"network interface revert -vserver {lif.svm} -lif {lif.name}",
+                    effect="Client traffic crosses the cluster network; the SVM's HA standby layout is skewed.",
+                )
+            )
+        if home_port is not None and home_port.state != "up":
+            findings.append(
+                Finding(
+                    check="LifHomePortDown",
+                    severity="warning",
+                    target=target,
+                    where=(("svm", lif.svm), ("lif", lif.name), ("node", lif.home_node), ("port", lif.home_port)),
+                    what=(
+                        f"Home port {lif.home_node}:{lif.home_port} of LIF {lif.name} ({lif.svm}) is "
+                        f"{home_port.state or 'unknown'}."
+                    ),
+                    cause=(
+                        "The port is administratively down"
+                        if home_port.enabled is False
+                        else "Link down: cable, SFP or switch port problem."
+                    ),
+                    action=(
+                        f"network port modify -node {lif.home_node} -port {lif.home_port} -up-admin true"
+                        if home_port.enabled is False
+                        else f"network port show -node {lif.home_node} -port {lif.home_port} -instance"
+                    )
+                    + f"; then network interface revert -vserver {lif.svm} -lif {lif.name}",
+                    effect="The LIF cannot go home; one more failure leaves the SVM without a path on this node.",
+                )
+            )
+    return findings
+
+
+def smb_svms(lifs: LifsFacts) -> list[str]:
+    return sorted({s.svm for s in lifs.cifs_servers if s.enabled is not False})
+
+
+def svm_node_lifs_up(nodes: NodesFacts, lifs: LifsFacts) -> dict[tuple[str, str], int]:
+    """Usable data CIFS LIFs per SMB SVM x node, zeros included."""
+    return {(svm, node.name): usable_lifs_on(lifs, svm, node.name) for svm in smb_svms(lifs) for node in nodes.nodes}
+
+
+def svm_node_without_data_lif(target: str, nodes: NodesFacts, lifs: LifsFacts) -> list[Finding]:
+    findings = []
+    for (svm, node), up in sorted(svm_node_lifs_up(nodes, lifs).items()):
+        if up:
+            continue
+        findings.append(
+            Finding(
+                check="SvmNodeWithoutDataLif",
+                severity="warning",
+                target=target,
+                where=(("svm", svm), ("node", node)),
+                what=f"SMB SVM {svm} has no data LIF up on node {node}.",
+                cause="No LIF of the SVM is homed there, or the ones that are are down or moved away.",
+                action=(
+                    f"network interface show -vserver {svm} -home-node {node}; "
+                    f"network interface create -vserver {svm} -lif {svm}_smb_{node} "
+                    f"-service-policy default-data-files -home-node {node} -home-port <port> "
+                    "-address <ip> -netmask <mask>"
+                ),
+                effect="Clients cannot be served locally by this node, and it cannot stand by for its partner.",
+            )
+        )
+    return findings
+
+
+# ---------------------------------------------------------------------------------------------
+# Shares
+
+# requirement -> (ShareFact predicate returning True/False/None, fix command template)
+REQUIREMENTS: tuple[str, ...] = (
+    "continuously_available",
+    "oplocks",
+    "no_home_directory",
+    "no_attribute_cache",
+    "no_branchcache",
+    "no_access_based_enumeration",
+    "offline_files_manual_or_none",
+    "symlinks_disabled",
+)
+
+
+def share_is_judged(share: ShareFact, patterns: tuple[str, ...]) -> bool:
+    """CA shares, plus shares the operator declared must be CA (``ca_shares`` patterns)."""
+    if share.name.lower() in ADMIN_SHARES:
+        return False
+    if share.continuously_available:
+        return True
+    return any(
+        fnmatch.fnmatchcase(share.name.lower(), p.lower())
+        or fnmatch.fnmatchcase(f"{share.svm}:{share.name}".lower(), p.lower())
+        for p in patterns
+    )
+
+
+def share_requirements(share: ShareFact) -> dict[str, bool | None]:
+    """Each CA requirement: met (True), failed (False) or unknown (None: the cluster cannot tell)."""
+
+    def neg(v: bool | None) -> bool | None:
+        return None if v is None else not v
+
+    return {
+        "continuously_available": share.continuously_available,
+        "oplocks": share.oplocks,
+        "no_home_directory": neg(share.home_directory),
+        "no_attribute_cache": neg(share.attribute_cache),
+        "no_branchcache": neg(share.branchcache),
+        "no_access_based_enumeration": neg(share.access_based_enumeration),
+        "offline_files_manual_or_none": None
+        if share.offline_files is None
+        else share.offline_files in ("manual", "none"),
+        "symlinks_disabled": None if share.unix_symlink is None else share.unix_symlink == "disable",
+    }
+
+
+def share_fix(svm: str, share: str, failed: list[str]) -> str:
+    base = f"-vserver {svm} -share-name {share}"
+    steps = []
+    add = [p for r, p in (("continuously_available", "continuously-available"), ("oplocks", "oplocks")) if r in failed]
+    if add:
+        steps.append(f"vserver cifs share properties add {base} -share-properties {','.join(add)}")
+    remove = [
+        p
+        for r, p in (
+            ("no_attribute_cache", "attributecache"),
+            ("no_branchcache", "branchcache"),
+            ("no_access_based_enumeration", "access-based-enumeration"),
+        )
+        if r in failed
+    ]
+    if remove:
+        steps.append(f"vserver cifs share properties remove {base} -share-properties {','.join(remove)}")
+    if "offline_files_manual_or_none" in failed:
+        steps.append(f"vserver cifs share modify {base} -offline-files manual")
+    if "symlinks_disabled" in failed:
+        steps.append(f'vserver cifs share modify {base} -symlink-properties ""')
+    if "no_home_directory" in failed:
+        # A home-directory share's path is dynamic; it cannot be turned into a plain share.
+        steps.append(
+            f"vserver cifs share create -vserver {svm} -share-name <new_share> -path <path> "
+            "-share-properties oplocks,continuously-available (a dedicated non-home-directory share)"
+        )
+    return "; ".join(steps)
+
+
+def share_findings(target: str, shares: SharesFacts, patterns: tuple[str, ...]) -> list[Finding]:
+    findings = []
+    for share in sorted(shares.shares, key=lambda s: (s.svm, s.name)):
+        if not share_is_judged(share, patterns):
+            continue
+        failed = [r for r, ok in share_requirements(share).items() if ok is False]
+        if not failed:
+            continue
+        findings.append(
+            Finding(
+                check="CifsShareNotCaReady",
+                severity="warning",
+                target=target,
+                where=(("svm", share.svm), ("share", share.name)),
+                what=f"Share {share.name} of SVM {share.svm} is not ready for CA workloads: fails {', '.join(failed)}.",
+                cause=(
+                    "Share properties differ from what Hyper-V/SQL Server over SMB 3 need for nondisruptive operations."
+                ),
+                action=share_fix(share.svm, share.name, failed),
+                effect="Open files on this share will not survive a takeover, giveback or LIF move.",
+            )
+        )
+    return findings
+
+
+def ca_share_volumes(shares: SharesFacts, patterns: tuple[str, ...]) -> set[tuple[str, str]]:
+    return {(s.svm, s.volume) for s in shares.shares if share_is_judged(s, patterns) and s.volume}
+
+
+def ca_share_names(shares: SharesFacts, patterns: tuple[str, ...]) -> set[tuple[str, str]]:
+    return {(s.svm, s.name) for s in shares.shares if share_is_judged(s, patterns)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Sessions and open files
+
+
+def session_findings(
+    target: str, sessions: SessionsFacts, shares: SharesFacts, patterns: tuple[str, ...]
+) -> list[Finding]:
+    """SMB 3 sessions without full CA, touching volumes that host CA shares, per SVM x node."""
+    ca_volumes = ca_share_volumes(shares, patterns)
+    per_svm_node: Counter[tuple[str, str]] = Counter()
+    levels: dict[tuple[str, str], set[str]] = {}
+    for (node, svm, proto, ca, volumes), n in sessions.by_volume_set:
+        if proto in SMB3 and ca in ("no", "partial") and any((svm, v) in ca_volumes for v in volumes):
+            per_svm_node[(svm, node)] += n
+            levels.setdefault((svm, node), set()).add(ca)
+    findings = []
+    for (svm, node), n in sorted(per_svm_node.items()):
+        findings.append(
+            Finding(
+                check="CifsSessionNotContinuouslyAvailable",
+                severity="warning",
+                target=target,
+                where=(("svm", svm), ("node", node)),
+                what=(
+                    f"{n} SMB 3 sessions of SVM {svm} on node {node} have continuous availability "
+                    f"{'/'.join(sorted(levels[(svm, node)]))} on volumes with CA shares."
+                ),
+                cause=(
+                    "The clients connected before CA was enabled on the share, connect to a non-CA share on "
+                    "the same volume, or do not request persistent handles (not Hyper-V/SQL Server)."
+                ),
+                action=(
+                    f"vserver cifs session show -vserver {svm} -node {node} -continuously-available No,Partial "
+                    "-fields address,windows-user,shares,protocol-version; then reconnect those clients "
+                    "(Hyper-V: live-migrate or restart the VM; SQL Server: restart the instance)"
+                ),
+                effect="These sessions are disrupted by a takeover, giveback or LIF move.",
+            )
+        )
+    return findings
+
+
+def file_findings(target: str, files: FilesFacts, shares: SharesFacts, patterns: tuple[str, ...]) -> list[Finding]:
+    ca_shares = ca_share_names(shares, patterns)
+    per_share: Counter[tuple[str, str]] = Counter()
+    for (_node, svm, _volume, share, ca), n in files.counts:
+        if ca == "no" and (svm, share) in ca_shares:
+            per_share[(svm, share)] += n
+    return [
+        Finding(
+            check="CifsOpenFilesNotContinuouslyAvailable",
+            severity="warning",
+            target=target,
+            where=(("svm", svm), ("share", share)),
+            what=f"{n} files are open without CA protection on CA share {share} of SVM {svm}.",
+            cause="They were opened before CA was enabled, or by a client/application that does not request "
+            "persistent handles.",
+            action=(
+                f"vserver cifs session file show -vserver {svm} -share {share} -continuously-available No "
+                "-fields path,session-id,connection-id; then have the owning application reopen them "
+                "(restart the VM or SQL Server instance)"
+            ),
+            effect="These handles are lost in a takeover, giveback or LIF move.",
+        )
+        for (svm, share), n in sorted(per_share.items())
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# ONTAP's own health view
+
+CIFS_NDO = "cifs_ndo"
+_ONTAP_SEVERITY = {
+    "critical": "critical",
+    "fatal": "critical",
+    "major": "critical",
+    "minor": "warning",
+    "degraded": "warning",
+}
+
+
+def health_findings(target: str, health: HealthFacts) -> list[Finding]:
+    findings: list[Finding] = []
+    for sub in health.subsystems:
+        if sub.name != CIFS_NDO:
+            continue
+        if sub.health not in ("ok", "ok_with_suppressed"):
+            findings.append(
+                Finding(
+                    check="OntapCifsNdoHealthDegraded",
+                    severity="warning",
+                    target=target,
+                    where=(),
+                    what=f"ONTAP's CIFS-NDO health subsystem is {sub.health} "
+                    f"({sub.outstanding_alerts or 0} outstanding alerts).",
+                    cause=(
+                        "The node-connect monitor raised an alert "
+                        "(HaNotReadyCifsNdo_Alert or NoStandbyLifCifsNdo_Alert)."
+                    ),
+                    action="system health alert show -subsystem CIFS-NDO -instance",
+                    effect="Nondisruptive operations for SMB CA workloads are at risk.",
+                )
+            )
+        if not sub.initialized:
+            findings.append(
+                Finding(
+                    check="OntapHealthMonitorNotInitialized",
+                    severity="warning",
+                    target=target,
+                    where=(("subsystem", sub.name),),
+                    what=f"ONTAP's CIFS-NDO health subsystem is not initialized (state {sub.init_state or 'unknown'}).",
+                    cause=(
+                        "The node-connect monitor has not finished discovery (node reboot, upgrade or monitor fault)."
+                    ),
+                    action=(
+                        "system health subsystem show -subsystem CIFS-NDO -instance; "
+                        "system health config show -monitor node-connect"
+                    ),
+                    effect="ONTAP cannot raise its own CIFS-NDO alerts: only this exporter's derivation is watching.",
+                )
+            )
+    for mon in health.monitors:
+        if CIFS_NDO in mon.subsystems and not mon.initialized:
+            findings.append(
+                Finding(
+                    check="OntapHealthMonitorNotInitialized",
+                    severity="warning",
+                    target=target,
+                    where=(("node", mon.node), ("monitor", mon.monitor)),
+                    what=f"Health monitor {mon.monitor} on {mon.node} (covers CIFS-NDO) is {mon.init_state}.",
+                    cause="The monitor has not finished initializing after a reboot, upgrade or fault.",
+                    action=(
+                        f"system health config show -node {mon.node} -monitor {mon.monitor.replace('_', '-')} -instance"
+                    ),
+                    effect="ONTAP cannot raise CIFS-NDO alerts for this node.",
+                )
+            )
+    for alert in health.alerts:
+        if alert.suppressed:
+            continue
+        findings.append(
+            Finding(
+                check="OntapHealthAlert",
+                severity=_ONTAP_SEVERITY.get(alert.perceived_severity, "info"),  # type: ignore[arg-type]
+                target=target,
+                where=(
+                    ("node", alert.node),
+                    ("alert_id", alert.alert_id),
+                    ("alerting_resource", alert.alerting_resource),
+                ),
+                what=f"ONTAP raised {alert.alert_id} ({alert.perceived_severity}) on {alert.node}: "
+                f"{alert.probable_cause}".rstrip(": "),
+                cause=alert.description or alert.probable_cause,
+                action=(alert.corrective_action + "; " if alert.corrective_action else "")
+                + f"system health alert show -node {alert.node} -alert-id {alert.alert_id} -instance",
+                effect=alert.possible_effect,
+            )
+        )
+    return findings
+
+
+# ---------------------------------------------------------------------------------------------
+# All together
+
+
+def ca_share_patterns(fragments: Mapping[str, Any]) -> tuple[str, ...]:
+    shares = fragments.get("shares")
+    return shares.ca_share_patterns if isinstance(shares, SharesFacts) else ()
+
+
+def derive(target: str, fragments: Mapping[str, Any]) -> list[Finding]:
+    """Every finding the present fragments allow; a check whose inputs are missing is skipped."""
+    nodes = fragments.get("nodes")
+    lifs = fragments.get("lifs")
+    shares = fragments.get("shares")
+    sessions = fragments.get("sessions")
+    files = fragments.get("files")
+    health = fragments.get("health")
+    patterns = ca_share_patterns(fragments)
+    out: list[Finding] = []
+    if isinstance(health, HealthFacts):
+        out += health_findings(target, health)
+    if isinstance(nodes, NodesFacts) and isinstance(files, FilesFacts):
+        out += ha_not_ready_cifs_ndo(target, nodes, files)
+    if isinstance(nodes, NodesFacts) and isinstance(lifs, LifsFacts) and isinstance(files, FilesFacts):
+        out += no_standby_lif_cifs_ndo(target, nodes, lifs, files)
+    if isinstance(lifs, LifsFacts):
+        out += lif_findings(target, lifs)
+    if isinstance(nodes, NodesFacts) and isinstance(lifs, LifsFacts):
+        out += svm_node_without_data_lif(target, nodes, lifs)
+    if isinstance(shares, SharesFacts):
+        out += share_findings(target, shares, patterns)
+        if isinstance(sessions, SessionsFacts):
+            out += session_findings(target, sessions, shares, patterns)
+        if isinstance(files, FilesFacts):
+            out += file_findings(target, files, shares, patterns)
+    return out

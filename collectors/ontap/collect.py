@@ -1,0 +1,257 @@
+"""The six ONTAP collectors: (client, deadline) -> one facts fragment each.
+
+Each asks only for the fields its parser reads, pages with ``max_records``, checks the cluster
+version once (cached by the client) and raises ``UnsupportedError`` instead of sending a request
+the version cannot answer. Sessions and open files are folded into counts page by page.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from collectors.errors import CollectionError, UnsupportedError
+from collectors.ontap import endpoints as ep
+from collectors.ontap import parse
+from collectors.ontap.client import OntapClient
+from collectors.ontap.facts import (
+    ClientSessionKey,
+    ClusterInfo,
+    FileKey,
+    FilesFacts,
+    HealthFacts,
+    LifsFacts,
+    NodesFacts,
+    SessionKey,
+    SessionsFacts,
+    SharesFacts,
+    SessionVolumesKey,
+    VolumeSessionKey,
+)
+from collectors.ontap.parse import MalformedRecord, norm
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Session CA levels and file CA flags share one label vocabulary: yes | partial | no.
+_SESSION_CA = {"available": "yes", "partial": "partial", "unavailable": "no"}
+
+
+def _records(
+    client: OntapClient,
+    endpoint: ep.Endpoint,
+    cluster: ClusterInfo,
+    deadline: float,
+    fields: tuple[str, ...] | None = None,
+) -> Iterator[dict[str, Any]]:
+    if not endpoint.supported(cluster):
+        raise UnsupportedError(
+            f"{endpoint.path} needs ONTAP {endpoint.describe_since()} or later; "
+            f"cluster {cluster.name} runs {cluster.version_text}"
+        )
+    for page in client.pages(endpoint.path, fields or endpoint.fields_for(cluster), deadline, dict(endpoint.query)):
+        yield from page
+
+
+def _parse_all(records: Iterator[dict[str, Any]], parser: Callable[[dict[str, Any]], T], path: str) -> tuple[T, ...]:
+    out = []
+    for index, record in enumerate(records):
+        out.append(_parse_one(parser, record, path, index))
+    return tuple(out)
+
+
+def _parse_one(parser: Callable[[dict[str, Any]], T], record: Any, path: str, index: int) -> T:
+    if not isinstance(record, dict):
+        raise CollectionError("malformed", f"{path}: record {index} is not an object")
+    try:
+        return parser(record)
+    except MalformedRecord as exc:
+        raise CollectionError("malformed", f"{path}: record {index}: {exc}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def collect_health(client: OntapClient, deadline: float) -> HealthFacts:
+    cluster = client.cluster(deadline)
+    status_rows = list(_records(client, ep.HEALTH_STATUS, cluster, deadline))
+    status = norm(status_rows[0].get("status")) if status_rows else "unknown"
+    return HealthFacts(
+        cluster=cluster,
+        status=status or "unknown",
+        subsystems=_parse_all(
+            _records(client, ep.HEALTH_SUBSYSTEM, cluster, deadline), parse.subsystem, ep.HEALTH_SUBSYSTEM.path
+        ),
+        alerts=_parse_all(
+            _records(client, ep.HEALTH_ALERT, cluster, deadline), parse.health_alert, ep.HEALTH_ALERT.path
+        ),
+        monitors=_parse_all(
+            _records(client, ep.HEALTH_CONFIG, cluster, deadline), parse.health_monitor, ep.HEALTH_CONFIG.path
+        ),
+    )
+
+
+def collect_nodes(client: OntapClient, deadline: float) -> NodesFacts:
+    cluster = client.cluster(deadline)
+    return NodesFacts(
+        cluster=cluster,
+        nodes=_parse_all(_records(client, ep.NODES, cluster, deadline), parse.node, ep.NODES.path),
+        aggregates=_parse_all(_records(client, ep.AGGREGATES, cluster, deadline), parse.aggregate, ep.AGGREGATES.path),
+    )
+
+
+def collect_lifs(client: OntapClient, deadline: float) -> LifsFacts:
+    cluster = client.cluster(deadline)
+    lifs = _parse_all(_records(client, ep.LIFS, cluster, deadline), parse.lif, ep.LIFS.path)
+    return LifsFacts(
+        cluster=cluster,
+        # Only LIFs that can carry SMB matter to CIFS-NDO; intercluster/mgmt LIFs are left out.
+        lifs=tuple(lif for lif in lifs if lif.serves_cifs),
+        ports=_parse_all(_records(client, ep.PORTS, cluster, deadline), parse.port, ep.PORTS.path),
+        cifs_servers=_parse_all(
+            _records(client, ep.CIFS_SERVICES, cluster, deadline), parse.cifs_server, ep.CIFS_SERVICES.path
+        ),
+    )
+
+
+def collect_shares(client: OntapClient, deadline: float) -> SharesFacts:
+    cluster = client.cluster(deadline)
+    cli_rows: dict[tuple[str, str], dict[str, Any]] | None = None
+    cli_error = ""
+    try:
+        cli_rows = {}
+        for row in _records(client, ep.SHARES_CLI, cluster, deadline):
+            cli_rows[(str(row.get("vserver", "")), str(row.get("share_name", "")))] = row
+    except CollectionError as exc:
+        # A role without the private CLI still gets every native property; only BranchCache
+        # becomes unknown. Timeouts and auth failures are not that: let them fail the collection.
+        if exc.reason not in ("forbidden", "http_status"):
+            raise
+        cli_rows, cli_error = None, str(exc)
+        log.info("target %s: share properties via private CLI unavailable: %s", client.settings.name, exc)
+
+    def parse_share(r: dict[str, Any]) -> Any:
+        key = (parse.text(r, "svm.name"), parse.text(r, "name"))
+        return parse.share(r, None if cli_rows is None else cli_rows.get(key, {}))
+
+    shares = _parse_all(_records(client, ep.SHARES, cluster, deadline), parse_share, ep.SHARES.path)
+    return SharesFacts(
+        cluster=cluster,
+        shares=shares,
+        cli_properties_available=cli_rows is not None,
+        cli_error=cli_error,
+        ca_share_patterns=client.settings.ca_shares,
+    )
+
+
+def collect_sessions(client: OntapClient, deadline: float) -> SessionsFacts:
+    cluster = client.cluster(deadline)
+    detail = client.settings.client_detail
+    fields = ep.SESSIONS.fields_for(cluster) + (ep.SESSION_CLIENT_FIELDS if detail else ())
+    counts: Counter[SessionKey] = Counter()
+    by_volume: Counter[VolumeSessionKey] = Counter()
+    by_volume_set: Counter[SessionVolumesKey] = Counter()
+    clients: Counter[ClientSessionKey] = Counter()
+    total = 0
+    for index, r in enumerate(_records(client, ep.SESSIONS, cluster, deadline, fields)):
+        if not isinstance(r, dict):
+            raise CollectionError("malformed", f"{ep.SESSIONS.path}: record {index} is not an object")
+        try:
+            node = parse.text(r, "node.name")
+            svm = parse.text(r, "svm.name")
+            protocol = norm(r.get("protocol")) or "unknown"
+            ca = _SESSION_CA.get(norm(r.get("continuous_availability")), "unknown")
+            auth = norm(r.get("authentication")) or "unknown"
+            volumes = parse.names(r.get("volumes"), "volumes")
+            if detail:
+                clients[(node, svm, parse.text(r, "client_ip"), parse.text(r, "user"), protocol, ca)] += 1
+        except MalformedRecord as exc:
+            raise CollectionError("malformed", f"{ep.SESSIONS.path}: record {index}: {exc}") from None
+        counts[(node, svm, protocol, ca, auth)] += 1
+        for vol in volumes:
+            by_volume[(node, svm, vol, protocol, ca)] += 1
+        by_volume_set[(node, svm, protocol, ca, tuple(sorted(set(volumes))))] += 1
+        total += 1
+    return SessionsFacts(
+        cluster=cluster,
+        counts=tuple(sorted(counts.items())),
+        by_volume=tuple(sorted(by_volume.items())),
+        by_volume_set=tuple(sorted(by_volume_set.items())),
+        clients=tuple(sorted(clients.items())) if detail else None,
+        total=total,
+    )
+
+
+def collect_files(client: OntapClient, deadline: float) -> FilesFacts:
+    cluster = client.cluster(deadline)
+    counts: Counter[FileKey] = Counter()
+    total = 0
+    for index, r in enumerate(_records(client, ep.OPEN_FILES, cluster, deadline)):
+        if not isinstance(r, dict):
+            raise CollectionError("malformed", f"{ep.OPEN_FILES.path}: record {index} is not an object")
+        try:
+            ca = parse.to_bool(r.get("continuously_available"), "continuously_available")
+            key = (
+                parse.text(r, "node.name"),
+                parse.text(r, "svm.name"),
+                parse.text(r, "volume.name"),
+                parse.text(r, "share.name"),
+                "unknown" if ca is None else ("yes" if ca else "no"),
+            )
+        except MalformedRecord as exc:
+            raise CollectionError("malformed", f"{ep.OPEN_FILES.path}: record {index}: {exc}") from None
+        counts[key] += 1
+        total += 1
+
+    reconnected: Counter[FileKey] = Counter()
+    reconnected_known, reconnected_error = True, ""
+    try:
+        for r in _records(client, ep.OPEN_FILES_RECONNECTED_CLI, cluster, deadline):
+            if parse.to_bool(r.get("reconnected"), "reconnected") is not True:
+                continue
+            ca = parse.to_bool(r.get("continuously_available"), "continuously_available")
+            reconnected[
+                (
+                    str(r.get("node", "")),
+                    str(r.get("vserver", "")),
+                    str(r.get("hosting_volume", "")),
+                    str(r.get("share", "")),
+                    "unknown" if ca is None else ("yes" if ca else "no"),
+                )
+            ] += 1
+    except (CollectionError, MalformedRecord) as exc:
+        if isinstance(exc, CollectionError) and exc.reason not in ("forbidden", "http_status", "malformed"):
+            raise
+        reconnected_known, reconnected_error = False, str(exc)
+        reconnected.clear()
+        log.info("target %s: reconnected state unavailable: %s", client.settings.name, exc)
+
+    # Only volumes that hold open files are needed for the volume -> aggregate -> node mapping,
+    # but ONTAP cannot filter on "has open files": ask for all, keep the ones we need.
+    wanted = {(k[1], k[2]) for k in counts}
+    volumes = tuple(
+        v
+        for v in _parse_all(_records(client, ep.VOLUMES, cluster, deadline), parse.volume, ep.VOLUMES.path)
+        if (v.svm, v.name) in wanted
+    )
+    return FilesFacts(
+        cluster=cluster,
+        counts=tuple(sorted(counts.items())),
+        reconnected=tuple(sorted(reconnected.items())),
+        reconnected_known=reconnected_known,
+        reconnected_error=reconnected_error,
+        volumes=volumes,
+        total=total,
+    )
+
+
+COLLECTORS: dict[str, Callable[[OntapClient, float], Any]] = {
+    "health": collect_health,
+    "nodes": collect_nodes,
+    "lifs": collect_lifs,
+    "shares": collect_shares,
+    "sessions": collect_sessions,
+    "files": collect_files,
+}

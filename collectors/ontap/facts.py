@@ -1,0 +1,261 @@
+"""Typed, immutable ONTAP facts: what each collector learned, free of wire details.
+
+One fragment type per collector. Open files and sessions are aggregated into counts while the
+pages stream in (a 100k-file cluster becomes a few hundred count keys, never 100k objects).
+Values ONTAP did not tell us are ``None``: a check must say "unknown", never guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# ---------------------------------------------------------------------------------------------
+# Cluster
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterInfo:
+    name: str
+    uuid: str
+    version: tuple[int, int, int]  # (generation, major, minor), e.g. (9, 14, 1)
+    version_full: str
+
+    @property
+    def version_text(self) -> str:
+        return ".".join(str(p) for p in self.version)
+
+    def at_least(self, major: int, minor: int = 0) -> bool:
+        """True when the cluster runs ONTAP 9.<major>.<minor> or later."""
+        return self.version >= (9, major, minor)
+
+
+# ---------------------------------------------------------------------------------------------
+# health: system health status / subsystem / alert / config (private CLI passthrough)
+
+
+@dataclass(frozen=True, slots=True)
+class Subsystem:
+    name: str  # normalised: "cifs_ndo", "ha_health", ...
+    health: str  # ok | ok_with_suppressed | degraded | unreachable | unknown
+    init_state: str  # normalised, e.g. "initialized", "initializing"
+    outstanding_alerts: int | None
+    suppressed_alerts: int | None
+
+    @property
+    def initialized(self) -> bool:
+        return self.init_state in ("initialized", "discovery_done")
+
+
+@dataclass(frozen=True, slots=True)
+class HealthAlert:
+    node: str
+    monitor: str
+    alert_id: str
+    alerting_resource: str
+    subsystem: str
+    perceived_severity: str  # normalised lower case: major, minor, critical, ...
+    probable_cause: str
+    description: str
+    corrective_action: str
+    possible_effect: str
+    indication_time: str
+    acknowledged: bool
+    suppressed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HealthMonitor:
+    node: str
+    monitor: str
+    subsystems: tuple[str, ...]
+    health: str
+    init_state: str
+
+    @property
+    def initialized(self) -> bool:
+        return self.init_state in ("initialized", "discovery_done", "")
+
+
+@dataclass(frozen=True)
+class HealthFacts:
+    cluster: ClusterInfo
+    status: str  # overall system health: ok | ok_with_suppressed | degraded | unreachable | unknown
+    subsystems: tuple[Subsystem, ...]
+    alerts: tuple[HealthAlert, ...]
+    monitors: tuple[HealthMonitor, ...]
+
+
+# ---------------------------------------------------------------------------------------------
+# nodes: cluster nodes with HA state, aggregates and their owners
+
+
+@dataclass(frozen=True, slots=True)
+class HaState:
+    enabled: bool | None
+    partners: tuple[str, ...]
+    auto_giveback: bool | None
+    takeover_state: str | None  # not_possible | not_attempted | in_takeover | in_progress | failed
+    giveback_state: str | None
+    interconnect_state: str | None  # up | down; None before ONTAP 9.11
+    takeover_possible: bool | None  # ha.takeover_check (9.14+); None when not reported
+    takeover_reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFact:
+    name: str
+    uuid: str
+    state: str | None  # up | booting | down | taken_over | waiting_for_giveback | degraded | unknown
+    membership: str | None
+    ha: HaState
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateFact:
+    name: str
+    node: str  # current owner
+    home_node: str
+    state: str | None
+
+
+@dataclass(frozen=True)
+class NodesFacts:
+    cluster: ClusterInfo
+    nodes: tuple[NodeFact, ...]
+    aggregates: tuple[AggregateFact, ...]
+
+    def node(self, name: str) -> NodeFact | None:
+        return next((n for n in self.nodes if n.name == name), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# lifs: SVM data LIFs, ethernet ports, CIFS servers
+
+
+@dataclass(frozen=True, slots=True)
+class LifFact:
+    svm: str
+    name: str
+    address: str
+    enabled: bool | None  # administrative state
+    state: str | None  # operational state: up | down
+    services: tuple[str, ...]
+    home_node: str
+    home_port: str
+    node: str
+    port: str
+    is_home: bool | None
+    auto_revert: bool | None
+
+    @property
+    def serves_cifs(self) -> bool:
+        return "data_cifs" in self.services
+
+    @property
+    def usable(self) -> bool:
+        """Enabled and operationally up: could carry SMB clients right now."""
+        return self.enabled is not False and self.state == "up"
+
+
+@dataclass(frozen=True, slots=True)
+class PortFact:
+    node: str
+    name: str
+    state: str | None  # up | down | degraded
+    enabled: bool | None
+    type: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CifsServerFact:
+    svm: str
+    name: str
+    enabled: bool | None
+
+
+@dataclass(frozen=True)
+class LifsFacts:
+    cluster: ClusterInfo
+    lifs: tuple[LifFact, ...]  # SVM-scoped LIFs that serve data_cifs
+    ports: tuple[PortFact, ...]
+    cifs_servers: tuple[CifsServerFact, ...]
+
+    def port(self, node: str, name: str) -> PortFact | None:
+        return next((p for p in self.ports if p.node == node and p.name == name), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# shares
+
+
+@dataclass(frozen=True, slots=True)
+class ShareFact:
+    svm: str
+    name: str
+    volume: str
+    path: str
+    continuously_available: bool | None
+    oplocks: bool | None
+    home_directory: bool | None
+    attribute_cache: bool | None
+    branchcache: bool | None
+    access_based_enumeration: bool | None
+    offline_files: str | None  # none | manual | documents | programs
+    unix_symlink: str | None  # local | widelink | disable
+
+
+@dataclass(frozen=True)
+class SharesFacts:
+    cluster: ClusterInfo
+    shares: tuple[ShareFact, ...]
+    cli_properties_available: bool  # private CLI answered: BranchCache is known
+    cli_error: str  # why not, when it did not
+    # Shares the operator declared must be CA (glob on `share` or `svm:share`), besides CA ones.
+    ca_share_patterns: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------------------------------------
+# sessions and open files: counts by low-cardinality keys
+
+# (node, svm, protocol, continuously_available, authentication)
+SessionKey = tuple[str, str, str, str, str]
+# (node, svm, volume, protocol, continuously_available)
+VolumeSessionKey = tuple[str, str, str, str, str]
+# (node, svm, protocol, continuously_available, volumes the session uses): lets a check count
+# sessions (not session x volume pairs) that touch a given set of volumes. Not exported.
+SessionVolumesKey = tuple[str, str, str, str, tuple[str, ...]]
+# (node, svm, client_ip, user, protocol, continuously_available)
+ClientSessionKey = tuple[str, str, str, str, str, str]
+
+
+@dataclass(frozen=True)
+class SessionsFacts:
+    cluster: ClusterInfo
+    counts: tuple[tuple[SessionKey, int], ...]
+    by_volume: tuple[tuple[VolumeSessionKey, int], ...]
+    by_volume_set: tuple[tuple[SessionVolumesKey, int], ...]
+    clients: tuple[tuple[ClientSessionKey, int], ...] | None  # only with client detail on
+    total: int
+
+
+# (node, svm, volume, share, continuously_available)
+FileKey = tuple[str, str, str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeFact:
+    svm: str
+    name: str
+    aggregates: tuple[str, ...]
+    style: str | None
+
+
+@dataclass(frozen=True)
+class FilesFacts:
+    cluster: ClusterInfo
+    counts: tuple[tuple[FileKey, int], ...]
+    reconnected: tuple[tuple[FileKey, int], ...]
+    reconnected_known: bool
+    reconnected_error: str
+    volumes: tuple[VolumeFact, ...]
+    total: int

@@ -1,0 +1,64 @@
+"""What one vSphere inventory read yields: the source-neutral facts plus vSphere specifics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from collectors.hypervisor import HypervisorFacts
+
+# Datastore types (DatastoreSummary.type) that are file shares, not block storage: Exchange data
+# on them is unsupported ("doesn't support ... NAS volumes", hyperv.md section 1).
+NAS_DATASTORE_TYPES = frozenset({"NFS", "NFS41", "CIFS"})
+
+
+@dataclass(frozen=True)
+class AboutInfo:
+    product: str  # "VMware vCenter Server"
+    version: str  # "8.0.2"
+    build: str
+    api_type: str  # "VirtualCenter" or "HostAgent" (a standalone ESXi)
+    api_version: str  # the API version we negotiated
+
+
+@dataclass(frozen=True)
+class ReadStats:
+    pages: int  # RetrievePropertiesEx + ContinueRetrievePropertiesEx answers
+    objects: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class DatastoreFact:
+    name: str
+    type: str  # VMFS, NFS, NFS41, CIFS, vsan, VVOL, PMEM, ...
+
+    @property
+    def nas(self) -> bool:
+        return self.type.upper() in NAS_DATASTORE_TYPES
+
+
+@dataclass(frozen=True)
+class HostAutoStart:
+    """A host's VM startup/shutdown policy (HostConfigInfo.autoStart)."""
+
+    host: str
+    enabled: bool  # "Automatically start and stop the virtual machines with the system"
+    stop_action: str  # default stop action: powerOff, suspend, guestShutdown, none
+
+
+@dataclass(frozen=True)
+class SessionStats:
+    logins: int  # logins since the exporter started (1 = the session was reused all along)
+    expired: int  # times vCenter no longer knew the reused session
+
+
+@dataclass(frozen=True)
+class VsphereInventory:
+    facts: HypervisorFacts
+    datastores: tuple[DatastoreFact, ...]
+    autostart: tuple[HostAutoStart, ...]
+    clusters: tuple[str, ...]
+    templates: int  # VM templates: not guests, never counted nor judged
+    about: AboutInfo | None
+    session: SessionStats
+    read: ReadStats

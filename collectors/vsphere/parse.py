@@ -1,0 +1,202 @@
+"""Plain property rows of one inventory read -> HostFacts / VmFacts / vSphere specifics. Pure.
+
+Rows come from ``inventory.to_plain``: ``props`` maps a property path to plain data (str, int,
+bool, tuples, dicts); an unset property is absent (vCenter leaves ``snapshot`` out for a VM
+without snapshots and ``runtime.host`` out while a VM is being cloned).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from collectors.errors import CollectionError
+from collectors.hypervisor import (
+    DiskFacts,
+    ExchangeSelector,
+    HostFacts,
+    HypervisorFacts,
+    PowerState,
+    VmFacts,
+    default_host_os_vcpus,
+)
+from collectors.vsphere.facts import (
+    AboutInfo,
+    DatastoreFact,
+    HostAutoStart,
+    ReadStats,
+    SessionStats,
+    VsphereInventory,
+)
+
+MIB = 1024 * 1024
+
+_POWER: Mapping[str, PowerState] = {"poweredOn": "on", "poweredOff": "off", "suspended": "suspended"}
+
+
+@dataclass(frozen=True)
+class Row:
+    type_name: str  # VirtualMachine, HostSystem, Datastore, ClusterComputeResource, CustomFieldsManager
+    moid: str
+    props: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _int(row: Row, path: str) -> int | None:
+    value = row.props.get(path)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CollectionError("malformed", f"{row.type_name} {row.moid}: {path} is not an integer")
+    return value
+
+
+def _str(row: Row, path: str) -> str:
+    value = row.props.get(path)
+    return "" if value is None else str(value)
+
+
+def datastore_of(path: str) -> str:
+    """ "[nfs01] EXCH01/EXCH01.vmdk" -> "nfs01" ("" when the path has no datastore prefix)."""
+    if path.startswith("[") and "]" in path:
+        return path[1 : path.index("]")]
+    return ""
+
+
+def _disks(vm: Row, ds_by_moid: Mapping[str, DatastoreFact], ds_by_name: Mapping[str, DatastoreFact]) -> tuple[
+    DiskFacts, ...
+]:
+    # Resolve datastore names through the VM's own datastores first: names are unique per
+    # datacenter only, and the VM's list is exactly the datastores its files are on.
+    own = {ds.name: ds for moid in vm.props.get("datastore", ()) if (ds := ds_by_moid.get(moid)) is not None}
+    chains: Sequence[Sequence[str]] = vm.props.get("layout.disk", ())
+    disks: list[DiskFacts] = []
+    for chain in chains:
+        if not chain:
+            continue
+        files = [(f, own.get(datastore_of(f)) or ds_by_name.get(datastore_of(f))) for f in chain]
+        disks.append(
+            DiskFacts(
+                path=chain[0],
+                format="vmdk",
+                # thin/thick needs the device list, which we do not read; for a VMDK the verdict does
+                # not depend on it (collectors.hypervisor.disk_problem).
+                allocation="unknown",
+                on_smb=False,
+                # Any file of the chain (base disk or snapshot delta) on NAS counts.
+                on_nfs=any(ds is not None and ds.nas for _, ds in files),
+                datastore=datastore_of(chain[0]),
+            )
+        )
+    if not chains:
+        # No disk layout from this server: judge by the datastores the VM uses at all.
+        for ds in own.values():
+            disks.append(DiskFacts(f"[{ds.name}]", "vmdk", "unknown", False, ds.nas, ds.name))
+    return tuple(disks)
+
+
+def _saves_state_on_stop(vm_moid: str, autostart: Mapping[str, Any] | None) -> bool | None:
+    """Does the host's shutdown policy suspend this VM? None when the host's policy is unknown.
+
+    The per-VM stop action ("systemDefault" = the host default) applies only when the host's
+    automatic start/stop is enabled (HostAutoStartManagerConfig.defaults.enabled).
+    """
+    if autostart is None:
+        return None
+    if not autostart.get("enabled"):
+        return False
+    action = str(autostart.get("power_info", {}).get(vm_moid, "") or "systemDefault")
+    if action.lower() == "systemdefault":
+        action = str(autostart.get("stop_action", ""))
+    return action.lower() == "suspend"
+
+
+def parse_inventory(
+    rows: Sequence[Row],
+    selector: ExchangeSelector,
+    host_os_vcpus: int | None,
+    about: AboutInfo | None,
+    session: SessionStats,
+    read: ReadStats,
+) -> VsphereInventory:
+    by_type: dict[str, list[Row]] = {}
+    for row in rows:
+        by_type.setdefault(row.type_name, []).append(row)
+
+    fields: dict[int, str] = {}
+    for row in by_type.get("CustomFieldsManager", ()):
+        fields.update(dict(row.props.get("field", ())))
+
+    clusters = {r.moid: _str(r, "name") for r in by_type.get("ClusterComputeResource", ())}
+    datastores = {r.moid: DatastoreFact(_str(r, "name"), _str(r, "summary.type")) for r in by_type.get("Datastore", ())}
+    ds_by_name = {ds.name: ds for ds in datastores.values()}
+
+    baseline = default_host_os_vcpus("vsphere", host_os_vcpus)
+    hosts: list[HostFacts] = []
+    host_names: dict[str, str] = {}
+    host_autostart: dict[str, Mapping[str, Any] | None] = {}
+    autostart_facts: list[HostAutoStart] = []
+    for r in by_type.get("HostSystem", ()):
+        name = _str(r, "name") or r.moid
+        host_names[r.moid] = name
+        parent_type, parent_moid = r.props.get("parent", ("", ""))
+        auto = r.props.get("config.autoStart")
+        host_autostart[r.moid] = auto
+        if auto is not None:
+            autostart_facts.append(HostAutoStart(name, bool(auto.get("enabled")), str(auto.get("stop_action", ""))))
+        hosts.append(
+            HostFacts(
+                hypervisor="vsphere",
+                name=name,
+                cluster=clusters.get(parent_moid, "") if parent_type == "ClusterComputeResource" else "",
+                physical_cores=_int(r, "hardware.cpuInfo.numCpuCores") or 0,
+                logical_processors=_int(r, "hardware.cpuInfo.numCpuThreads") or 0,
+                memory_bytes=_int(r, "hardware.memorySize") or 0,
+                host_os_vcpus=baseline,
+                app_services=None,  # ESXi runs no Windows services: the rule cannot apply
+            )
+        )
+
+    vms: list[VmFacts] = []
+    templates = 0
+    for r in by_type.get("VirtualMachine", ()):
+        if r.props.get("config.template") is True:
+            templates += 1
+            continue
+        name = _str(r, "name") or r.moid
+        host_moid = _str(r, "runtime.host")
+        memory_mb = _int(r, "config.hardware.memoryMB") or 0
+        reservation_mb = _int(r, "config.memoryAllocation.reservation")
+        if r.props.get("config.memoryReservationLockedToMax") is True:
+            # "Reserve all guest memory (All locked)": vCenter keeps the reservation at the memory
+            # size (vcsim does not raise the number, vsphere.md section 2).
+            reservation_mb = memory_mb
+        tags = tuple(f"{fields.get(key, str(key))}={value}" for key, value in r.props.get("customValue", ()))
+        vms.append(
+            VmFacts(
+                hypervisor="vsphere",
+                host=host_names.get(host_moid, ""),
+                name=name,
+                is_exchange=selector.matches(name, tags, _str(r, "config.annotation")),
+                power_state=_POWER.get(_str(r, "runtime.powerState"), "other"),
+                vcpus=_int(r, "config.hardware.numCPU") or 0,
+                memory_bytes=memory_mb * MIB,
+                memory_reservation_bytes=None if reservation_mb is None else reservation_mb * MIB,
+                dynamic_memory=None,  # a Hyper-V feature; on vSphere overcommit shows as the reservation
+                snapshots=_int(r, "snapshot") or 0,
+                saves_state_on_stop=_saves_state_on_stop(r.moid, host_autostart.get(host_moid)),
+                saves_state_on_failover=False,  # HA restarts are cold boots (inventory.py docstring)
+                disks=_disks(r, datastores, ds_by_name),
+            )
+        )
+
+    return VsphereInventory(
+        facts=HypervisorFacts(hosts=tuple(hosts), vms=tuple(vms)),
+        datastores=tuple(sorted(datastores.values(), key=lambda d: d.name)),
+        autostart=tuple(autostart_facts),
+        clusters=tuple(sorted(clusters.values())),
+        templates=templates,
+        about=about,
+        session=session,
+        read=read,
+    )

@@ -1,0 +1,31 @@
+"""Everything needed to reach one vCenter (or ESXi host) and to judge its guests. No I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from collectors.hypervisor import ExchangeSelector
+
+
+@dataclass(frozen=True)
+class VsphereSettings:
+    """One target. ``password`` never appears in repr()."""
+
+    name: str  # the configured target name
+    host: str
+    port: int = 443
+    username: str = ""
+    password: str = field(default="", repr=False)
+    verify: bool = True  # TLS certificate and host name verification
+    ca_file: str | None = None  # PEM bundle of the CA(s) that signed vCenter's certificate
+    connect_timeout: float = 5.0  # TCP + TLS handshake + version discovery
+    read_timeout: float = 60.0  # one SOAP call (each RetrievePropertiesEx page)
+    # Objects per RetrievePropertiesEx page. vsphere.md section 3: 500-1000 is as fast as one
+    # unpaged call and bounds each response and vCenter's memory.
+    page_size: int = 1000
+    selector: ExchangeSelector = field(default_factory=ExchangeSelector)
+    host_os_vcpus: int | None = None  # None: the vSphere default (0; collectors.hypervisor)
+
+    @property
+    def origin(self) -> str:
+        return f"https://{self.host}:{self.port}"

@@ -1,0 +1,143 @@
+"""``ndo-exporter demo``: simulated ONTAP cluster(s) + the real exporter, in the foreground.
+
+Starts one ONTAP simulator per scenario (default: the bundled two-node HA cluster with a few
+realistic problems) over HTTPS with its own self-signed CA, writes a normal configuration file
+that points the exporter at them (TLS verification on, password in a 0600 file), and runs the
+daemon. The configuration stays usable while the demo runs, e.g. with ``ndo-exporter once``.
+Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import yaml
+
+import simulators.ontap
+from exporter.config import load_config
+from exporter.logging import setup_logging
+
+BUNDLED = Path(simulators.ontap.__file__).resolve().parent / "scenarios"
+DEFAULT_SCENARIO = "demo"
+
+
+def resolve_scenario(value: str) -> Path:
+    """A directory, or the name of a bundled scenario (``demo``, ``ha-not-ready-ca-files``, ...)."""
+    path = Path(value)
+    if path.is_dir():
+        return path
+    bundled = BUNDLED / value
+    if bundled.is_dir():
+        return bundled
+    names = ", ".join(sorted(p.name for p in BUNDLED.iterdir() if p.is_dir())) if BUNDLED.is_dir() else "none"
+    raise SystemExit(f"demo: no scenario directory {value!r} (bundled scenarios: {names})")
+
+
+def scenario_meta(path: Path) -> dict[str, Any]:
+    meta_file = path / "scenario.yaml"
+    meta = yaml.safe_load(meta_file.read_text()) if meta_file.is_file() else {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def cluster_name(path: Path, fallback: str) -> str:
+    try:
+        name = json.loads((path / "api" / "cluster.json").read_text()).get("name")
+    except (OSError, ValueError):
+        name = None
+    return str(name or fallback)
+
+
+def write_config(workdir: Path, targets: list[dict[str, Any]], listen: str) -> Path:
+    config = {"web": {"listen_address": listen}, "logging": {"level": "info", "format": "text"}, "targets": targets}
+    path = workdir / "ndo-exporter.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def main(args: argparse.Namespace) -> int:
+    from simulators.ontap.server import OntapSimulator
+
+    setup_logging("info", "text")
+    scenarios = [resolve_scenario(s) for s in (args.ontap_scenario or [DEFAULT_SCENARIO])]
+    workdir = Path(tempfile.mkdtemp(prefix="ndo-demo-"))
+    password = secrets.token_urlsafe(16)
+    secret_file = workdir / "ontap-password"
+    secret_file.write_text(password)
+    os.chmod(secret_file, 0o600)
+
+    sims: list[OntapSimulator] = []
+    targets: list[dict[str, Any]] = []
+    used: set[str] = set()
+    interval = f"{args.interval:g}s"
+    for index, path in enumerate(scenarios):
+        meta = scenario_meta(path)
+        sim = OntapSimulator(path, username="ndo-monitor", password=password).start()
+        sims.append(sim)
+        name = cluster_name(path, path.name)
+        if name in used:
+            name = f"{name}-{index + 1}"
+        used.add(name)
+        targets.append(
+            {
+                "name": name,
+                "kind": "ontap",
+                "address": sim.url,
+                "credentials": {"username": "ndo-monitor", "password_file": str(secret_file)},
+                "tls": {"verify": True, "ca_file": str(sim.ca_file)},
+                "timeout_seconds": 30,
+                "ca_shares": list(meta.get("ca_shares") or []),
+                "collectors": {
+                    c: {"interval": interval} for c in ("health", "nodes", "lifs", "shares", "sessions", "files")
+                },
+            }
+        )
+    config_path = write_config(workdir, targets, args.listen)
+    config = load_config(str(config_path))
+
+    from exporter.daemon import Daemon
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    daemon = Daemon(config)
+    try:
+        daemon.start()
+    except OSError as exc:
+        print(f"demo: cannot listen on {args.listen}: {exc.strerror or exc}", file=sys.stderr)
+        for sim in sims:
+            sim.stop()
+        return 1
+    lines = [
+        "",
+        "ndo-exporter demo is running (Ctrl-C stops it)",
+        f"  status page   {daemon.url}",
+        f"  metrics       {daemon.url}metrics",
+        f"  config        {config_path}",
+    ]
+    for path, sim, target in zip(scenarios, sims, targets, strict=True):
+        lines.append(f"  ONTAP sim     {sim.url}  cluster {target['name']}  scenario {path.name}")
+    lines += [f"  on-call view  ndo-exporter once --config {config_path}", ""]
+    print("\n".join(lines), flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        daemon.stop()
+        for sim in sims:
+            sim.stop()
+    print("demo stopped", flush=True)
+    return 0

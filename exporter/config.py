@@ -1,0 +1,509 @@
+"""The daemon's configuration: a YAML file validated by pydantic models that forbid unknown keys.
+
+Every model sets ``extra="forbid"`` so a typo (``pasword_env``) is named instead of silently
+ignored. ``load_config`` turns every problem into one line ``<yaml path>: <why>`` and never echoes
+an input value, because the input may be a secret. Passwords are references (env var or file)
+resolved at collection time, so a rotated secret is picked up without a restart.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from collectors.errors import CollectionError
+from exporter.logging import register_secret
+
+log = logging.getLogger(__name__)
+
+# --------------------------------------------------------------------------------------------
+# Durations: numbers are seconds; strings are Go/Prometheus style ("90s", "5m", "1h30m", "250ms").
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number or a Go-style duration string; positive only."""
+    if isinstance(value, bool):  # bool is an int subclass: `interval: yes` is a typo, not 1 s
+        raise ValueError("expected a duration (seconds, or a string like '30s', '5m', '1h')")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            seconds = float(text)
+        except ValueError:
+            pos, seconds = 0, 0.0
+            for match in _DURATION_PART.finditer(text):
+                if match.start() != pos:
+                    break
+                seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+                pos = match.end()
+            if pos != len(text) or not text:
+                raise ValueError(
+                    "invalid duration: use seconds or a string like '30s', '5m', '1h30m', '250ms'"
+                ) from None
+    else:
+        raise ValueError("expected a duration (seconds, or a string like '30s', '5m', '1h')")
+    if not seconds > 0 or seconds != seconds or seconds == float("inf"):
+        raise ValueError("duration must be greater than zero")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def _existing_file(value: str | None) -> str | None:
+    if value is not None and not Path(value).is_file():
+        raise ValueError(f"file not found: {value}")
+    return value
+
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+_LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HOST_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+class WebConfig(_Model):
+    listen_address: str = "127.0.0.1:9940"
+    # exporter-toolkit web-config.yml (TLS, basic auth). Reserved: validated, refused at `run`.
+    config_file: str | None = None
+    max_requests: int = Field(default=40, ge=1)
+
+    @field_validator("listen_address")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        split_listen_address(value)
+        return value
+
+    _config_file = field_validator("config_file")(_existing_file)
+
+
+def split_listen_address(value: str) -> tuple[str, int]:
+    """``host:port``, ``:port`` (all interfaces) or ``[v6]:port`` -> (host, port)."""
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError("expected HOST:PORT (e.g. 127.0.0.1:9940, :9940 or [::1]:9940)")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError("an IPv6 address must be bracketed: [::1]:9940")
+    return host, int(port_text)
+
+
+class LoggingConfig(_Model):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["text", "json"] = "text"
+
+
+class TlsConfig(_Model):
+    verify: bool = True
+    ca_file: str | None = None
+
+    _ca_file = field_validator("ca_file")(_existing_file)
+
+
+class DefaultsConfig(_Model):
+    timeout_seconds: Duration = 60.0
+    stale_after_cycles: int = Field(default=3, ge=0)
+    max_records: int = Field(default=1000, ge=1)
+    tls: TlsConfig = TlsConfig()
+
+
+class Credentials(_Model):
+    username: str = Field(min_length=1)
+    password_env: str | None = None
+    password_file: str | None = None
+    password: SecretStr | None = None
+
+    @field_validator("password_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_RE.match(value):
+            raise ValueError("not a valid environment variable name")
+        return value
+
+    @field_validator("password")
+    @classmethod
+    def _inline_allowed(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        context = info.context or {}
+        if value is not None and not context.get("allow_inline_secrets", False):
+            raise ValueError(
+                "inline passwords are refused; use password_env or password_file "
+                "(or set allow_inline_secrets: true for a lab)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Credentials:
+        given = [n for n in ("password_env", "password_file", "password") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of password_env, password_file, password"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        return self
+
+
+class CollectorEntry(_Model):
+    enabled: bool = True
+    interval: Duration | None = None  # None: the collector's default interval
+    client_detail: bool = False  # sessions: per-client series (cardinality!)
+
+
+class TargetConfig(_Model):
+    name: str
+    kind: str
+    address: str
+    credentials: Credentials
+    tls: TlsConfig = TlsConfig()
+    timeout_seconds: Duration = 60.0
+    connect_timeout_seconds: Duration = 5.0
+    max_records: int = Field(default=1000, ge=1)
+    stale_after_cycles: int = Field(default=3, ge=0)
+    labels: dict[str, str] = Field(default_factory=dict)
+    # Share name patterns (fnmatch) that must be continuously available even when they are not yet.
+    ca_shares: list[str] = Field(default_factory=list)
+    collectors: dict[str, CollectorEntry] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME_RE.match(value):
+            raise ValueError("use only letters, digits, '_', '.' and '-'")
+        return value
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        kinds = _source_kinds()
+        if value not in kinds:
+            raise ValueError(f"unknown kind {value!r}; known kinds: {', '.join(sorted(kinds))}")
+        return value
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        validate_address(value)
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not _LABEL_RE.match(name) or name.startswith("__"):
+                raise ValueError(
+                    f"invalid label name {name!r}: use [a-zA-Z_][a-zA-Z0-9_]*, not starting '__'"
+                )
+        return value
+
+    @field_validator("collectors")
+    @classmethod
+    def _collectors(cls, value: dict[str, CollectorEntry], info: ValidationInfo) -> dict[str, CollectorEntry]:
+        kind = info.data.get("kind")
+        if kind is None:  # kind itself was invalid: already reported
+            return value
+        known = _source_collectors(kind)
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise ValueError(
+                f"unknown collector(s) {', '.join(unknown)} for kind {kind}; known: {', '.join(known)}"
+            )
+        return value
+
+    def resolve_password(self) -> str:
+        """The password, read now (a rotated env var or file is picked up by the next session).
+
+        Raises ``CollectionError("config")`` naming the variable or file, never the value.
+        """
+        creds = self.credentials
+        if creds.password is not None:
+            value = creds.password.get_secret_value()
+        elif creds.password_env is not None:
+            value = os.environ.get(creds.password_env, "")
+            if not value:
+                raise CollectionError(
+                    "config", f"environment variable {creds.password_env} is not set or empty"
+                )
+        else:
+            assert creds.password_file is not None  # guaranteed by Credentials._exactly_one
+            try:
+                value = Path(creds.password_file).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+                raise CollectionError(
+                    "config", f"cannot read password file {creds.password_file}: {why}"
+                ) from None
+            # Secret files written by `echo` or Kubernetes tooling often end with a newline.
+            value = value.rstrip("\r\n")
+            if not value:
+                raise CollectionError("config", f"password file {creds.password_file} is empty")
+        register_secret(value)
+        return value
+
+
+def validate_address(value: str) -> None:
+    """host | host:port | https://host[:port] | http://host:port; never user:password@."""
+    rest = value
+    if "://" in value:
+        scheme, rest = value.split("://", 1)
+        if scheme not in ("https", "http"):
+            raise ValueError("scheme must be https:// or http://")
+        if scheme == "http" and not re.search(r":\d+/?$", rest):
+            raise ValueError("http:// needs an explicit port (http://host:port)")
+    rest = rest.rstrip("/")
+    if "@" in rest:
+        # Do not echo the value: it likely contains a password.
+        raise ValueError("credentials in the address are refused; use the credentials: section")
+    if "/" in rest or "?" in rest or "#" in rest:
+        raise ValueError("give only host[:port], without a path")
+    host, port = rest, ""
+    if rest.startswith("["):
+        host, _, after = rest.partition("]")
+        host += "]"
+        if after:
+            if not after.startswith(":"):
+                raise ValueError("expected [v6]:port")
+            port = after[1:]
+    elif ":" in rest:
+        host, port = rest.rsplit(":", 1)
+    if not host or not _HOST_RE.match(host):
+        raise ValueError("invalid host name")
+    if port and (not port.isdigit() or not 0 < int(port) <= 65535):
+        raise ValueError("invalid port")
+
+
+def _source_kinds() -> list[str]:
+    # Looked up at call time (not import time) so tests can patch exporter.sources.registry.
+    from exporter import sources
+
+    return list(sources.registry())
+
+
+def _source_collectors(kind: str) -> list[str]:
+    from exporter import sources
+
+    spec = sources.registry().get(kind)
+    return list(spec.collectors) if spec is not None else []
+
+
+class Config(_Model):
+    web: WebConfig = WebConfig()
+    logging: LoggingConfig = LoggingConfig()
+    allow_inline_secrets: bool = False
+    defaults: DefaultsConfig = DefaultsConfig()
+    targets: list[TargetConfig] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inherit_defaults(cls, data: Any) -> Any:
+        """Copy ``defaults`` into each target that does not set the key (tls merged key by key)."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("targets"), list):
+            return data
+        raw_defaults = data.get("defaults") or {}
+        try:
+            defaults = DefaultsConfig.model_validate(raw_defaults)
+        except ValidationError:
+            return data  # reported against `defaults`; don't repeat the error for every target
+        targets: list[Any] = []
+        for raw in data["targets"]:
+            if isinstance(raw, Mapping):
+                target = dict(raw)
+                for key in ("timeout_seconds", "stale_after_cycles", "max_records"):
+                    target.setdefault(key, getattr(defaults, key))
+                tls = target.get("tls")
+                if tls is None:
+                    target["tls"] = defaults.tls.model_dump()
+                elif isinstance(tls, Mapping):
+                    target["tls"] = {**defaults.tls.model_dump(), **tls}
+                raw = target
+            targets.append(raw)
+        return {**data, "targets": targets}
+
+    @field_validator("targets")
+    @classmethod
+    def _unique_names(cls, value: list[TargetConfig]) -> list[TargetConfig]:
+        seen: dict[str, int] = {}
+        for i, target in enumerate(value):
+            if target.name in seen:
+                raise ValueError(
+                    f"duplicate target name {target.name!r} (targets[{seen[target.name]}] and targets[{i}])"
+                )
+            seen[target.name] = i
+        return value
+
+    def target(self, name: str) -> TargetConfig:
+        for target in self.targets:
+            if target.name == name:
+                return target
+        raise KeyError(name)
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers the scheduler and the sources use
+
+
+def enabled_collectors(target: TargetConfig) -> dict[str, float]:
+    """Collector name -> interval seconds, for every enabled collector of the target.
+
+    Collectors not listed under ``collectors:`` run at their default interval (enabled by
+    default, like node_exporter's collectors); list one to tune or disable it.
+    """
+    from exporter import sources
+
+    spec = sources.registry()[target.kind]
+    out: dict[str, float] = {}
+    for name, cspec in spec.collectors.items():
+        entry = target.collectors.get(name, CollectorEntry())
+        if entry.enabled:
+            interval = entry.interval if entry.interval is not None else cspec.default_interval_seconds
+            out[name] = float(interval)
+    return out
+
+
+def collector_settings(target: TargetConfig, collector: str) -> dict[str, Any]:
+    """Source-specific keys of one collector entry (e.g. ``client_detail``), defaults filled in."""
+    entry = target.collectors.get(collector, CollectorEntry())
+    return entry.model_dump(exclude={"enabled", "interval"})
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+class ConfigError(Exception):
+    """An unusable configuration; ``problems`` holds one ``<yaml path>: <why>`` line per problem."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"invalid configuration {source}:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _loc_text(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys the model at ``loc``'s parent accepts (walks Config's annotations along the path)."""
+    node: Any = Config
+    for part in loc[:-1]:
+        if isinstance(node, type) and issubclass(node, BaseModel):
+            field = node.model_fields.get(str(part))
+            if field is None:
+                return []
+            node = field.annotation
+        else:  # list[X] (index) or dict[str, X] (key): step into X
+            args = [a for a in get_args(node) if a is not type(None)]
+            node = args[-1] if args else None
+        while get_origin(node) is not None and get_origin(node) not in (list, dict):
+            node = next((a for a in get_args(node) if a is not type(None)), None)  # X | None
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        return list(node.model_fields)
+    return []
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        loc = tuple(error.get("loc", ()))
+        allowed = _allowed_keys(loc)
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1) if loc else []
+        if close:
+            return f"unknown key; did you mean {close[0]!r}?"
+        return "unknown key" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
+    if kind == "missing":
+        return "required key is missing"
+    msg = str(error.get("msg", "invalid"))
+    # pydantic prefixes our ValueErrors; the prefix says nothing to an operator.
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    return msg
+
+
+def problems_of(exc: ValidationError) -> list[str]:
+    """One line per error, from ``loc`` and ``msg`` only: ``input`` may be a secret, so never used."""
+    return [f"{_loc_text(tuple(e['loc']))}: {_message(e)}" for e in exc.errors(include_input=False)]
+
+
+def parse_config(data: Any, source: str = "<config>") -> Config:
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            source, ["(top level): expected a mapping of keys (web, logging, defaults, targets)"]
+        )
+    context = {"allow_inline_secrets": data.get("allow_inline_secrets") is True}
+    try:
+        return Config.model_validate(data, context=context)
+    except ValidationError as exc:
+        raise ConfigError(source, problems_of(exc)) from None
+
+
+def load_config_text(text: str, source: str = "<config>") -> Config:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "unknown position"
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ConfigError(source, [f"YAML syntax error at {where}: {problem}"]) from None
+    return parse_config(data, source)
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise ConfigError(source, [f"cannot read the config file: {why}"]) from None
+    config = load_config_text(text, source)
+    warn_insecure(config)
+    return config
+
+
+def warn_insecure(config: Config) -> None:
+    for target in config.targets:
+        if not target.tls.verify:
+            log.warning(
+                "target %s: TLS certificate verification is disabled (tls.verify: false)", target.name
+            )
+        if target.address.startswith("http://"):
+            log.warning("target %s: plain http:// sends the password unencrypted", target.name)
+        if target.credentials.password is not None:
+            log.warning("target %s: inline password in the config file (allow_inline_secrets)", target.name)

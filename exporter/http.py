@@ -1,0 +1,304 @@
+"""The HTTP endpoints: stdlib ThreadingHTTPServer, keep-alive, bounded concurrency, cached bytes only.
+
+Routes: ``/metrics`` (content negotiation + gzip), ``/probe?target=NAME`` (one target's series),
+``/-/healthy``, ``/-/ready`` (every enabled collector finished its first run), ``/`` (status page).
+A request never waits for a collector: it serves the exposition the publisher built last.
+
+``WebApp.handle`` is a pure function of the request (method, path, headers) so routing and
+negotiation are testable without sockets; ``HttpServer`` only moves bytes.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Protocol
+from urllib.parse import parse_qs, urlsplit
+
+from exporter.publisher import Publisher
+from exporter.render.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, Format
+from exporter.render.selfmetrics import version
+from exporter.store import DERIVED, Snapshot, Store
+
+log = logging.getLogger(__name__)
+
+READ_TIMEOUT_SECONDS = 10.0  # a client that sends nothing for this long (or idles on keep-alive) is dropped
+ALLOW = "GET, HEAD"
+
+
+class Headers(Protocol):
+    """What the app reads from request headers (a dict in tests, email.message.Message live)."""
+
+    def get(self, name: str, default: None = None, /) -> str | None: ...
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _text(status: int, message: str) -> Response:
+    return Response(status, (message + "\n").encode(), {"Content-Type": "text/plain; charset=utf-8"})
+
+
+# -- negotiation -------------------------------------------------------------------------------
+
+
+def _media_ranges(accept: str) -> list[tuple[str, float]]:
+    out: list[tuple[str, float]] = []
+    for entry in accept.split(","):
+        media, *params = (p.strip() for p in entry.split(";"))
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if media:
+            out.append((media.lower(), q))
+    return out
+
+
+def negotiate_format(accept: str | None) -> Format:
+    """OpenMetrics when the client's most preferred media range is ``application/openmetrics-text``.
+
+    Prometheus sends ``application/openmetrics-text;version=1.0.0,...;text/plain;version=0.0.4;q=0.5``;
+    anything else (curl, ``*/*``, text/plain first) gets text 0.0.4.
+    """
+    ranges = _media_ranges(accept or "")
+    if not ranges:
+        return "text"
+    best_q = max(q for _, q in ranges)
+    best = next(media for media, q in ranges if q == best_q)
+    return "openmetrics" if best == "application/openmetrics-text" and best_q > 0 else "text"
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    return any(media == "gzip" and q > 0 for media, q in _media_ranges(accept_encoding or ""))
+
+
+# -- application -------------------------------------------------------------------------------
+
+
+class WebApp:
+    def __init__(self, store: Store, publisher: Publisher) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.started = time.time()
+
+    def handle(self, method: str, raw_path: str, headers: Headers) -> Response:
+        if method not in ("GET", "HEAD"):
+            resp = _text(405, f"method {method} not allowed; use GET or HEAD")
+            resp.headers["Allow"] = ALLOW
+            return resp
+        parts = urlsplit(raw_path)
+        path, query = parts.path, parse_qs(parts.query)
+        if path == "/metrics":
+            return self._exposition(headers, None)
+        if path == "/probe":
+            names = query.get("target", [])
+            if not names or not names[0]:
+                return _text(400, "missing parameter: /probe?target=NAME (a target name from the config)")
+            target = names[0]
+            if target not in self.publisher.current.scopes and target not in dict(self.store.targets()):
+                known = ", ".join(name for name, _ in self.store.targets()) or "(none)"
+                return _text(404, f"unknown target {target!r}; configured targets: {known}")
+            return self._exposition(headers, target)
+        if path == "/-/healthy":
+            return _text(200, "Healthy")
+        if path == "/-/ready":
+            pending = self.store.pending()
+            if not pending:
+                return _text(200, "Ready")
+            waiting = ", ".join(f"{t}/{c}" for t, c in pending)
+            return _text(503, f"Not ready: waiting for the first run of {len(pending)} collectors: {waiting}")
+        if path in ("/", "/index.html"):
+            return Response(200, self.landing_page().encode(), {"Content-Type": "text/html; charset=utf-8"})
+        return _text(404, f"not found: {path}; see / for the endpoints")
+
+    def _exposition(self, headers: Headers, scope: str | None) -> Response:
+        fmt = negotiate_format(headers.get("Accept"))
+        gz = accepts_gzip(headers.get("Accept-Encoding"))
+        body = self.publisher.current.body(fmt, gz, scope)
+        out = {
+            "Content-Type": OPENMETRICS_CONTENT_TYPE if fmt == "openmetrics" else TEXT_CONTENT_TYPE,
+            "Vary": "Accept, Accept-Encoding",
+        }
+        if gz:
+            out["Content-Encoding"] = "gzip"
+        return Response(200, body, out)
+
+    # -- status page ---------------------------------------------------------------------------
+
+    def landing_page(self) -> str:
+        now = time.time()
+        e = html.escape
+        rows: list[str] = []
+        for target, kind in self.store.targets():
+            for snap in self.store.snapshots(target):
+                status, css = _status(snap)
+                age = f"{now - snap.finished_at:.0f}s ago" if snap.finished_at is not None else "-"
+                last_ok = f"{now - snap.last_success:.0f}s ago" if snap.last_success is not None else "never"
+                duration = f"{snap.last_duration:.3f}s" if snap.last_duration is not None else "-"
+                interval = f"{snap.interval:g}s" if snap.interval is not None else "on change"
+                error = (
+                    f"<b>{e(snap.last_error_reason)}</b>: {e(snap.last_error_message)}"
+                    if snap.last_error_reason
+                    else e(snap.last_error_message)
+                )
+                findings = f" ({len(snap.findings)} findings)" if snap.collector == DERIVED else ""
+                rows.append(
+                    f'<tr class="{css}"><td>{e(target)}</td><td>{e(kind)}</td>'
+                    f"<td>{e(snap.collector)}{findings}</td>"
+                    f"<td>{e(status)}</td><td>{e(interval)}</td><td>{e(age)}</td><td>{e(duration)}</td>"
+                    f"<td>{e(last_ok)}</td><td>{snap.series}</td><td>{error}</td></tr>"
+                )
+        exposition = self.publisher.current
+        table = "\n".join(rows) or '<tr><td colspan="10">no targets configured</td></tr>'
+        return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>ndo-exporter</title>
+<style>
+body {{ font-family: sans-serif; margin: 1.5em; }} table {{ border-collapse: collapse; }}
+td, th {{ border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left; vertical-align: top; }}
+tr.failed {{ background: #fdd; }} tr.stale {{ background: #ffd; }} tr.pending {{ color: #888; }}
+</style></head>
+<body>
+<h1>ndo-exporter {e(version())}</h1>
+<p>Prometheus exporter for NetApp ONTAP SMB continuous availability (CIFS-NDO). Data is collected
+on each collector's schedule and cached; scrapes serve the cached exposition.</p>
+<ul>
+<li><a href="/metrics">/metrics</a>: every target ({exposition.series} series)</li>
+<li>/probe?target=NAME: one target's series</li>
+<li><a href="/-/healthy">/-/healthy</a>, <a href="/-/ready">/-/ready</a></li>
+</ul>
+<h2>Targets</h2>
+<table>
+<tr><th>target</th><th>kind</th><th>collector</th><th>last result</th><th>interval</th><th>last run</th>
+<th>duration</th><th>last success</th><th>series</th><th>error</th></tr>
+{table}
+</table>
+</body></html>
+"""
+
+
+def _status(snap: Snapshot) -> tuple[str, str]:
+    if snap.runs == 0:
+        return "pending", "pending"
+    if snap.unsupported:
+        return "unsupported", "ok"
+    if snap.ok:
+        return "ok", "ok"
+    if snap.stale:
+        return f"failed ({snap.consecutive_failures}x), serving stale data", "stale"
+    return f"failed ({snap.consecutive_failures}x)", "failed"
+
+
+# -- server ------------------------------------------------------------------------------------
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # keep-alive connections must not hold up shutdown
+    allow_reuse_address = True
+    app: WebApp
+    slots: threading.BoundedSemaphore
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: Prometheus reuses its connection between scrapes
+    timeout = READ_TIMEOUT_SECONDS
+    server: _Server
+
+    def version_string(self) -> str:
+        return f"ndo-exporter/{version()}"
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_HEAD(self) -> None:
+        self._serve()
+
+    def _not_allowed(self) -> None:
+        # The body (if any) is not read, so the connection cannot be reused safely.
+        self.close_connection = True
+        self._send(self.server.app.handle(self.command, self.path, self.headers), close=True)
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _not_allowed
+
+    def _serve(self) -> None:
+        if not self.server.slots.acquire(blocking=False):
+            resp = _text(503, "too many concurrent requests (web.max_requests); retry later")
+            resp.headers["Retry-After"] = "1"
+            self._send(resp)
+            return
+        try:
+            try:
+                resp = self.server.app.handle(self.command, self.path, self.headers)
+            except Exception:
+                log.exception("internal error serving %s", self.path)
+                resp = _text(500, "internal error; see the exporter log")
+            self._send(resp)
+        finally:
+            self.server.slots.release()
+
+    def _send(self, resp: Response, close: bool = False) -> None:
+        self.send_response(resp.status)
+        for key, value in resp.headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(resp.body)))
+        if close:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(resp.body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+class HttpServer:
+    """Binds at construction (so a port clash fails fast), serves in a daemon thread after start()."""
+
+    def __init__(self, host: str, port: int, app: WebApp, max_requests: int) -> None:
+        server_cls: type[_Server] = _Server
+        if ":" in host:
+
+            class _Server6(_Server):
+                address_family = socket.AF_INET6
+
+            server_cls = _Server6
+        self._server = server_cls((host, port), _Handler)
+        self._server.app = app
+        self._server.slots = threading.BoundedSemaphore(max_requests)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    @property
+    def url(self) -> str:
+        host, port = self.address
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{port}/"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="http", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+        self._server.server_close()

@@ -1,0 +1,90 @@
+"""Builds the exposition from the store once per change, in its own thread, and publishes it.
+
+The store calls ``notify()`` after every update; a single builder thread waits a short debounce
+(so several collectors finishing together cost one build), assembles every snapshot's chunks plus
+the self metrics, encodes text + gzip, and swaps ``current``. Scrapes only ever read ``current``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from exporter.render import selfmetrics
+from exporter.render.exposition import Chunk, Exposition, chunks_of
+from exporter.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def build_exposition(store: Store, last_render_duration: float = 0.0) -> Exposition:
+    """Every target's data and self metrics, then the global self metrics."""
+    chunks: list[Chunk] = []
+    scopes: dict[str, list[Chunk]] = {}
+    for name, kind in store.targets():
+        try:
+            snaps = store.snapshots(name)
+            part = [c for s in snaps for c in s.chunks]
+            part.extend(chunks_of(selfmetrics.target_families(name, kind, snaps)))
+        except Exception:  # one broken target must not break the scrape of the others
+            log.exception("target %s: assembling its series failed; leaving it out", name)
+            continue
+        scopes[name] = part
+        chunks.extend(part)
+    chunks.extend(chunks_of(selfmetrics.global_families(last_render_duration)))
+    total = sum(c.series for c in chunks) + 1  # + the exposition_series sample itself
+    chunks.extend(chunks_of([selfmetrics.exposition_series_family(total)]))
+    return Exposition.build(chunks, dict(scopes))
+
+
+class Publisher:
+    def __init__(self, store: Store, debounce_seconds: float = 0.05) -> None:
+        self._store = store
+        self._debounce = debounce_seconds
+        self._dirty = threading.Event()
+        self._stopping = threading.Event()
+        self._build_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._last_duration = 0.0
+        self.builds = 0
+        self.current: Exposition = self.rebuild()
+
+    def notify(self) -> None:
+        """Store listener: something changed; rebuild soon (never blocks the caller)."""
+        self._dirty.set()
+
+    def rebuild(self) -> Exposition:
+        """Build now, synchronously (startup, tests, `once`); the thread uses this too."""
+        with self._build_lock:
+            start = time.perf_counter()
+            exposition = build_exposition(self._store, self._last_duration)
+            # Prometheus asks for OpenMetrics + gzip first: encode it here, off the scrape path,
+            # so a scrape only ever copies cached bytes.
+            exposition.body("openmetrics", gzipped=True)
+            self._last_duration = time.perf_counter() - start
+            self.current = exposition
+            self.builds += 1
+            return exposition
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="exposition-builder", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._dirty.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while True:
+            self._dirty.wait()
+            if self._stopping.is_set():
+                return
+            time.sleep(self._debounce)  # let updates that land together share one build
+            self._dirty.clear()
+            try:
+                self.rebuild()
+            except Exception:  # keep serving the previous exposition rather than dying
+                log.exception("building the exposition failed; serving the previous one")

@@ -1,0 +1,278 @@
+"""The latest result of every target x collector, as immutable snapshots swapped atomically.
+
+A collector run ends in ``record_success`` / ``record_unsupported`` / ``record_failure``. The store
+renders the fragment into sample bytes right there (in the collector's thread, off the scrape
+path), swaps the new snapshot in, then recomputes the target's derived snapshot (findings across
+collectors) from the fragments it now holds, and finally tells its listener that something
+changed so the exposition can be rebuilt.
+
+Staleness: a failing collector keeps its last good data, flagged ``stale``, for
+``stale_after_cycles`` consecutive failures; on the next failure the data is dropped and its
+series vanish from the exposition (Prometheus then marks them stale). Readers get snapshots,
+never locks: a scrape cannot block on a collection.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+from collectors.findings import Finding
+from exporter.logging import redact
+from exporter.render.exposition import Chunk, chunks_of
+from exporter.sources import SourceSpec
+
+log = logging.getLogger(__name__)
+
+DERIVED = "derived"  # the pseudo-collector name of a target's cross-collector findings
+_EMPTY: Mapping[str, int] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    target: str
+    collector: str
+    interval: float | None = None  # None for the derived pseudo-collector
+    fragment: Any = None  # the collector's immutable facts; None when no (more) data
+    chunks: tuple[Chunk, ...] = ()  # pre-rendered sample bytes of the fragment's families
+    series: int = 0
+    runs: int = 0  # finished runs (success or failure); 0 = pending
+    last_success: float | None = None  # unix time
+    last_duration: float | None = None  # seconds
+    last_error_reason: str | None = None  # None when the last run succeeded
+    last_error_message: str = ""
+    consecutive_failures: int = 0
+    stale: bool = False
+    unsupported: bool = False
+    errors_total: Mapping[str, int] = field(default_factory=lambda: _EMPTY)  # reason -> count, since start
+    findings: tuple[Finding, ...] = ()  # derived snapshot only
+
+    finished_at: float | None = None  # unix time the last run finished (status page "age")
+
+    @property
+    def ok(self) -> bool:
+        return self.runs > 0 and self.last_error_reason is None
+
+
+def _count_error(snap: Snapshot, reason: str) -> Mapping[str, int]:
+    counts = dict(snap.errors_total)
+    counts[reason] = counts.get(reason, 0) + 1
+    return MappingProxyType(counts)
+
+
+@dataclass
+class _Target:
+    name: str
+    spec: SourceSpec
+    stale_after_cycles: int
+    collectors: dict[str, Snapshot] = field(default_factory=dict)
+    derived: Snapshot | None = None
+    # Serialises update + derive of one target, so a slower update never overwrites a newer derive.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Store:
+    """Thread-safe holder of snapshots. ``on_change()`` is called after every update."""
+
+    def __init__(self, on_change: Callable[[], None] | None = None) -> None:
+        self._targets: dict[str, _Target] = {}
+        self._on_change = on_change
+        self._lock = threading.Lock()
+
+    def set_listener(self, on_change: Callable[[], None] | None) -> None:
+        self._on_change = on_change
+
+    # -- registration ------------------------------------------------------------------------
+
+    def add_target(self, name: str, spec: SourceSpec, stale_after_cycles: int) -> None:
+        with self._lock:
+            self._targets[name] = _Target(name, spec, stale_after_cycles)
+
+    def add_collector(self, target: str, collector: str, interval: float) -> None:
+        t = self._targets[target]
+        with t.lock:
+            t.collectors[collector] = Snapshot(target, collector, interval=interval)
+
+    # -- reads (no locks held by callers; snapshots are immutable) ---------------------------
+
+    def targets(self) -> list[tuple[str, str]]:
+        """(name, kind) of every target, in configuration order."""
+        return [(t.name, t.spec.kind) for t in list(self._targets.values())]
+
+    def snapshots(self, target: str) -> list[Snapshot]:
+        """The collectors' snapshots of a target, then its derived snapshot if one was computed."""
+        t = self._targets[target]
+        with t.lock:  # a consistent view: the derived snapshot matches the collectors' data
+            out = list(t.collectors.values())
+            if t.derived is not None:
+                out.append(t.derived)
+        return out
+
+    def snapshot(self, target: str, collector: str) -> Snapshot:
+        t = self._targets[target]
+        return t.derived if collector == DERIVED and t.derived is not None else t.collectors[collector]
+
+    def findings(self, target: str | None = None) -> list[Finding]:
+        names = [target] if target is not None else list(self._targets)
+        out: list[Finding] = []
+        for name in names:
+            derived = self._targets[name].derived
+            if derived is not None:
+                out.extend(derived.findings)
+        return out
+
+    def pending(self) -> list[tuple[str, str]]:
+        """(target, collector) pairs whose first run has not finished yet."""
+        return [
+            (t.name, c)
+            for t in list(self._targets.values())
+            for c, s in list(t.collectors.items())
+            if s.runs == 0
+        ]
+
+    def ready(self) -> bool:
+        return not self.pending()
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def record_success(self, target: str, collector: str, fragment: Any, duration: float) -> None:
+        t = self._targets[target]
+        try:
+            families = t.spec.collectors[collector].render(target, fragment)
+            chunks = chunks_of(families)
+        except Exception as exc:  # a renderer bug must not take down the target or the scrape
+            log.exception("target %s collector %s: rendering failed", target, collector)
+            message = f"render failed: {type(exc).__name__}: {exc}"
+            self.record_failure(target, collector, "internal", message, duration)
+            return
+        now = time.time()
+        with t.lock:
+            prev = t.collectors[collector]
+            t.collectors[collector] = replace(
+                prev,
+                fragment=fragment,
+                chunks=chunks,
+                series=sum(c.series for c in chunks),
+                runs=prev.runs + 1,
+                last_success=now,
+                last_duration=duration,
+                last_error_reason=None,
+                last_error_message="",
+                consecutive_failures=0,
+                stale=False,
+                unsupported=False,
+                finished_at=now,
+            )
+            self._derive(t)
+        self._changed()
+
+    def record_unsupported(self, target: str, collector: str, message: str, duration: float) -> None:
+        """The target cannot answer this collector: a success without data, flagged unsupported."""
+        t = self._targets[target]
+        now = time.time()
+        with t.lock:
+            prev = t.collectors[collector]
+            t.collectors[collector] = replace(
+                prev,
+                fragment=None,
+                chunks=(),
+                series=0,
+                runs=prev.runs + 1,
+                last_success=now,
+                last_duration=duration,
+                last_error_reason=None,
+                last_error_message=message,
+                consecutive_failures=0,
+                stale=False,
+                unsupported=True,
+                finished_at=now,
+            )
+            self._derive(t)
+        self._changed()
+
+    def record_failure(self, target: str, collector: str, reason: str, message: str, duration: float) -> None:
+        # Messages reach the status page and `once`: scrub any registered secret (defence in depth).
+        message = redact(message)
+        t = self._targets[target]
+        now = time.time()
+        with t.lock:
+            prev = t.collectors[collector]
+            failures = prev.consecutive_failures + 1
+            keep = prev.fragment is not None and failures <= t.stale_after_cycles
+            if prev.fragment is not None and not keep:
+                log.warning(
+                    "target %s collector %s: %d consecutive failures, dropping its last good data",
+                    target, collector, failures,
+                )
+            t.collectors[collector] = replace(
+                prev,
+                fragment=prev.fragment if keep else None,
+                chunks=prev.chunks if keep else (),
+                series=prev.series if keep else 0,
+                runs=prev.runs + 1,
+                last_duration=duration,
+                last_error_reason=reason,
+                last_error_message=message,
+                consecutive_failures=failures,
+                stale=keep,
+                unsupported=False,
+                errors_total=_count_error(prev, reason),
+                finished_at=now,
+            )
+            self._derive(t)
+        self._changed()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _derive(self, t: _Target) -> None:
+        """Recompute the target's findings over the fragments it holds now (caller holds t.lock)."""
+        fragments = {c: s.fragment for c, s in t.collectors.items() if s.fragment is not None}
+        prev = t.derived or Snapshot(t.name, DERIVED)
+        start = time.monotonic()
+        try:
+            findings = t.spec.derive(t.name, fragments) if fragments else []
+            chunks = chunks_of(t.spec.render_derived(t.name, fragments, findings)) if fragments else ()
+        except Exception as exc:
+            log.exception("target %s: deriving findings failed", t.name)
+            t.derived = replace(
+                prev,
+                fragment=None,
+                chunks=(),
+                series=0,
+                findings=(),
+                runs=prev.runs + 1,
+                last_duration=time.monotonic() - start,
+                last_error_reason="internal",
+                last_error_message=f"derive failed: {type(exc).__name__}: {exc}",
+                consecutive_failures=prev.consecutive_failures + 1,
+                errors_total=_count_error(prev, "internal"),
+                finished_at=time.time(),
+            )
+            return
+        now = time.time()
+        t.derived = replace(
+            prev,
+            chunks=chunks,
+            series=sum(c.series for c in chunks),
+            findings=tuple(findings),
+            runs=prev.runs + 1,
+            last_success=now,
+            last_duration=time.monotonic() - start,
+            last_error_reason=None,
+            last_error_message="",
+            consecutive_failures=0,
+            finished_at=now,
+        )
+
+    def _changed(self) -> None:
+        listener = self._on_change
+        if listener is not None:
+            try:
+                listener()
+            except Exception:
+                log.exception("store listener failed")

@@ -1,0 +1,67 @@
+"""A stand-in for exporter.config.TargetConfig of kind hyperv, pointing at a running simulator.
+
+It carries exactly the attributes exporter.hyperv_source reads, so tests (and the demo, before
+the config schema has a hyperv section) can drive the real source against the simulator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from simulators.winrm.server import WinRMSimulator
+
+
+@dataclass
+class _Credentials:
+    username: str
+
+
+@dataclass
+class _Tls:
+    verify: bool = True
+    ca_file: str | None = None
+
+
+@dataclass
+class _WinRM:
+    transport: str = "ntlm"
+    message_encryption: str = "auto"
+
+
+@dataclass
+class _Exchange:
+    name_patterns: list[str] = field(default_factory=lambda: ["EXCH*"])
+    annotation_marker: str = "[ndo:exchange]"
+
+
+@dataclass
+class SimTarget:
+    name: str
+    address: str
+    credentials: _Credentials
+    password: str
+    tls: _Tls = field(default_factory=_Tls)
+    winrm: _WinRM = field(default_factory=_WinRM)
+    exchange: _Exchange = field(default_factory=_Exchange)
+    timeout_seconds: float = 10.0
+    connect_timeout_seconds: float = 2.0
+    host_os_vcpus: int | None = None
+
+    def resolve_password(self) -> str:
+        return self.password
+
+
+def sim_target(sim: WinRMSimulator, name: str = "hv01", transport: str | None = None, **overrides: object) -> SimTarget:
+    """A target for ``sim``: NTLM by default when the simulator offers it, else Basic."""
+    auth = transport or ("ntlm" if "ntlm" in sim.auth.methods else "basic")
+    target = SimTarget(
+        name=name,
+        address=sim.address,
+        credentials=_Credentials(sim.username),
+        password=sim.password,
+        tls=_Tls(verify=True, ca_file=str(sim.ca_file) if sim.ca_file else None),
+        winrm=_WinRM(transport=auth),
+    )
+    for key, value in overrides.items():
+        setattr(target, key, value)
+    return target

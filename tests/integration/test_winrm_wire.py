@@ -1,0 +1,145 @@
+"""The simulator speaks the wire pywinrm speaks, and our transport survives what breaks run_ps.
+
+Real pywinrm (Session and Protocol) against the simulator over real sockets; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+import winrm
+from winrm.exceptions import InvalidCredentialsError, WinRMTransportError
+
+from collectors.hyperv import script as ps
+from collectors.hyperv.transport import WinRMRunner, WinRMSettings
+from simulators.winrm import WinRMSimulator
+from simulators.winrm.scenario import SCENARIOS_DIR
+
+
+def _runner(sim: WinRMSimulator, auth: str, **kw: object) -> WinRMRunner:
+    return WinRMRunner(WinRMSettings(
+        sim.url, sim.username, sim.password, auth=auth,  # type: ignore[arg-type]
+        ca_file=str(sim.ca_file) if sim.ca_file else None, operation_timeout=1, read_timeout=5, **kw,  # type: ignore[arg-type]
+    ))
+
+
+@pytest.mark.parametrize(("tls", "auth"), [(True, "basic"), (True, "ntlm"), (False, "ntlm")])
+def test_round_trip_delivers_the_script_verbatim(tls: bool, auth: str) -> None:
+    with WinRMSimulator("compliant", tls=tls) as sim:
+        runner = _runner(sim, auth)
+        script = ps.build_script(["EXCH*", "MBX?3"])
+        result = runner.run(script, time.monotonic() + 10)
+        runner.close()
+        assert result.exit_code == 0 and result.stderr == b""
+        assert sim.shells.scripts == [script]  # byte-exact after UTF-16LE bootstrap + base64 stdin
+        payload = ps.decode_payload(result.stdout)
+        # The Get-VHD gate honoured the patterns: FILE01 was not queried.
+        queried = {d["VMName"] for d in payload["Disks"] if d["VhdQueried"]}
+        assert queried == {"EXCH01", "EXCH02", "MBX03"}
+
+
+def test_ntlm_over_http_is_sealed() -> None:
+    """pywinrm's 'auto' encrypts over HTTP; the simulator refuses plain SOAP (AllowUnencrypted=false)."""
+    with WinRMSimulator("compliant", tls=False, auth=("ntlm",)) as sim:
+        runner = _runner(sim, "ntlm", message_encryption="never")
+        with pytest.raises(Exception) as info:
+            runner.run(ps.build_script(), time.monotonic() + 5)
+        assert getattr(info.value, "reason", "") == "http_status"
+        assert _runner(sim, "ntlm").run(ps.build_script(), time.monotonic() + 5).exit_code == 0
+
+
+def test_the_8191_limit_breaks_run_ps_but_not_us() -> None:
+    script = ps.build_script()
+    assert len(ps.encoded_command(script)) > 8191  # the shipped script would not fit run_ps
+    assert len(" ".join([ps.POWERSHELL, *ps.command_arguments()])) < 1000  # the bootstrap does
+    with WinRMSimulator("compliant", tls=True, auth=("basic",)) as sim:
+        session = winrm.Session(sim.url, auth=(sim.username, sim.password), transport="ssl",
+                                server_cert_validation="validate", ca_trust_path=str(sim.ca_file), proxy=None)
+        r = session.run_ps(script)
+        assert r.status_code == 1 and b"The command line is too long" in r.std_err
+        ok = _runner(sim, "basic").run(script, time.monotonic() + 5)
+        assert ok.exit_code == 0
+
+
+def test_a_50kb_script_and_non_ascii_survive() -> None:
+    filler = "# " + "ü" * 60 + "\n"
+    script = ps.build_script() + filler * 800  # > 50 KB UTF-8
+    assert len(script.encode("utf-8")) > 50_000
+    with WinRMSimulator("compliant", tls=False, auth=("ntlm",)) as sim:
+        result = _runner(sim, "ntlm").run(script, time.monotonic() + 10)
+        assert sim.shells.scripts == [script]
+        assert result.exit_code == 0
+
+
+def test_non_ascii_vm_names_survive_code_page_437(tmp_path: Path) -> None:
+    scenario = tmp_path / "unicode"
+    scenario.mkdir()
+    for f in (SCENARIOS_DIR / "compliant").iterdir():
+        (scenario / f.name).write_text(f.read_text(encoding="utf-8").replace("EXCH02", "EXCH-Zürich-東京"), encoding="utf-8")
+    with WinRMSimulator(scenario, tls=True, auth=("basic",)) as sim:
+        result = _runner(sim, "basic").run(ps.build_script(), time.monotonic() + 5)
+    names = [vm["Name"] for vm in ps.decode_payload(result.stdout)["VMs"]]
+    assert "EXCH-Zürich-東京" in names
+    assert result.stdout.isascii()
+
+
+def test_large_output_spans_several_receives(tmp_path: Path) -> None:
+    scenario = tmp_path / "big"
+    scenario.mkdir()
+    for f in (SCENARIOS_DIR / "compliant").iterdir():
+        (scenario / f.name).write_bytes(f.read_bytes())
+    vms = json.loads((scenario / "vms.json").read_text())
+    many = [{**vms[3], "Name": f"VM{i:04d}", "Id": str(uuid.UUID(int=i)), "Notes": base64.b64encode(
+        uuid.UUID(int=i).bytes * 8).decode()} for i in range(600)]
+    (scenario / "vms.json").write_text(json.dumps(vms + many))
+    with WinRMSimulator(scenario, tls=False, auth=("ntlm",)) as sim:
+        result = _runner(sim, "ntlm").run(ps.build_script(), time.monotonic() + 10)
+        assert sim.shells.actions.count("Receive") > 1
+    assert len(ps.decode_payload(result.stdout)["VMs"]) == 604
+    assert len(gzip.decompress(base64.b64decode(result.stdout))) > 100_000
+
+
+def test_relates_to_and_signal_delete_with_the_protocol_api() -> None:
+    """pywinrm asserts RelatesTo == MessageID on Signal and Delete; run_cmd exercises both."""
+    with WinRMSimulator("compliant", tls=False, auth=("ntlm",)) as sim:
+        proto = winrm.Session(sim.url, auth=(sim.username, sim.password), transport="ntlm", proxy=None,
+                              ca_trust_path=None).protocol  # type: ignore[arg-type]
+        shell = proto.open_shell()
+        cmd = proto.run_command(shell, "ipconfig", ["/all"])
+        out, err, rc = proto.get_command_output(shell, cmd)
+        proto.cleanup_command(shell, cmd)
+        proto.close_shell(shell)
+        assert rc == 1 and b"not recognized" in err
+        assert sim.shells.open_count() == 0
+
+
+def test_wrong_password_basic_and_ntlm() -> None:
+    with WinRMSimulator("compliant", tls=True) as sim:
+        for transport in ("ssl", "ntlm"):
+            s = winrm.Session(sim.url, auth=(sim.username, "wrong"), transport=transport,
+                              ca_trust_path=str(sim.ca_file), proxy=None)
+            with pytest.raises(InvalidCredentialsError):
+                s.run_cmd("hostname")
+
+
+def test_tls_verification_is_on_by_default() -> None:
+    with WinRMSimulator("compliant", tls=True, auth=("basic",)) as sim:
+        s = winrm.Session(sim.url, auth=(sim.username, sim.password), transport="ssl", proxy=None,
+                          ca_trust_path=None)  # type: ignore[arg-type]
+        with pytest.raises(requests.exceptions.SSLError):
+            s.run_cmd("hostname")
+
+
+def test_unknown_shell_is_a_wsman_fault() -> None:
+    with WinRMSimulator("compliant", tls=True, auth=("basic",)) as sim:
+        proto = winrm.Session(sim.url, auth=(sim.username, sim.password), transport="ssl",
+                              ca_trust_path=str(sim.ca_file), proxy=None).protocol
+        with pytest.raises((WinRMTransportError, winrm.exceptions.WSManFaultError)):
+            proto.run_command("00000000-0000-0000-0000-000000000000", "hostname")

@@ -1,0 +1,338 @@
+"""The Exchange virtualization rules on Microsoft's own examples (collectors/hypervisor.py).
+
+Sources: "Exchange Server virtualization" (quoted in shared/reference/hyperv.md section 1) and the
+worked example of hyperv.md section 4.3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from collectors import hypervisor as hv
+from collectors.findings import Finding
+
+GIB = 2**30
+
+
+def host(name: str = "HV01", cores: int = 8, hypervisor: hv.Hypervisor = "hyperv", **kw: object) -> hv.HostFacts:
+    fields: dict[str, object] = {
+        "hypervisor": hypervisor,
+        "name": name,
+        "cluster": "",
+        "physical_cores": cores,
+        "logical_processors": cores * 2,
+        "memory_bytes": 256 * GIB,
+        "host_os_vcpus": hv.default_host_os_vcpus(hypervisor),
+        "app_services": () if hypervisor == "hyperv" else None,
+    }
+    fields.update(kw)
+    return hv.HostFacts(**fields)  # type: ignore[arg-type]
+
+
+def vm(
+    name: str, vcpus: int, host_name: str = "HV01", hypervisor: hv.Hypervisor = "hyperv", **kw: object
+) -> hv.VmFacts:
+    fields: dict[str, object] = {
+        "hypervisor": hypervisor,
+        "host": host_name,
+        "name": name,
+        "is_exchange": hv.ExchangeSelector().matches(name),
+        "power_state": "on",
+        "vcpus": vcpus,
+        "memory_bytes": 64 * GIB,
+        "memory_reservation_bytes": None if hypervisor == "hyperv" else 64 * GIB,
+        "dynamic_memory": False if hypervisor == "hyperv" else None,
+        "snapshots": 0,
+        "saves_state_on_stop": False,
+        "saves_state_on_failover": False,
+        "disks": (),
+    }
+    fields.update(kw)
+    return hv.VmFacts(**fields)  # type: ignore[arg-type]
+
+
+def checks_of(findings: list[Finding]) -> list[str]:
+    return sorted(f.check for f in findings)
+
+
+# -- ratio ------------------------------------------------------------------------------------
+
+
+def test_microsoft_example_dual_quad_core_16_vcpus_is_the_limit_on_hyperv() -> None:
+    # "a dual processor system using quad core processors contains a total of 8 physical processor
+    # cores ... don't allocate more than a total of 16 virtual processors to all guest virtual
+    # machines combined" -- with the host OS baseline of 2 on Hyper-V, guests get 14.
+    facts = hv.HypervisorFacts(hosts=(host(cores=8),), vms=(vm("EXCH01", 8), vm("FILE01", 6)))
+    a = hv.host_assessment(facts.hosts[0], facts.vms)
+    assert a.ratio == pytest.approx(2.0)
+    assert a.checks[hv.RATIO_UNSUPPORTED] is False
+    assert a.checks[hv.RATIO_ABOVE_RECOMMENDED] is True
+    assert checks_of(hv.derive("t", facts)) == [hv.RATIO_ABOVE_RECOMMENDED]
+
+    over = replace(facts, vms=(vm("EXCH01", 8), vm("FILE01", 7)))
+    found = hv.derive("t", over)
+    assert checks_of(found) == [hv.RATIO_UNSUPPORTED]
+    f = found[0]
+    assert f.severity == "warning"
+    assert f.where == (("hypervisor", "hyperv"), ("host", "HV01"))
+    assert "(15 vCPUs of powered-on guests + 2 host-OS baseline) / 8 physical cores = 2.12:1" in f.what
+    assert "Get-VM -ComputerName 'HV01'" in f.action
+
+
+def test_vsphere_has_no_host_baseline_so_16_vcpus_on_8_cores_is_supported() -> None:
+    facts = hv.HypervisorFacts(
+        hosts=(host("esx1", 8, "vsphere"),),
+        vms=(vm("EXCH01", 8, "esx1", "vsphere"), vm("APP01", 8, "esx1", "vsphere")),
+    )
+    a = hv.host_assessment(facts.hosts[0], facts.vms)
+    assert a.ratio == pytest.approx(2.0)
+    assert a.host.host_os_vcpus == 0
+    found = hv.derive("vc1", facts)
+    assert checks_of(found) == [hv.RATIO_ABOVE_RECOMMENDED]
+    assert "Get-VMHost -Name 'esx1'" in found[0].action
+
+
+def test_baseline_is_configurable() -> None:
+    assert hv.default_host_os_vcpus("vsphere") == 0
+    assert hv.default_host_os_vcpus("hyperv") == 2
+    assert hv.default_host_os_vcpus("vsphere", 2) == 2
+    assert hv.default_host_os_vcpus("hyperv", 0) == 0
+
+
+def test_ratio_counts_powered_on_guests_and_physical_cores_not_threads() -> None:
+    # hyperv.md 4.3 worked example: HV01 2 sockets x 8 cores (16 physical, 32 logical); EXCH01 16 vCPU
+    # running, EXCH02 8 vCPU saved, FILE01 4 vCPU. Allocated = 28; powered on = 20; + 2 baseline.
+    facts = hv.HypervisorFacts(
+        hosts=(host(cores=16, logical_processors=32),),
+        vms=(vm("EXCH01", 16), vm("EXCH02", 8, power_state="saved"), vm("FILE01", 4)),
+    )
+    a = hv.host_assessment(facts.hosts[0], facts.vms)
+    assert a.allocated_vcpus == 28
+    assert a.powered_on_vcpus == 20
+    assert a.ratio == pytest.approx((20 + 2) / 16)
+    assert a.exchange_vms["on"] == 1 and a.exchange_vms["saved"] == 1 and a.other_vms["on"] == 1
+    found = hv.derive("t", facts)
+    assert checks_of(found) == [hv.RATIO_ABOVE_RECOMMENDED, hv.SAVED_STATE]
+
+
+def test_hosts_without_a_running_exchange_guest_are_not_judged() -> None:
+    facts = hv.HypervisorFacts(
+        hosts=(host("HV01", 2), host("HV02", 2)),
+        vms=(vm("SQL01", 16, "HV01"), vm("EXCH01", 4, "HV02", power_state="off")),
+    )
+    a1, a2 = hv.host_assessments(facts)
+    assert a1.ratio == pytest.approx(9.0) and not a1.judged and a1.checks == {}
+    assert not a2.judged
+    assert hv.derive("t", facts) == []
+
+
+def test_unknown_core_count_is_unknown_not_infinite() -> None:
+    facts = hv.HypervisorFacts(hosts=(host(cores=0),), vms=(vm("EXCH01", 4),))
+    a = hv.host_assessment(facts.hosts[0], facts.vms)
+    assert a.ratio is None
+    assert a.checks[hv.RATIO_UNSUPPORTED] is None
+    assert hv.derive("t", facts) == []
+
+
+# -- memory, snapshots, saved state -------------------------------------------------------------
+
+
+def test_memory_overcommit_dynamic_memory_on_hyperv() -> None:
+    facts = hv.HypervisorFacts(hosts=(host(cores=16),), vms=(vm("EXCH01", 4, dynamic_memory=True),))
+    (f,) = hv.derive("t", facts)
+    assert f.check == hv.MEMORY_OVERCOMMITTED
+    assert f.where == (("hypervisor", "hyperv"), ("host", "HV01"), ("vm", "EXCH01"))
+    assert "Set-VMMemory -ComputerName 'HV01' -VMName 'EXCH01' -DynamicMemoryEnabled $false" in f.action
+
+
+def test_memory_overcommit_reservation_below_memory_on_vsphere() -> None:
+    vms = (
+        vm("EXCH01", 4, "esx1", "vsphere", memory_reservation_bytes=4 * GIB, memory_bytes=16 * GIB),
+        vm("EXCH02", 4, "esx1", "vsphere", memory_reservation_bytes=16 * GIB, memory_bytes=16 * GIB),
+        vm("EXCH03", 4, "esx1", "vsphere", memory_reservation_bytes=None),
+    )
+    facts = hv.HypervisorFacts(hosts=(host("esx1", 16, "vsphere"),), vms=vms)
+    assert [hv.memory_overcommitted(v) for v in vms] == [True, False, None]
+    (f,) = hv.derive("vc", facts)
+    assert f.check == hv.MEMORY_OVERCOMMITTED and "reserves 4 GiB of its 16 GiB" in f.what
+    assert f.action.startswith(
+        "Get-VM -Name 'EXCH01' | Get-VMResourceConfiguration | Set-VMResourceConfiguration -MemReservationGB 16"
+    )
+
+
+def test_snapshot_present_with_exact_powercli_fix() -> None:
+    facts = hv.HypervisorFacts(
+        hosts=(host("esx1", 16, "vsphere"),), vms=(vm("EXCH 01", 4, "esx1", "vsphere", snapshots=2),)
+    )
+    (f,) = hv.derive("vc", facts)
+    assert f.check == hv.SNAPSHOT_PRESENT and "2 snapshot(s)" in f.what
+    assert f.action == "Get-VM -Name 'EXCH 01' | Get-Snapshot | Remove-Snapshot -Confirm:$false"
+
+
+def test_snapshot_fix_on_hyperv() -> None:
+    facts = hv.HypervisorFacts(hosts=(host(cores=16),), vms=(vm("EXCH01", 4, snapshots=1),))
+    (f,) = hv.derive("t", facts)
+    assert f.action == "Get-VMSnapshot -ComputerName 'HV01' -VMName 'EXCH01' | Remove-VMSnapshot"
+
+
+def test_saved_state_suspended_saved_and_failover() -> None:
+    suspended = vm("EXCH01", 4, "esx1", "vsphere", power_state="suspended")
+    saved = vm("EXCH02", 4, power_state="saved")
+    failover = vm("EXCH03", 4, saves_state_on_failover=True)
+    unknown = vm("EXCH04", 4, "esx1", "vsphere", saves_state_on_failover=None)
+    assert [hv.saved_state(v) for v in (suspended, saved, failover, unknown)] == [True, True, True, None]
+    facts = hv.HypervisorFacts(hosts=(host(cores=16), host("esx1", 16, "vsphere")), vms=(suspended, saved, failover))
+    by_vm = {f.where_dict()["vm"]: f for f in hv.derive("t", facts) if f.check == hv.SAVED_STATE}
+    assert by_vm["EXCH01"].action == "Stop-VM -VM 'EXCH01' -Confirm:$false; Start-VM -VM 'EXCH01'"
+    assert by_vm["EXCH02"].action.startswith("Remove-VMSavedState -ComputerName 'HV01' -VMName 'EXCH02'")
+    assert "Set-ClusterParameter -Name OfflineAction -Value 2" in by_vm["EXCH03"].action
+
+
+def test_saves_state_on_stop() -> None:
+    facts = hv.HypervisorFacts(hosts=(host(cores=16),), vms=(vm("EXCH01", 4, saves_state_on_stop=True),))
+    (f,) = hv.derive("t", facts)
+    assert f.check == hv.SAVES_STATE_ON_STOP
+    assert f.action == "Set-VM -ComputerName 'HV01' -Name 'EXCH01' -AutomaticStopAction ShutDown"
+
+
+# -- storage ----------------------------------------------------------------------------------
+
+
+def disk(path: str, fmt: hv.DiskFormat, alloc: hv.DiskAllocation, **kw: object) -> hv.DiskFacts:
+    fields: dict[str, object] = {"path": path, "format": fmt, "allocation": alloc, "on_smb": False, "on_nfs": False}
+    fields.update(kw)
+    return hv.DiskFacts(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("d", "problem"),
+    [
+        # "virtual storage of a fixed size (for example, fixed virtual hard disks (VHD or VHDX)"
+        (disk(r"C:\ClusterStorage\Volume1\x.vhdx", "vhdx", "fixed"), None),
+        (disk(r"C:\VMs\x.vhd", "vhd", "fixed"), None),
+        # "dynamic virtual storage when using VHDX files with Hyper-V"
+        (disk(r"C:\VMs\x.vhdx", "vhdx", "dynamic"), None),
+        # ... so a dynamic VHD is not supported
+        (disk(r"C:\VMs\x.vhd", "vhd", "dynamic"), "dynamic-vhd"),
+        # "SCSI pass-through storage"
+        (disk("Disk 4 2.00 GB Bus 0 Lun 3 Target 0", "passthrough", "passthrough"), None),
+        # "Fixed VHDs may be stored on SMB 3.0 files ... The only supported usage of SMB 3.0 file shares
+        # is for storage of fixed VHDs."
+        (disk(r"\\sofs01\vmstore\x.vhdx", "vhdx", "fixed", on_smb=True), None),
+        (disk(r"\\sofs01\vmstore\x.vhdx", "vhdx", "dynamic", on_smb=True), "smb-not-fixed"),
+        # Differencing disks are not in the supported list (Exchange 2007 policy says so explicitly)
+        (disk(r"C:\VMs\x_1234.avhdx", "vhdx", "differencing"), "differencing"),
+        # "doesn't support ... NAS volumes" -- vSphere NFS datastore, whatever the VMDK type
+        (disk("[nfs01] EXCH01/EXCH01.vmdk", "vmdk", "thick", on_nfs=True, datastore="nfs01"), "nas"),
+        (disk("[vmfs01] EXCH01/EXCH01.vmdk", "vmdk", "thick", datastore="vmfs01"), None),
+        (disk("[vmfs01] EXCH01/EXCH01.vmdk", "vmdk", "thin", datastore="vmfs01"), None),
+        # a VMDK's allocation is not judged, so not knowing it is not "unknown"
+        (disk("[vmfs01] EXCH01/EXCH01.vmdk", "vmdk", "unknown", datastore="vmfs01"), None),
+        (disk(r"C:\VMs\x.vhdx", "vhdx", "unknown"), "unknown"),
+    ],
+)
+def test_storage_rule_per_disk(d: hv.DiskFacts, problem: str | None) -> None:
+    result = hv.disk_problem(d)
+    assert (result.problem if isinstance(result, hv.DiskProblem) else result) == problem
+
+
+def test_storage_unknown_disk_is_unknown_unless_another_disk_is_bad() -> None:
+    unknown = disk(r"\\srv\s\x.vhdx", "vhdx", "unknown")
+    assert hv.vm_checks(vm("EXCH01", 4, disks=(unknown,)))[hv.STORAGE_UNSUPPORTED] is None
+    bad = disk(r"C:\VMs\y.vhd", "vhd", "dynamic")
+    assert hv.vm_checks(vm("EXCH01", 4, disks=(unknown, bad)))[hv.STORAGE_UNSUPPORTED] is True
+
+
+def test_storage_finding_names_each_bad_disk_and_fix() -> None:
+    disks = (
+        disk(r"C:\VMs\a.vhd", "vhd", "dynamic"),
+        disk(r"\\sofs01\vmstore\b.vhdx", "vhdx", "dynamic", on_smb=True),
+        disk(r"C:\VMs\c.vhdx", "vhdx", "fixed"),
+    )
+    facts = hv.HypervisorFacts(hosts=(host(cores=16),), vms=(vm("EXCH01", 4, disks=disks),))
+    (f,) = hv.derive("t", facts)
+    assert f.check == hv.STORAGE_UNSUPPORTED
+    assert r"C:\VMs\a.vhd is a dynamic VHD" in f.what
+    assert r"\\sofs01\vmstore\b.vhdx is a dynamic disk on an SMB" in f.what
+    assert r"Convert-VHD -ComputerName 'HV01' -Path 'C:\VMs\a.vhd' -DestinationPath 'C:\VMs\a-fixed.vhdx'" in f.action
+    assert "c.vhdx" not in f.what
+
+
+def test_vsphere_nfs_finding_gives_storage_vmotion_command() -> None:
+    d = disk("[nfs01] EXCH01/EXCH01.vmdk", "vmdk", "thick", on_nfs=True, datastore="nfs01")
+    exch = vm("EXCH01", 4, "esx1", "vsphere", disks=(d,))
+    facts = hv.HypervisorFacts(hosts=(host("esx1", 16, "vsphere"),), vms=(exch,))
+    (f,) = hv.derive("vc", facts)
+    assert "NFS datastore nfs01" in f.what
+    assert f.action.startswith(
+        "Get-HardDisk -VM 'EXCH01' | Where-Object { $_.Filename.StartsWith('[nfs01]') } | Move-HardDisk -Datastore"
+    )
+
+
+# -- host dedication ---------------------------------------------------------------------------
+
+
+def test_host_not_dedicated_only_when_services_known() -> None:
+    facts = hv.HypervisorFacts(
+        hosts=(host("HV01", 16, app_services=("MSSQLSERVER", "NTDS")), host("esx1", 16, "vsphere")),
+        vms=(vm("EXCH01", 4, "HV01"), vm("EXCH02", 4, "esx1", "vsphere")),
+    )
+    found = hv.derive("t", facts)
+    assert checks_of(found) == [hv.HOST_NOT_DEDICATED]
+    assert "MSSQLSERVER, NTDS" in found[0].what
+    a_esx = hv.host_assessment(facts.hosts[1], facts.vms)
+    assert a_esx.checks[hv.HOST_NOT_DEDICATED] is None  # vSphere cannot see services on ESXi
+
+
+# -- selector ---------------------------------------------------------------------------------
+
+
+def test_selector_defaults_are_case_insensitive_name_patterns() -> None:
+    sel = hv.ExchangeSelector()
+    assert sel.name_patterns == ("*exch*", "*mbx*")
+    assert sel.matches("EXCH01") and sel.matches("lon-MBX-07") and sel.matches("prodExchange")
+    assert not sel.matches("SQL01")
+    assert sel.matches("app01", annotation="Role: mailbox [NDO:Exchange]")
+
+
+def test_selector_tags_and_annotation() -> None:
+    sel = hv.ExchangeSelector(name_patterns=(), tags=("exchange_role=*", "Exchange"), annotation_marker="")
+    assert sel.matches("vm1", tags=("exchange_role=mailbox",))
+    assert sel.matches("vm2", tags=("app=x", "EXCHANGE"))
+    assert not sel.matches("vm3", tags=("exchange_role",))
+    assert not sel.matches("vm4", annotation="ndo:exchange")  # marker turned off
+
+
+def test_non_exchange_guests_are_never_judged() -> None:
+    facts = hv.HypervisorFacts(
+        hosts=(host(cores=16),),
+        vms=(vm("SQL01", 4, snapshots=3, dynamic_memory=True, power_state="saved"), vm("EXCH01", 2)),
+    )
+    assert hv.derive("t", facts) == []
+
+
+def test_findings_have_all_parts() -> None:
+    facts = hv.HypervisorFacts(
+        hosts=(host(cores=2),),
+        vms=(vm("EXCH01", 8, snapshots=1, dynamic_memory=True, power_state="on", saves_state_on_stop=True),),
+    )
+    found = hv.derive("t", facts)
+    assert checks_of(found) == sorted(
+        [hv.RATIO_UNSUPPORTED, hv.MEMORY_OVERCOMMITTED, hv.SNAPSHOT_PRESENT, hv.SAVES_STATE_ON_STOP]
+    )
+    for f in found:
+        assert f.what and f.cause and f.action and f.effect and f.target == "t"
+        assert f.severity == hv.SEVERITY[f.check]
+
+
+def test_ps_quote_escapes_single_quotes() -> None:
+    assert hv.ps_quote("O'Brien mbx") == "'O''Brien mbx'"
+
+
+def test_vsphere_reservation_fix_uses_mb_when_not_whole_gib() -> None:
+    odd = vm("EXCH01", 4, "esx1", "vsphere", memory_bytes=24576 * 2**20 + 512 * 2**20, memory_reservation_bytes=0)
+    facts = hv.HypervisorFacts(hosts=(host("esx1", 16, "vsphere"),), vms=(odd,))
+    (f,) = hv.derive("vc", facts)
+    assert "Set-VMResourceConfiguration -MemReservationMB 25088" in f.action
