@@ -176,6 +176,9 @@ def in_fresh_process(mode: str, url: str, ca_file: str, sample: int) -> dict[str
         text=True,
         check=False,
         timeout=3600,
+        # requests lets these override a session's CA bundle; the floor and naive paths would then
+        # ignore the simulator's CA (the exporter itself passes verify= on every request).
+        env={k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")},
     )
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):

@@ -21,6 +21,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
+from xml.etree import ElementTree
 
 import requests
 from winrm.exceptions import (
@@ -132,7 +133,12 @@ class WinRMRunner:
         shell = proto.open_shell(noprofile=True)
         command: str | None = None
         try:
-            command = proto.run_command(shell, ps.POWERSHELL, ps.command_arguments(), skip_cmd_shell=True)
+            # skip_cmd_shell: no cmd.exe, so its 8,191-character limit does not apply. stdin as a pipe
+            # (not console mode): ReadToEnd() then ends at the Send with End="true", as Ansible's
+            # winrm plugin does whenever it feeds a script on stdin.
+            command = proto.run_command(
+                shell, ps.POWERSHELL, ps.command_arguments(), console_mode_stdin=False, skip_cmd_shell=True
+            )
             proto.send_command_input(shell, command, ps.stdin_bytes(script), end=True)
             out: list[bytes] = []
             err: list[bytes] = []
@@ -195,6 +201,12 @@ def classify(exc: BaseException, endpoint: str) -> CollectionError:
         return CollectionError("config", f"{endpoint}: WinRM client error: {_short(exc)}")
     if isinstance(exc, requests.exceptions.RequestException):
         return CollectionError("connect", f"{endpoint}: {type(exc).__name__}")
+    if isinstance(exc, AssertionError | StopIteration | ElementTree.ParseError):
+        # pywinrm asserts RelatesTo on Signal/Delete and next()s for ShellId/CommandId: an answer
+        # that is not the WS-Man response to our request.
+        return CollectionError(
+            "malformed", f"{endpoint}: WS-Man response does not fit the request ({type(exc).__name__})"
+        )
     if isinstance(exc, OSError) and "CA certificate bundle" in str(exc):
         # requests checks tls.ca_file only when it first connects.
         return CollectionError("config", f"{endpoint}: {_short(exc)}")

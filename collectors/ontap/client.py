@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -167,29 +168,33 @@ class OntapClient:
         """Yield the records of a collection page by page, following ``_links.next``.
 
         ``fields=`` is always narrowed (never ``*``: NetApp discourages it and the CLI passthrough
-        rejects it) and ``max_records`` bounds every page.
+        rejects it) and ``max_records`` bounds every page. The next page is requested while the
+        caller folds the current one (one page of lookahead on a helper thread), so the cluster's
+        response time and our parsing overlap instead of adding up; the session is still used by
+        one thread at a time, and leaving the loop early waits for the in-flight request.
         """
         params: dict[str, str] | None = {
             "fields": ",".join(fields),
             "max_records": str(self.settings.max_records),
             **(query or {}),
         }
-        next_ref: str = path
         seen: set[str] = set()
-        while True:
-            body = self._get(next_ref, params, deadline)
-            records = body.get("records") if isinstance(body, dict) else None
-            if not isinstance(records, list):
-                raise CollectionError("malformed", f"GET {path}: no 'records' array in the response")
-            yield records
-            href = _next_href(body)
-            if not href or not records:
-                return
-            if href in seen:  # Harvest guards against a next link that repeats: so do we.
-                raise CollectionError("malformed", f"GET {path}: pagination loops on {_path(href)}")
-            seen.add(href)
-            # The next link carries the whole query; sending params again would duplicate keys.
-            next_ref, params = href, None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ontap-page") as lookahead:
+            pending: Future[Any] | None = lookahead.submit(self._get, path, params, deadline)
+            while pending is not None:
+                body = pending.result()
+                records = body.get("records") if isinstance(body, dict) else None
+                if not isinstance(records, list):
+                    raise CollectionError("malformed", f"GET {path}: no 'records' array in the response")
+                href = _next_href(body)
+                pending = None
+                if href and records:
+                    if href in seen:  # Harvest guards against a next link that repeats: so do we.
+                        raise CollectionError("malformed", f"GET {path}: pagination loops on {_path(href)}")
+                    seen.add(href)
+                    # The next link carries the whole query; sending params again would duplicate keys.
+                    pending = lookahead.submit(self._get, href, None, deadline)
+                yield records
 
     # -- cluster identity and version -------------------------------------------------------
     def cluster(self, deadline: float) -> ClusterInfo:

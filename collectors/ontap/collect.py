@@ -159,8 +159,8 @@ def collect_sessions(client: OntapClient, deadline: float) -> SessionsFacts:
         if not isinstance(r, dict):
             raise CollectionError("malformed", f"{ep.SESSIONS.path}: record {index} is not an object")
         try:
-            node = parse.text(r, "node.name")
-            svm = parse.text(r, "svm.name")
+            node = parse.name_of(r, "node")
+            svm = parse.name_of(r, "svm")
             protocol = norm(r.get("protocol")) or "unknown"
             ca = _SESSION_CA.get(norm(r.get("continuous_availability")), "unknown")
             auth = norm(r.get("authentication")) or "unknown"
@@ -194,10 +194,10 @@ def collect_files(client: OntapClient, deadline: float) -> FilesFacts:
         try:
             ca = parse.to_bool(r.get("continuously_available"), "continuously_available")
             key = (
-                parse.text(r, "node.name"),
-                parse.text(r, "svm.name"),
-                parse.text(r, "volume.name"),
-                parse.text(r, "share.name"),
+                parse.name_of(r, "node"),
+                parse.name_of(r, "svm"),
+                parse.name_of(r, "volume"),
+                parse.name_of(r, "share"),
                 "unknown" if ca is None else ("yes" if ca else "no"),
             )
         except MalformedRecord as exc:

@@ -38,6 +38,23 @@ def dig(record: dict[str, Any], path: str) -> Any:
     return value
 
 
+def name_of(record: dict[str, Any], key: str) -> str:
+    """``record[key]["name"]`` or "" — the hot path of the session/file loops (100k records)."""
+    value = record.get(key)
+    if value is None:
+        return ""
+    if value.__class__ is dict:
+        name = value.get("name")
+        if name.__class__ is str:
+            return name  # type: ignore[no-any-return]
+        if name is None:
+            return ""
+    raise MalformedRecord(f"field {key}.name: expected an object with a string name, got {value!r:.80}")
+
+
+_NORM_CACHE: dict[str, str] = {}
+
+
 def norm(value: Any) -> str:
     """Normalise an enum as the CLI passthrough spells it: lower case, underscores.
 
@@ -47,6 +64,14 @@ def norm(value: Any) -> str:
     """
     if value is None:
         return ""
+    if value.__class__ is str:
+        # Enum values repeat on every record: normalise each spelling once.
+        cached = _NORM_CACHE.get(value)
+        if cached is None:
+            cached = value.strip().lower().replace("-", "_").replace(" ", "_")
+            if len(_NORM_CACHE) < 10_000:
+                _NORM_CACHE[value] = cached
+        return cached
     return str(value).strip().lower().replace("-", "_").replace(" ", "_")
 
 
@@ -54,10 +79,17 @@ _TRUE = {"true", "yes", "enabled", "on"}
 _FALSE = {"false", "no", "disabled", "off"}
 
 
+_BOOL_FAST: dict[Any, bool] = {True: True, False: False, "yes": True, "no": False, "true": True, "false": False}
+
+
 def to_bool(value: Any, field: str = "") -> bool | None:
     """A JSON boolean, or a CLI yes/no/true/false string. None when absent."""
     if value is None:
         return None
+    if value.__class__ is bool or value.__class__ is str:
+        fast = _BOOL_FAST.get(value)
+        if fast is not None:
+            return fast
     if isinstance(value, bool):
         return value
     if isinstance(value, str):

@@ -39,6 +39,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
+from xml.parsers.expat import ExpatError
 
 from collectors.errors import CollectionError
 from collectors.vsphere import vmomi
@@ -64,6 +65,16 @@ class ObjectRow:
     moid: str
     props: dict[str, Any]  # path -> raw pyVmomi value; unset properties are absent
     missing: tuple[str, ...] = ()  # paths vCenter refused (e.g. NoPermission)
+
+
+# The peer closed a connection we reused: EOF in the TLS layer, reset, or no HTTP status line.
+_STALE_CONNECTION = (
+    http.client.RemoteDisconnected,
+    ConnectionResetError,
+    BrokenPipeError,
+    ssl.SSLEOFError,
+    ssl.SSLZeroReturnError,
+)
 
 
 class SessionExpired(CollectionError):
@@ -119,6 +130,11 @@ class VsphereClient:
             root = ET.fromstring(body)
         except ET.ParseError:
             raise CollectionError("malformed", f"{s.origin}/sdk/vimServiceVersions.xml is not XML") from None
+        if root.tag != "namespaces":
+            raise CollectionError(
+                "malformed", f"{s.origin}/sdk/vimServiceVersions.xml is not a vSphere version list: "
+                "is this a vCenter or ESXi endpoint?"
+            )
         offered: set[str] = set()
         for ns in root.iter("namespace"):
             if (ns.findtext("name") or "") == "urn:vim25":
@@ -213,14 +229,22 @@ class VsphereClient:
         s = self.settings
         # Session setup answers fast on a healthy vCenter; reads of big inventories may take long.
         limit = s.connect_timeout if what in ("RetrieveServiceContent", "Login") else s.read_timeout
-        self._arm(self._timeout(deadline, limit, what))
-        try:
-            result = fn()
-        except Exception as exc:
-            raise self._error(exc, what) from None
-        finally:
-            self.calls += 1
-        return result
+        for attempt in (1, 2):
+            self._arm(self._timeout(deadline, limit, what))
+            try:
+                return fn()
+            except _STALE_CONNECTION as exc:
+                # A pooled keep-alive connection the server closed (vCenter restarted, a proxy's
+                # idle timeout): pyVmomi dropped its pool, so one retry opens a fresh connection.
+                # Every call we make is a read (or Login), so repeating it is safe.
+                if attempt == 2:
+                    raise self._error(exc, what) from None
+                log.debug("vSphere %s: %s on a stale connection (%s), retrying", s.name, what, type(exc).__name__)
+            except Exception as exc:
+                raise self._error(exc, what) from None
+            finally:
+                self.calls += 1
+        raise AssertionError("unreachable")
 
     def _error(self, exc: BaseException, what: str) -> CollectionError:
         """Map any failure to a CollectionError with a closed-set reason and no secret."""
@@ -240,14 +264,15 @@ class VsphereClient:
             return CollectionError("unsupported", f"{what} on {origin}: {_fault_text(exc)}")
         if isinstance(exc, vmodl.MethodFault):
             return CollectionError("internal", f"{what} on {origin} failed: {type(exc).__name__}: {_fault_text(exc)}")
+        if isinstance(exc, _STALE_CONNECTION):
+            return CollectionError("connect", f"{what}: {origin} closed the connection ({type(exc).__name__})")
         if isinstance(exc, ssl.SSLCertVerificationError):
-            return CollectionError("tls", f"TLS certificate of {origin} not trusted: {exc.verify_message}")
+            why = getattr(exc, "verify_message", "") or getattr(exc, "reason", "") or exc
+            return CollectionError("tls", f"TLS certificate of {origin} not trusted: {why}")
         if isinstance(exc, ssl.SSLError):
-            return CollectionError("tls", f"TLS failure talking to {origin}: {exc.reason or exc}")
-        if isinstance(exc, (TimeoutError, socket.timeout)):
+            return CollectionError("tls", f"TLS failure talking to {origin}: {getattr(exc, 'reason', '') or exc}")
+        if isinstance(exc, TimeoutError):  # socket.timeout is an alias since Python 3.10
             return CollectionError("timeout", f"{what} on {origin} got no answer in time")
-        if isinstance(exc, http.client.RemoteDisconnected):
-            return CollectionError("connect", f"{what}: {origin} closed the connection without answering")
         if isinstance(exc, http.client.IncompleteRead):
             return CollectionError("malformed", f"{what}: response from {origin} truncated")
         if isinstance(exc, http.client.HTTPException):
@@ -256,7 +281,7 @@ class VsphereClient:
             return CollectionError("connect", f"cannot resolve {self.settings.host}: {exc.strerror}")
         if isinstance(exc, OSError):
             return CollectionError("connect", f"cannot reach {origin} ({what}): {exc.strerror or type(exc).__name__}")
-        if isinstance(exc, (ET.ParseError, SyntaxError, ValueError, TypeError, KeyError, AttributeError)):
+        if isinstance(exc, (ExpatError, ET.ParseError, SyntaxError, ValueError, TypeError, KeyError, AttributeError)):
             # pyVmomi's deserializer raises these on bodies that are not the SOAP it expects.
             return CollectionError("malformed", f"{what}: unexpected response from {origin} ({type(exc).__name__})")
         return CollectionError("internal", f"{what} on {origin}: {type(exc).__name__}")
@@ -316,7 +341,12 @@ class VsphereClient:
             )
             while result is not None:
                 pages += 1
-                rows.extend(_rows(result.objects or ()))
+                objects = result.objects or ()
+                # vcsim (and vCenter for some objects) reports a dead session per property, in
+                # missingSet, instead of failing the call: treat it as the expired session it is.
+                if any(_not_authenticated(m, vim) for oc in objects for m in (oc.missingSet or ())):
+                    raise SessionExpired("auth", f"RetrievePropertiesEx on {self.settings.origin}: session expired")
+                rows.extend(_rows(objects))
                 token = result.token
                 if not token:
                     break
@@ -358,6 +388,11 @@ def _rows(objects: Sequence[Any]) -> Iterator[ObjectRow]:
             props={p.name: p.val for p in (oc.propSet or ())},
             missing=tuple(str(m.path) for m in (oc.missingSet or ())),
         )
+
+
+def _not_authenticated(missing: Any, vim: Any) -> bool:
+    fault = getattr(missing, "fault", None)
+    return isinstance(getattr(fault, "fault", None), vim.fault.NotAuthenticated)
 
 
 def _fault_text(exc: BaseException) -> str:

@@ -11,6 +11,7 @@ Prints one line per host: scenario, URL, CA file (with TLS), credentials.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
@@ -45,10 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{sim.scenario.name}: {sim.url}{ca} user={sim.username}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
-    except KeyboardInterrupt:
-        pass
     for sim in sims:
         sim.stop()
     return 0

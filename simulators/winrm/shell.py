@@ -44,6 +44,7 @@ class Shells:
         self.actions: list[str] = []  # every action name handled, for request-count assertions
         self.scripts: list[str] = []  # every script the host decoded and ran
         self.command_lines: list[str] = []
+        self.command_options: list[dict[str, str]] = []  # WINRS_* options of every Command
 
     def open_count(self) -> int:
         with self._lock:
@@ -116,6 +117,7 @@ class Shells:
         with self._lock:
             commands[cmd.id] = cmd
             self.command_lines.append(line)
+            self.command_options.append(dict(req.options))
         return Reply(200, soap.command_response(req, cmd.id))
 
     def _receive(self, req: soap.Request, cmd: Command, scenario: Scenario, faults: Faults) -> Reply:

@@ -65,3 +65,21 @@ def sim_target(sim: WinRMSimulator, name: str = "hv01", transport: str | None = 
     for key, value in overrides.items():
         setattr(target, key, value)
     return target
+
+
+def config_entry(sim: WinRMSimulator, name: str, password_file: str, interval: str = "60s") -> dict[str, object]:
+    """A YAML-shaped ``targets:`` entry of kind hyperv for ``sim`` (for ``ndo-exporter demo``).
+
+    The simulator must have been created with the password stored in ``password_file``.
+    """
+    return {
+        "name": name,
+        "kind": "hyperv",
+        "address": sim.address,
+        "credentials": {"username": sim.username, "password_file": password_file},
+        "tls": {"verify": True, "ca_file": str(sim.ca_file)} if sim.ca_file else {"verify": True},
+        "timeout_seconds": 30,
+        "winrm": {"transport": "ntlm" if "ntlm" in sim.auth.methods else "basic", "message_encryption": "auto"},
+        "exchange": {"name_patterns": ["EXCH*"], "annotation_marker": "[ndo:exchange]"},
+        "collectors": {"inventory": {"interval": interval}},
+    }

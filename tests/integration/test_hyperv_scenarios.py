@@ -37,6 +37,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     "sql-on-host": {("ExchangeHostNotDedicated", "")},
 }
 T = "hv01"
+Polled = tuple[str, HyperVInventory, list[Finding], dict[str, Family], WinRMSimulator]
 
 
 def test_every_scenario_has_an_expectation() -> None:
@@ -56,8 +57,7 @@ def _poll(name: str) -> Iterator[tuple[HyperVInventory, list[Finding], dict[str,
 
 
 @pytest.fixture(scope="module", params=sorted(EXPECTED))
-def polled(request: pytest.FixtureRequest) -> Iterator[tuple[str, HyperVInventory, list[Finding], dict[str, Family],
-                                                             WinRMSimulator]]:
+def polled(request: pytest.FixtureRequest) -> Iterator[Polled]:
     for inv, findings, fams, sim in _poll(request.param):
         yield request.param, inv, findings, fams, sim
 
@@ -71,7 +71,7 @@ def _value(fams: dict[str, Family], name: str, **labels: str) -> float | None:
     return None
 
 
-def test_exact_findings(polled: tuple[str, HyperVInventory, list[Finding], dict[str, Family], WinRMSimulator]) -> None:
+def test_exact_findings(polled: Polled) -> None:
     name, _, findings, _, _ = polled
     got = {(f.check, f.where_dict().get("vm", "")) for f in findings}
     assert got == EXPECTED[name]
@@ -81,7 +81,7 @@ def test_exact_findings(polled: tuple[str, HyperVInventory, list[Finding], dict[
 
 
 def test_one_round_trip_and_the_shell_is_gone(
-    polled: tuple[str, HyperVInventory, list[Finding], dict[str, Family], WinRMSimulator],
+    polled: Polled,
 ) -> None:
     _, _, _, _, sim = polled
     assert sim.shells.actions == ["Create", "Command", "Send", "Receive", "Signal", "Delete"]
@@ -90,11 +90,12 @@ def test_one_round_trip_and_the_shell_is_gone(
 
 
 def test_finding_metrics_agree_with_findings(
-    polled: tuple[str, HyperVInventory, list[Finding], dict[str, Family], WinRMSimulator],
+    polled: Polled,
 ) -> None:
-    name, _, findings, fams, _ = polled
+    name, _, _findings, fams, _ = polled
     violated = set()
-    for metric in ("ndo_hypervisor_host_finding", "ndo_hypervisor_exchange_vm_finding", "ndo_hyperv_exchange_vm_finding"):
+    metrics = ("ndo_hypervisor_host_finding", "ndo_hypervisor_exchange_vm_finding", "ndo_hyperv_exchange_vm_finding")
+    for metric in metrics:
         fam = fams[metric]
         for values, value in fam.samples:
             labels = dict(zip(fam.mdef.labels, values, strict=True))
@@ -109,7 +110,7 @@ def test_finding_metrics_agree_with_findings(
             assert vms <= {"EXCH01", "EXCH02", "MBX03"}, fam.mdef.name
 
 
-def test_ratio_and_baseline(polled: tuple[str, HyperVInventory, list[Finding], dict[str, Family], WinRMSimulator]) -> None:
+def test_ratio_and_baseline(polled: Polled) -> None:
     name, inv, _, fams, _ = polled
     ratio = _value(fams, "ndo_hypervisor_host_vcpu_core_ratio", host="HV01")
     baseline = _value(fams, "ndo_hypervisor_host_os_baseline_vcpus", host="HV01")
@@ -122,7 +123,7 @@ def test_ratio_and_baseline(polled: tuple[str, HyperVInventory, list[Finding], d
 
 
 def test_selection_by_name_and_notes_marker(
-    polled: tuple[str, HyperVInventory, list[Finding], dict[str, Family], WinRMSimulator],
+    polled: Polled,
 ) -> None:
     _, inv, _, fams, _ = polled
     exchange = sorted(vm.name for vm in inv.neutral.vms if vm.is_exchange)
@@ -131,7 +132,7 @@ def test_selection_by_name_and_notes_marker(
 
 
 def test_hyperv_specific_metrics(
-    polled: tuple[str, HyperVInventory, list[Finding], dict[str, Family], WinRMSimulator],
+    polled: Polled,
 ) -> None:
     name, _, _, fams, _ = polled
     save = _value(fams, "ndo_hyperv_exchange_vm_automatic_stop_action", vm="EXCH01", action="Save")

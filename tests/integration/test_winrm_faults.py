@@ -12,11 +12,15 @@ from collections.abc import Iterator
 import pytest
 
 from collectors.errors import CollectionError, UnsupportedError
-from exporter.hyperv_source import HYPERV_SOURCE, HyperVSession
+from exporter.hyperv_source import HYPERV_SOURCE, HyperVSession, open_session
 from simulators.winrm import WinRMSimulator
-from simulators.winrm.testing import sim_target
+from simulators.winrm.testing import SimTarget, sim_target
 
 COLLECT = HYPERV_SOURCE.collectors["inventory"].collect
+
+
+def _open(target: SimTarget) -> HyperVSession:
+    return open_session(target, "inventory")  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +32,7 @@ def sim() -> Iterator[WinRMSimulator]:
 @pytest.fixture
 def session(sim: WinRMSimulator) -> Iterator[HyperVSession]:
     sim.clear_faults()
-    s = HYPERV_SOURCE.open_session(sim_target(sim, "hv01", timeout_seconds=3.0), "inventory")  # type: ignore[arg-type]
+    s = _open(sim_target(sim, "hv01", timeout_seconds=3.0))
     yield s
     s.close()
     sim.clear_faults()
@@ -98,7 +102,7 @@ def test_http_500_without_a_soap_body(sim: WinRMSimulator, session: HyperVSessio
 
 def test_bad_credentials(sim: WinRMSimulator) -> None:
     target = sim_target(sim, "hv01", password="not-the-password")
-    session = HYPERV_SOURCE.open_session(target, "inventory")  # type: ignore[arg-type]
+    session = _open(target)
     err = _fails(session)
     assert err.reason == "auth"
     assert "not-the-password" not in str(err) and sim.password not in str(err)
@@ -118,7 +122,9 @@ def test_clixml_noise_on_stderr_is_not_an_error(sim: WinRMSimulator, session: Hy
 
 
 def test_script_error_exit_code_2(sim: WinRMSimulator, session: HyperVSession) -> None:
-    sim.set_faults(script_error="Get-VM : The Hyper-V Virtual Machine Management service encountered an unexpected error")
+    sim.set_faults(
+        script_error="Get-VM : The Hyper-V Virtual Machine Management service encountered an unexpected error"
+    )
     err = _fails(session)
     assert isinstance(err, UnsupportedError)
     assert "exit code 2" in str(err) and "Virtual Machine Management service" in str(err)
@@ -154,7 +160,7 @@ def test_connection_refused(sim: WinRMSimulator) -> None:
     with WinRMSimulator("compliant", tls=False, auth=("ntlm",)) as stopped:
         target = sim_target(stopped, "hv01")
     # The simulator is stopped: nothing listens on its port any more.
-    session = HYPERV_SOURCE.open_session(target, "inventory")  # type: ignore[arg-type]
+    session = _open(target)
     assert _fails(session).reason == "connect"
 
 
@@ -162,7 +168,7 @@ def test_missing_ca_file_is_a_config_error() -> None:
     with WinRMSimulator("compliant", tls=True, auth=("basic",)) as sim:
         target = sim_target(sim, "hv01")
         target.tls.ca_file = "/nonexistent/ca.pem"
-        session = HYPERV_SOURCE.open_session(target, "inventory")  # type: ignore[arg-type]
+        session = _open(target)
         assert _fails(session).reason == "config"
 
 
@@ -170,7 +176,7 @@ def test_untrusted_certificate(sim: WinRMSimulator) -> None:
     with WinRMSimulator("compliant", tls=True, auth=("basic",)) as other:
         target = sim_target(other, "hv01")
         target.tls.ca_file = None  # the system store does not know the simulator's CA
-        session = HYPERV_SOURCE.open_session(target, "inventory")  # type: ignore[arg-type]
+        session = _open(target)
         err = _fails(session)
         assert err.reason == "tls"
 
@@ -183,7 +189,7 @@ def test_kerberos_without_its_library_is_a_config_error(sim: WinRMSimulator) -> 
     except ImportError:
         pass
     target = sim_target(sim, "hv01", transport="kerberos")
-    session = HYPERV_SOURCE.open_session(target, "inventory")  # type: ignore[arg-type]
+    session = _open(target)
     err = _fails(session)
     assert err.reason == "config" and "kerberos" in str(err).lower()
 
@@ -192,5 +198,5 @@ def test_basic_with_always_encryption_is_a_config_error() -> None:
     with WinRMSimulator("compliant", tls=True, auth=("basic",)) as sim:
         target = sim_target(sim, "hv01")
         target.winrm.message_encryption = "always"
-        session = HYPERV_SOURCE.open_session(target, "inventory")  # type: ignore[arg-type]
+        session = _open(target)
         assert _fails(session).reason == "config"

@@ -39,6 +39,7 @@ def test_round_trip_delivers_the_script_verbatim(tls: bool, auth: str) -> None:
         runner.close()
         assert result.exit_code == 0 and result.stderr == b""
         assert sim.shells.scripts == [script]  # byte-exact after UTF-16LE bootstrap + base64 stdin
+        assert sim.shells.command_options == [{"WINRS_CONSOLEMODE_STDIN": "FALSE", "WINRS_SKIP_CMD_SHELL": "TRUE"}]
         payload = ps.decode_payload(result.stdout)
         # The Get-VHD gate honoured the patterns: FILE01 was not queried.
         queried = {d["VMName"] for d in payload["Disks"] if d["VhdQueried"]}
@@ -82,7 +83,8 @@ def test_non_ascii_vm_names_survive_code_page_437(tmp_path: Path) -> None:
     scenario = tmp_path / "unicode"
     scenario.mkdir()
     for f in (SCENARIOS_DIR / "compliant").iterdir():
-        (scenario / f.name).write_text(f.read_text(encoding="utf-8").replace("EXCH02", "EXCH-Zürich-東京"), encoding="utf-8")
+        text = f.read_text(encoding="utf-8").replace("EXCH02", "EXCH-Zürich-東京")
+        (scenario / f.name).write_text(text, encoding="utf-8")
     with WinRMSimulator(scenario, tls=True, auth=("basic",)) as sim:
         result = _runner(sim, "basic").run(ps.build_script(), time.monotonic() + 5)
     names = [vm["Name"] for vm in ps.decode_payload(result.stdout)["VMs"]]
@@ -110,10 +112,10 @@ def test_relates_to_and_signal_delete_with_the_protocol_api() -> None:
     """pywinrm asserts RelatesTo == MessageID on Signal and Delete; run_cmd exercises both."""
     with WinRMSimulator("compliant", tls=False, auth=("ntlm",)) as sim:
         proto = winrm.Session(sim.url, auth=(sim.username, sim.password), transport="ntlm", proxy=None,
-                              ca_trust_path=None).protocol  # type: ignore[arg-type]
+                              ca_trust_path=None).protocol
         shell = proto.open_shell()
         cmd = proto.run_command(shell, "ipconfig", ["/all"])
-        out, err, rc = proto.get_command_output(shell, cmd)
+        _out, err, rc = proto.get_command_output(shell, cmd)
         proto.cleanup_command(shell, cmd)
         proto.close_shell(shell)
         assert rc == 1 and b"not recognized" in err
@@ -132,7 +134,7 @@ def test_wrong_password_basic_and_ntlm() -> None:
 def test_tls_verification_is_on_by_default() -> None:
     with WinRMSimulator("compliant", tls=True, auth=("basic",)) as sim:
         s = winrm.Session(sim.url, auth=(sim.username, sim.password), transport="ssl", proxy=None,
-                          ca_trust_path=None)  # type: ignore[arg-type]
+                          ca_trust_path=None)
         with pytest.raises(requests.exceptions.SSLError):
             s.run_cmd("hostname")
 
@@ -143,3 +145,14 @@ def test_unknown_shell_is_a_wsman_fault() -> None:
                               ca_trust_path=str(sim.ca_file), proxy=None).protocol
         with pytest.raises((WinRMTransportError, winrm.exceptions.WSManFaultError)):
             proto.run_command("00000000-0000-0000-0000-000000000000", "hostname")
+
+
+def test_domain_account_over_ntlm_with_channel_binding() -> None:
+    with WinRMSimulator("compliant", tls=True, auth=("ntlm",), username="CONTOSO\\svc-ndo") as sim:
+        result = _runner(sim, "ntlm").run(ps.build_script(), time.monotonic() + 5)
+        assert result.exit_code == 0
+        wrong_domain = WinRMRunner(WinRMSettings(sim.url, "OTHER\\svc-ndo", sim.password, auth="ntlm",
+                                                 ca_file=str(sim.ca_file), operation_timeout=1, read_timeout=5))
+        with pytest.raises(Exception) as info:
+            wrong_domain.run(ps.build_script(), time.monotonic() + 5)
+        assert getattr(info.value, "reason", "") == "auth"

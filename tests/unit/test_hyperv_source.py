@@ -1,0 +1,123 @@
+"""Target settings -> WinRM settings (no I/O), rendering catalogue, Hyper-V-only checks."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+import winrm.exceptions as winrm_exc
+
+from collectors.errors import CollectionError
+from collectors.hyperv import checks
+from collectors.hyperv.collect import HyperVInventory
+from collectors.hyperv.neutral import to_neutral
+from collectors.hyperv.parse import parse
+from collectors.hyperv.transport import classify
+from collectors.hypervisor import ExchangeSelector
+from exporter.hyperv_source import HYPERV_SOURCE, endpoint, settings_for
+from exporter.render import hyperv as render
+from exporter.render.family import families_by_name
+from simulators.winrm.scenario import Scenario
+from simulators.winrm.testing import SimTarget, _Credentials, _Exchange, _Tls, _WinRM
+
+
+def target(**kw: object) -> SimTarget:
+    t = SimTarget(name="hv01", address="hv01.contoso.local", credentials=_Credentials("CONTOSO\\svc"),
+                  password="s3cret!")
+    for k, v in kw.items():
+        setattr(t, k, v)
+    return t
+
+
+@pytest.mark.parametrize(("address", "url"), [
+    ("hv01", "https://hv01:5986/wsman"),
+    ("hv01:6000", "https://hv01:6000/wsman"),
+    ("https://hv01", "https://hv01:5986/wsman"),
+    ("http://hv01:5985", "http://hv01:5985/wsman"),
+    ("[fd00::1]:5986", "https://[fd00::1]:5986/wsman"),
+])
+def test_endpoint(address: str, url: str) -> None:
+    assert endpoint(address) == url
+
+
+def test_settings_defaults_and_secret_hiding() -> None:
+    s = settings_for(target())  # type: ignore[arg-type]
+    w = s.winrm
+    assert (w.auth, w.message_encryption, w.verify, w.ca_file) == ("ntlm", "auto", True, None)
+    assert w.operation_timeout < w.read_timeout
+    assert "s3cret" not in repr(s)
+    assert s.collect.selector.annotation_marker == "[ndo:exchange]"
+    assert s.collect.host_os_vcpus is None
+
+
+def test_settings_from_config_sections() -> None:
+    t = target(winrm=_WinRM("basic", "never"), exchange=_Exchange(["MBX*"], ""), host_os_vcpus=4,
+               tls=_Tls(False, "/x/ca.pem"), timeout_seconds=120.0)
+    s = settings_for(t)  # type: ignore[arg-type]
+    w = s.winrm
+    assert (w.auth, w.message_encryption, w.verify, w.ca_file) == ("basic", "never", False, None)
+    assert s.winrm.operation_timeout == 20
+    assert s.collect.selector.name_patterns == ("MBX*",) and s.collect.host_os_vcpus == 4
+
+
+def test_unknown_transport_is_a_config_error() -> None:
+    with pytest.raises(CollectionError) as info:
+        settings_for(target(winrm=_WinRM("telnet")))  # type: ignore[arg-type]
+    assert info.value.reason == "config"
+
+
+def test_source_shape() -> None:
+    assert HYPERV_SOURCE.kind == "hyperv" and list(HYPERV_SOURCE.collectors) == ["inventory"]
+    assert HYPERV_SOURCE.derive("hv01", {}) == []
+
+
+def _inventory(name: str) -> HyperVInventory:
+    facts = parse(Scenario.load(name).payload(["*"]))
+    sel = ExchangeSelector(name_patterns=("EXCH*",), annotation_marker="[ndo:exchange]")
+    return HyperVInventory(facts, to_neutral(facts, sel, None), 0.5, 1234)
+
+
+def test_metric_names_and_sections() -> None:
+    for m in render.METRICS:
+        assert m.name.startswith("ndo_hyperv_") and m.section == "hyperv" and m.type == "gauge"
+        assert m.labels[:3] == ("target", "hypervisor", "host")
+    fams = families_by_name(render.render("hv01", _inventory("compliant")))
+    assert "ndo_hypervisor_host_vcpu_core_ratio" in fams and "ndo_hyperv_host_info" in fams
+
+
+def test_hyperv_only_checks() -> None:
+    inv = _inventory("compliant")
+    vm = next(v for v in inv.hyperv.vms if v.name == "EXCH01")
+    assert checks.vm_checks(vm) == {checks.AUTOMATIC_CHECKPOINTS: False, checks.CHECKPOINTS_ALLOWED: False,
+                                    checks.DISK_UNREADABLE: False}
+    assert checks.findings("hv01", inv.hyperv, inv.neutral) == []  # FILE01 breaks them all: not Exchange
+
+
+def test_disk_unreadable_and_automatic_checkpoints() -> None:
+    sc = Scenario.load("vhdx-on-smb")
+    smb = next(d for d in sc.disks if d["Path"].startswith("\\\\"))
+    smb.update(VhdType=None, VhdFormat=None, VhdError="Get-VHD : Access is denied.")
+    sc.vms[0]["AutomaticCheckpointsEnabled"] = True
+    facts = parse(sc.payload(["*"]))
+    inv = HyperVInventory(facts, to_neutral(facts, ExchangeSelector(("EXCH*",), (), ""), None), 0.1, 1)
+    found = {(f.check, f.severity) for f in checks.findings("hv01", inv.hyperv, inv.neutral)}
+    assert found == {(checks.DISK_UNREADABLE, "info"), (checks.AUTOMATIC_CHECKPOINTS, "warning")}
+    text = next(f for f in checks.findings("hv01", inv.hyperv, inv.neutral) if f.check == checks.AUTOMATIC_CHECKPOINTS)
+    assert text.action == "Set-VM -ComputerName 'HV01' -Name 'EXCH01' -AutomaticCheckpointsEnabled $false"
+
+
+@pytest.mark.parametrize(("exc", "reason"), [
+    (winrm_exc.InvalidCredentialsError("x"), "auth"),
+    (PermissionError("Access denied: Server did not respond with NTLM challenge token"), "auth"),
+    (requests.exceptions.SSLError("CERTIFICATE_VERIFY_FAILED"), "tls"),
+    (requests.exceptions.ConnectTimeout("x"), "connect"),
+    (requests.exceptions.ReadTimeout("x"), "timeout"),
+    (requests.exceptions.ConnectionError("refused"), "connect"),
+    (winrm_exc.WinRMTransportError("http", 503, ""), "http_status"),
+    (winrm_exc.WinRMError("requested auth method is kerberos"), "config"),
+    (AssertionError(), "malformed"),
+    (OSError("Could not find a suitable TLS CA certificate bundle, invalid path: /x"), "config"),
+    (RuntimeError("bug"), "internal"),
+])
+def test_transport_errors_are_classified_without_secrets(exc: BaseException, reason: str) -> None:
+    err = classify(exc, "https://hv01:5986/wsman")
+    assert err.reason == reason and "hv01" in str(err)

@@ -1,0 +1,180 @@
+"""Plain rows -> facts (collectors/vsphere/parse.py) and wire values -> plain (inventory.to_plain)."""
+
+from __future__ import annotations
+
+import importlib
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from collectors import hypervisor as hv
+from collectors.errors import CollectionError
+from collectors.vsphere import parse
+from collectors.vsphere.client import ObjectRow
+from collectors.vsphere.facts import ReadStats, SessionStats
+from collectors.vsphere.inventory import specs, to_plain
+
+pyvmomi: Any = importlib.import_module("pyVmomi")
+vim = pyvmomi.vim
+R = parse.Row
+MIB = 2**20
+
+
+def inventory(*rows: parse.Row, selector: hv.ExchangeSelector | None = None, baseline: int | None = None) -> Any:
+    return parse.parse_inventory(
+        rows, selector=selector or hv.ExchangeSelector(), host_os_vcpus=baseline, about=None,
+        session=SessionStats(1, 0), read=ReadStats(1, len(rows), 0.01),
+    )
+
+
+HOST = R("HostSystem", "host-1", {
+    "name": "esx1.lab", "parent": ("ClusterComputeResource", "domain-c1"),
+    "hardware.cpuInfo.numCpuCores": 16, "hardware.cpuInfo.numCpuThreads": 32, "hardware.memorySize": 512 * 2**30,
+    "config.autoStart": {"enabled": True, "stop_action": "powerOff", "power_info": {"vm-2": "suspend"}},
+})
+CLUSTER = R("ClusterComputeResource", "domain-c1", {"name": "Prod"})
+DS = (R("Datastore", "ds-1", {"name": "vmfs01", "summary.type": "VMFS"}),
+      R("Datastore", "ds-2", {"name": "nfs01", "summary.type": "NFS41"}))
+
+
+def vm(moid: str, name: str, **props: Any) -> parse.Row:
+    base: dict[str, Any] = {
+        "name": name, "runtime.host": "host-1", "runtime.powerState": "poweredOn", "config.hardware.numCPU": 4,
+        "config.hardware.memoryMB": 16384, "config.memoryAllocation.reservation": 16384,
+        "layout.disk": (("[vmfs01] x/x.vmdk",),), "datastore": ("ds-1",),
+    }
+    base.update(props)
+    return R("VirtualMachine", moid, base)
+
+
+def test_hosts_clusters_and_baseline() -> None:
+    inv = inventory(HOST, CLUSTER, *DS)
+    (h,) = inv.facts.hosts
+    assert (h.name, h.cluster, h.physical_cores, h.logical_processors) == ("esx1.lab", "Prod", 16, 32)
+    assert h.host_os_vcpus == 0 and h.app_services is None
+    assert inventory(HOST, baseline=2).facts.hosts[0].host_os_vcpus == 2
+    standalone = R("HostSystem", "host-9", {"name": "esx9", "parent": ("ComputeResource", "domain-s9")})
+    (s,) = inventory(standalone).facts.hosts
+    assert s.cluster == "" and s.physical_cores == 0  # unknown cores: the ratio is not judged
+
+
+def test_vm_fields() -> None:
+    inv = inventory(
+        HOST, CLUSTER, *DS,
+        vm("vm-1", "EXCH01", **{"config.memoryAllocation.reservation": 4096, "snapshot": 3}),
+        vm("vm-2", "EXCH02", **{"config.memoryAllocation.reservation": 0,
+                                "config.memoryReservationLockedToMax": True, "runtime.powerState": "suspended"}),
+        vm("vm-3", "tmpl-exch", **{"config.template": True}),
+        vm("vm-4", "APP01", **{"runtime.powerState": "poweredOff"}),
+    )
+    vms = {v.name: v for v in inv.facts.vms}
+    assert set(vms) == {"EXCH01", "EXCH02", "APP01"} and inv.templates == 1
+    e1, e2 = vms["EXCH01"], vms["EXCH02"]
+    assert (e1.memory_bytes, e1.memory_reservation_bytes, e1.snapshots) == (16384 * MIB, 4096 * MIB, 3)
+    assert e2.memory_reservation_bytes == e2.memory_bytes  # "reserve all guest memory"
+    assert e2.power_state == "suspended" and vms["APP01"].power_state == "off"
+    assert e1.saves_state_on_stop is False  # host default powerOff
+    assert e2.saves_state_on_stop is True  # per-VM override: suspend
+    assert e1.is_exchange and not vms["APP01"].is_exchange
+    assert e1.dynamic_memory is None and e1.saves_state_on_failover is False
+
+
+def test_autostart_disabled_or_unknown() -> None:
+    off = R("HostSystem", "host-1", {"name": "esx1", "config.autoStart": {"enabled": False, "stop_action": "suspend"}})
+    assert inventory(off, vm("vm-1", "EXCH01")).facts.vms[0].saves_state_on_stop is False
+    unknown = R("HostSystem", "host-1", {"name": "esx1"})
+    assert inventory(unknown, vm("vm-1", "EXCH01")).facts.vms[0].saves_state_on_stop is None
+    auto = {"enabled": True, "stop_action": "Suspend"}
+    default = R("HostSystem", "host-1", {"name": "esx1", "config.autoStart": auto})
+    assert inventory(default, vm("vm-1", "EXCH01")).facts.vms[0].saves_state_on_stop is True
+
+
+def test_disks_on_nas_any_file_of_the_chain_and_fallback() -> None:
+    inv = inventory(
+        HOST, *DS,
+        vm("vm-1", "EXCH01", **{"layout.disk": (("[vmfs01] a/a.vmdk", "[nfs01] a/a-000001.vmdk"),),
+                                "datastore": ("ds-1", "ds-2")}),
+        vm("vm-2", "EXCH02", **{"layout.disk": (), "datastore": ("ds-2",)}),
+        vm("vm-3", "EXCH03"),
+    )
+    vms = {v.name: v for v in inv.facts.vms}
+    assert vms["EXCH01"].disks[0].on_nfs and vms["EXCH01"].disks[0].datastore == "vmfs01"
+    assert vms["EXCH02"].disks == (hv.DiskFacts("[nfs01]", "vmdk", "unknown", False, True, "nfs01"),)
+    assert not vms["EXCH03"].disks[0].on_nfs
+    assert hv.vm_checks(vms["EXCH03"])[hv.STORAGE_UNSUPPORTED] is False  # VMDK allocation not judged
+    assert {d.name: d.nas for d in inv.datastores} == {"vmfs01": False, "nfs01": True}
+
+
+def test_vm_without_host_or_config() -> None:
+    orphan = R("VirtualMachine", "vm-7", {"name": "EXCH07", "runtime.powerState": "poweredOff"})
+    (v,) = inventory(HOST, orphan).facts.vms
+    assert (v.host, v.vcpus, v.memory_bytes) == ("", 0, 0)
+    assert v.memory_reservation_bytes is None and v.saves_state_on_stop is None
+
+
+def test_custom_attributes_become_tags() -> None:
+    fields = R("CustomFieldsManager", "CustomFieldsManager", {"field": ((101, "exchange_role"), (102, "owner"))})
+    sel = hv.ExchangeSelector(name_patterns=(), tags=("exchange_role=mail*",), annotation_marker="")
+    inv = inventory(HOST, fields, vm("vm-1", "srv1", customValue=((101, "mailbox"), (102, "ops"))),
+                    vm("vm-2", "srv2", customValue=((102, "exchange_role=mailbox"),)), selector=sel)
+    assert [v.name for v in inv.facts.vms if v.is_exchange] == ["srv1"]
+
+
+def test_annotation_marker() -> None:
+    inv = inventory(HOST, vm("vm-1", "srv1", **{"config.annotation": "DAG1 member\n[NDO:Exchange]"}))
+    assert inv.facts.vms[0].is_exchange
+
+
+def test_wrong_types_are_malformed() -> None:
+    with pytest.raises(CollectionError) as info:
+        inventory(HOST, vm("vm-1", "EXCH01", **{"config.hardware.numCPU": "four"}))
+    assert info.value.reason == "malformed"
+
+
+def test_datastore_of() -> None:
+    assert parse.datastore_of("[nfs 01] dir/x.vmdk") == "nfs 01"
+    assert parse.datastore_of("/vmfs/volumes/x.vmdk") == ""
+
+
+# -- wire values -> plain ------------------------------------------------------------------------
+
+
+def test_to_plain_converts_pyvmomi_values() -> None:
+    snap = vim.vm.SnapshotInfo(rootSnapshotList=[
+        vim.vm.SnapshotTree(name="a", childSnapshotList=[vim.vm.SnapshotTree(name="b", childSnapshotList=[]),
+                                                         vim.vm.SnapshotTree(name="c", childSnapshotList=[])]),
+    ])
+    layout = [vim.vm.FileLayout.DiskLayout(key=2000, diskFile=["[ds] a.vmdk", "[ds] a-000001.vmdk"])]
+    row = ObjectRow("VirtualMachine", "vm-1", {
+        "name": "EXCH01", "runtime.host": vim.HostSystem("host-1"), "runtime.powerState": "poweredOn",
+        "snapshot": snap, "layout.disk": layout, "datastore": [vim.Datastore("ds-1")],
+        "customValue": [vim.CustomFieldsManager.StringValue(key=101, value="mailbox")], "config.annotation": None,
+    })
+    plain = to_plain(row)
+    assert plain.props == {
+        "name": "EXCH01", "runtime.host": "host-1", "runtime.powerState": "poweredOn", "snapshot": 3,
+        "layout.disk": (("[ds] a.vmdk", "[ds] a-000001.vmdk"),), "datastore": ("ds-1",),
+        "customValue": ((101, "mailbox"),),
+    }
+    auto = vim.host.AutoStartManager.Config(
+        defaults=vim.host.AutoStartManager.SystemDefaults(enabled=True, stopAction="powerOff"),
+        powerInfo=[vim.host.AutoStartManager.AutoPowerInfo(
+            key=vim.VirtualMachine("vm-1"), startOrder=1, startDelay=0, waitForHeartbeat="systemDefault",
+            startAction="none", stopDelay=0, stopAction="suspend")],
+    )
+    host = to_plain(ObjectRow("HostSystem", "host-1", {
+        "parent": vim.ClusterComputeResource("domain-c1"), "config.autoStart": auto}))
+    assert host.props["parent"] == ("ClusterComputeResource", "domain-c1")
+    expected = {"enabled": True, "stop_action": "powerOff", "power_info": {"vm-1": "suspend"}}
+    assert host.props["config.autoStart"] == expected
+
+
+def test_to_plain_rejects_unexpected_shapes() -> None:
+    with pytest.raises(CollectionError) as info:
+        to_plain(ObjectRow("VirtualMachine", "vm-1", {"snapshot": SimpleNamespace()}))
+    assert info.value.reason == "malformed"
+
+
+def test_custom_values_only_read_when_tags_are_used() -> None:
+    assert "customValue" not in specs(False)[0].paths and "customValue" in specs(True)[0].paths

@@ -1,0 +1,87 @@
+"""exporter/vsphere_source.py: target config -> settings, the session's reset rules, the SourceSpec."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from collectors import hypervisor as hv
+from collectors.errors import CollectionError
+from exporter import vsphere_source as src
+
+
+def target(**kw: Any) -> Any:
+    base: dict[str, Any] = {
+        "name": "vc1", "address": "vc1.lab:8443", "credentials": SimpleNamespace(username="svc-ndo"),
+        "resolve_password": lambda: "pw", "tls": SimpleNamespace(verify=True, ca_file="/etc/ndo/vc-ca.pem"),
+        "timeout_seconds": 45.0, "connect_timeout_seconds": 4.0, "max_records": 500,
+    }
+    base.update(kw)
+    return SimpleNamespace(**base)
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [("vc1", ("vc1", 443)), ("vc1:8443", ("vc1", 8443)), ("https://vc1/sdk", ("vc1", 443)),
+     ("https://10.0.0.5:9443", ("10.0.0.5", 9443))],
+)
+def test_split_address(address: str, expected: tuple[str, int]) -> None:
+    assert src.split_address(address) == expected
+
+
+def test_settings_from_target_without_exchange_keys() -> None:
+    s = src.settings_for(target())
+    assert (s.host, s.port, s.username, s.password) == ("vc1.lab", 8443, "svc-ndo", "pw")
+    assert s.verify and s.ca_file == "/etc/ndo/vc-ca.pem"
+    assert (s.connect_timeout, s.read_timeout, s.page_size) == (4.0, 45.0, 500)
+    assert s.selector == hv.ExchangeSelector() and s.host_os_vcpus is None
+
+
+def test_settings_with_exchange_keys() -> None:
+    exchange = SimpleNamespace(name_patterns=["ex-*"], tags=["exchange_role=*"], annotation_marker="")
+    s = src.settings_for(target(exchange=exchange, host_os_vcpus=2))
+    assert s.selector == hv.ExchangeSelector(("ex-*",), ("exchange_role=*",), "")
+    assert s.host_os_vcpus == 2
+
+
+class FakeClient:
+    def __init__(self, logins: int = 1, expired: int = 0) -> None:
+        self.logins, self.expired_sessions, self.closed = logins, expired, False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_session_resets_on_auth_but_keeps_on_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    session = src.VsphereSession(target())
+    created: list[FakeClient] = []
+
+    def make(settings: Any) -> FakeClient:
+        created.append(FakeClient())
+        return created[-1]
+
+    monkeypatch.setattr(src, "VsphereClient", make)
+    outcome: list[BaseException] = [CollectionError("timeout", "slow"), CollectionError("auth", "bad")]
+
+    def collect(client: Any, deadline: float) -> Any:
+        raise outcome.pop(0)
+
+    monkeypatch.setattr(src, "collect_inventory", collect)
+    with pytest.raises(CollectionError):
+        src.collect(session, 0.0)
+    assert len(created) == 1 and not created[0].closed  # timeout: session kept
+    with pytest.raises(CollectionError):
+        src.collect(session, 0.0)
+    assert created[0].closed  # auth: dropped, the next cycle re-reads the secret
+    session.client()
+    assert len(created) == 2
+    assert session.stats().logins == 2  # monotonic across clients
+
+
+def test_source_spec_shape() -> None:
+    spec = src.VSPHERE_SOURCE
+    assert spec.kind == "vsphere" and list(spec.collectors) == ["inventory"]
+    assert spec.collectors["inventory"].default_interval_seconds == 300.0
+    assert spec.derive("vc1", {}) == [] and spec.render_derived("vc1", {}, []) == []
