@@ -44,6 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulator scenario directory (repeatable: one simulated cluster each)",
     )
     demo.add_argument(
+        "--hyperv-scenario",
+        action="append",
+        default=[],
+        metavar="DIR",
+        dest="hyperv_scenario",
+        help="Hyper-V (WinRM) simulator scenario, a directory or bundled name (repeatable; default: three hosts)",
+    )
+    demo.add_argument("--no-hyperv", action="store_true", help="do not start simulated Hyper-V hosts")
+    demo.add_argument(
         "--listen", default="127.0.0.1:9940", metavar="HOST:PORT", help="exporter listen address"
     )
     demo.add_argument("--interval", type=float, default=15.0, metavar="SECONDS", help="collector interval")

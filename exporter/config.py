@@ -178,6 +178,26 @@ class CollectorEntry(_Model):
     client_detail: bool = False  # sessions: per-client series (cardinality!)
 
 
+class ExchangeSelectorConfig(_Model):
+    """Which VMs are Exchange guests (hypervisor targets). Any one match selects a VM.
+
+    ``None`` keeps the collector's documented default (docs/hypervisor-rules.md): name patterns
+    ``*exch*``/``*mbx*`` and the annotation marker ``ndo:exchange``.
+    """
+
+    name_patterns: list[str] | None = None
+    tags: list[str] | None = None  # vSphere only: tag/custom attribute patterns (``name=value``)
+    annotation_marker: str | None = None  # substring of the VM annotation / Hyper-V Notes
+
+
+class WinRMConfig(_Model):
+    """How to reach a Hyper-V host (kind: hyperv)."""
+
+    transport: Literal["ntlm", "kerberos", "credssp", "basic"] = "ntlm"
+    # auto: encrypt WinRM messages over http:// with NTLM/Kerberos/CredSSP; TLS protects https://.
+    message_encryption: Literal["auto", "always", "never"] = "auto"
+
+
 class TargetConfig(_Model):
     name: str
     kind: str
@@ -191,6 +211,11 @@ class TargetConfig(_Model):
     labels: dict[str, str] = Field(default_factory=dict)
     # Share name patterns (fnmatch) that must be continuously available even when they are not yet.
     ca_shares: list[str] = Field(default_factory=list)
+    # Hypervisor targets (kind vsphere|hyperv): Exchange guest selection and the host-OS vCPU
+    # baseline counted in the vCPU:core ratio (None: 2 for Hyper-V, 0 for vSphere).
+    exchange: ExchangeSelectorConfig = ExchangeSelectorConfig()
+    host_os_vcpus: int | None = Field(default=None, ge=0)
+    winrm: WinRMConfig = WinRMConfig()
     collectors: dict[str, CollectorEntry] = Field(default_factory=dict)
 
     @field_validator("name")

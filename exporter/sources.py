@@ -53,9 +53,17 @@ class SourceSpec:
 @cache
 def registry() -> dict[str, SourceSpec]:
     """Every source kind the daemon knows, imported lazily so `check-config` stays fast."""
+    from exporter.hyperv_source import HYPERV_SOURCE
     from exporter.ontap_source import ONTAP_SOURCE
 
-    return {ONTAP_SOURCE.kind: ONTAP_SOURCE}
+    sources = [ONTAP_SOURCE, HYPERV_SOURCE]
+    try:
+        from exporter.vsphere_source import VSPHERE_SOURCE
+    except ImportError:  # pyVmomi missing: the other sources still work
+        pass
+    else:
+        sources.append(VSPHERE_SOURCE)
+    return {s.kind: s for s in sources}
 
 
 def source(kind: str) -> SourceSpec:

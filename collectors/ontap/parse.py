@@ -46,7 +46,7 @@ def name_of(record: dict[str, Any], key: str) -> str:
     if value.__class__ is dict:
         name = value.get("name")
         if name.__class__ is str:
-            return name  # type: ignore[no-any-return]
+            return name
         if name is None:
             return ""
     raise MalformedRecord(f"field {key}.name: expected an object with a string name, got {value!r:.80}")

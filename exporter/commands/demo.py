@@ -29,6 +29,8 @@ from exporter.logging import setup_logging
 
 BUNDLED = Path(simulators.ontap.__file__).resolve().parent / "scenarios"
 DEFAULT_SCENARIO = "demo"
+# Two simulated Hyper-V hosts with Exchange guests: one compliant, one that breaks several rules.
+DEFAULT_HYPERV = ("compliant", "vcpu-ratio-2-5", "stop-action-save")
 
 
 def resolve_scenario(value: str) -> Path:
@@ -62,6 +64,25 @@ def write_config(workdir: Path, targets: list[dict[str, Any]], listen: str) -> P
     path = workdir / "ndo-exporter.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
+
+
+def start_hyperv(
+    args: argparse.Namespace, password: str, secret_file: Path, targets: list[dict[str, Any]], interval: str
+) -> dict[Any, str]:
+    """One WinRM simulator per Hyper-V scenario; their target entries are appended to ``targets``."""
+    from simulators.winrm.server import WinRMSimulator
+    from simulators.winrm.testing import config_entry
+
+    names = getattr(args, "hyperv_scenario", None) or list(DEFAULT_HYPERV)
+    started: dict[Any, str] = {}
+    for scenario in names:
+        if getattr(args, "no_hyperv", False):
+            break
+        sim = WinRMSimulator(scenario, username="ndo-monitor", password=password).start()
+        name = f"hv-{Path(scenario).name}"
+        started[sim] = name
+        targets.append(config_entry(sim, name, str(secret_file), interval=interval))
+    return started
 
 
 def main(args: argparse.Namespace) -> int:
@@ -101,6 +122,8 @@ def main(args: argparse.Namespace) -> int:
                 },
             }
         )
+    hyperv_sims = start_hyperv(args, password, secret_file, targets, interval)
+    sims_extra: list[Any] = list(hyperv_sims)
     config_path = write_config(workdir, targets, args.listen)
     config = load_config(str(config_path))
 
@@ -118,7 +141,7 @@ def main(args: argparse.Namespace) -> int:
         daemon.start()
     except OSError as exc:
         print(f"demo: cannot listen on {args.listen}: {exc.strerror or exc}", file=sys.stderr)
-        for sim in sims:
+        for sim in [*sims, *sims_extra]:
             sim.stop()
         return 1
     lines = [
@@ -128,8 +151,10 @@ def main(args: argparse.Namespace) -> int:
         f"  metrics       {daemon.url}metrics",
         f"  config        {config_path}",
     ]
-    for path, sim, target in zip(scenarios, sims, targets, strict=True):
+    for path, sim, target in zip(scenarios, sims, targets[: len(sims)], strict=True):
         lines.append(f"  ONTAP sim     {sim.url}  cluster {target['name']}  scenario {path.name}")
+    for hsim, name in hyperv_sims.items():
+        lines.append(f"  Hyper-V sim   {hsim.address}  host {name}")
     lines += [f"  on-call view  ndo-exporter once --config {config_path}", ""]
     print("\n".join(lines), flush=True)
     try:
@@ -137,7 +162,7 @@ def main(args: argparse.Namespace) -> int:
             pass
     finally:
         daemon.stop()
-        for sim in sims:
+        for sim in [*sims, *sims_extra]:
             sim.stop()
     print("demo stopped", flush=True)
     return 0

@@ -12,8 +12,20 @@ import sys
 from exporter.render.family import MetricDef
 
 # Modules that declare MetricDefs at module level, in the order the document lists them.
-MODULES = ("exporter.render.ontap", "exporter.render.selfmetrics")
-TITLES = {"ontap": "ONTAP (`ndo_ontap_*`)", "exporter": "Exporter self-monitoring (`ndo_exporter_*`)"}
+MODULES = (
+    "exporter.render.ontap",
+    "exporter.render.hypervisor",
+    "exporter.render.vsphere",
+    "exporter.render.hyperv",
+    "exporter.render.selfmetrics",
+)
+TITLES = {
+    "ontap": "ONTAP (`ndo_ontap_*`)",
+    "hypervisor": "Hypervisors, source-neutral (`ndo_hypervisor_*`)",
+    "vsphere": "VMware vSphere (`ndo_vsphere_*`)",
+    "hyperv": "Hyper-V (`ndo_hyperv_*`)",
+    "exporter": "Exporter self-monitoring (`ndo_exporter_*`)",
+}
 
 
 def all_metrics() -> list[MetricDef]:

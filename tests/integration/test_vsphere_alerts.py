@@ -9,7 +9,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
 import yaml
 
 from collectors import hypervisor as hv
