@@ -26,8 +26,8 @@ from collectors.ontap.facts import (
     NodesFacts,
     SessionKey,
     SessionsFacts,
-    SharesFacts,
     SessionVolumesKey,
+    SharesFacts,
     VolumeSessionKey,
 )
 from collectors.ontap.parse import MalformedRecord, norm
