@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="Hyper-V (WinRM) simulator scenario, a directory or bundled name (repeatable; default: three hosts)",
     )
     demo.add_argument("--no-hyperv", action="store_true", help="do not start simulated Hyper-V hosts")
+    demo.add_argument("--no-vsphere", action="store_true", help="do not start vcsim even when it is built")
     demo.add_argument(
         "--listen", default="127.0.0.1:9940", metavar="HOST:PORT", help="exporter listen address"
     )

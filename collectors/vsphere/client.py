@@ -45,6 +45,7 @@ from collectors.errors import CollectionError
 from collectors.vsphere import vmomi
 from collectors.vsphere.facts import AboutInfo, ReadStats
 from collectors.vsphere.settings import VsphereSettings
+from collectors.vsphere.tagging import TagReader
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,15 @@ class VsphereClient:
         self.logins = 0  # successful logins since this client was created
         self.expired_sessions = 0  # reused sessions vCenter no longer knew (NotAuthenticated)
         self.calls = 0  # SOAP calls made (for tests and the bench)
+        self._tags: TagReader | None = None
+
+    def tag_reader(self) -> TagReader:
+        """The vAPI tagging client of this vCenter (its own REST session, same credentials)."""
+        if self._tags is None:
+            s = self.settings
+            verify: bool | str = s.ca_file if (s.verify and s.ca_file) else s.verify
+            self._tags = TagReader(s.origin, s.username, s.password, verify, s.connect_timeout, s.read_timeout)
+        return self._tags
 
     # -- connection ----------------------------------------------------------------------------
     def _ssl_context(self) -> ssl.SSLContext:
@@ -201,6 +211,9 @@ class VsphereClient:
 
     def close(self) -> None:
         """Log out (best effort, 2 s) and forget the session."""
+        if self._tags is not None:
+            self._tags.close()
+            self._tags = None
         if self._content is not None:
             with suppress(CollectionError):
                 self._call(time.monotonic() + 2.0, "Logout", self._content.sessionManager.Logout)
@@ -296,9 +309,21 @@ class VsphereClient:
         carries a PropertySpec per type (and, when asked, the CustomFieldsManager's field
         definitions), so one paged RetrievePropertiesEx answers the whole inventory.
         """
+        return self._with_session(deadline, lambda: self._read_view(specs, deadline, with_custom_fields))
+
+    def retrieve_objects(
+        self, spec: TypeSpec, moids: Sequence[str], deadline: float
+    ) -> tuple[list[ObjectRow], ReadStats]:
+        """Properties of the given objects only (e.g. the disks of the Exchange guests): one paged
+        RetrievePropertiesEx whose object set lists them, no view, no traversal."""
+        if not moids:
+            return [], ReadStats(pages=0, objects=0, seconds=0.0)
+        return self._with_session(deadline, lambda: self._read_objects(spec, moids, deadline))
+
+    def _with_session(self, deadline: float, read: Callable[[], T]) -> T:
         self._connect(deadline)
         try:
-            return self._retrieve_once(specs, deadline, with_custom_fields)
+            return read()
         except SessionExpired:
             pass
         # The reused session expired: log in again on the same connection and read once more.
@@ -309,9 +334,9 @@ class VsphereClient:
         except CollectionError:
             self._drop()
             raise
-        return self._retrieve_once(specs, deadline, with_custom_fields)
+        return read()
 
-    def _retrieve_once(
+    def _read_view(
         self, specs: Sequence[TypeSpec], deadline: float, with_custom_fields: bool
     ) -> tuple[list[ObjectRow], ReadStats]:
         vim = vmomi.load().vim
@@ -329,34 +354,50 @@ class VsphereClient:
             if with_custom_fields and content.customFieldsManager is not None:
                 object_set.append(pc_types.ObjectSpec(obj=content.customFieldsManager, skip=False))
                 prop_set.append(pc_types.PropertySpec(type=vim.CustomFieldsManager, pathSet=["field"], all=False))
-            filter_spec = pc_types.FilterSpec(
-                objectSet=object_set, propSet=prop_set, reportMissingObjectsInResults=False
-            )
-            options = pc_types.RetrieveOptions(maxObjects=self.settings.page_size)
-            collector = content.propertyCollector
-            rows: list[ObjectRow] = []
-            pages = 0
-            result = self._call(
-                deadline, "RetrievePropertiesEx", lambda: collector.RetrievePropertiesEx([filter_spec], options)
-            )
-            while result is not None:
-                pages += 1
-                objects = result.objects or ()
-                # vcsim (and vCenter for some objects) reports a dead session per property, in
-                # missingSet, instead of failing the call: treat it as the expired session it is.
-                if any(_not_authenticated(m, vim) for oc in objects for m in (oc.missingSet or ())):
-                    raise SessionExpired("auth", f"RetrievePropertiesEx on {self.settings.origin}: session expired")
-                rows.extend(_rows(objects))
-                token = result.token
-                if not token:
-                    break
-                try:
-                    more = partial(collector.ContinueRetrievePropertiesEx, token)
-                    result = self._call(deadline, "ContinueRetrievePropertiesEx", more)
-                except CollectionError:
-                    self._cancel(collector, token)
-                    raise
+            rows, pages = self._page_through(object_set, prop_set, deadline)
         return rows, ReadStats(pages=pages, objects=len(rows), seconds=time.monotonic() - started)
+
+    def _read_objects(
+        self, spec: TypeSpec, moids: Sequence[str], deadline: float
+    ) -> tuple[list[ObjectRow], ReadStats]:
+        vim = vmomi.load().vim
+        pc_types = vmomi.load().vmodl.query.PropertyCollector
+        started = time.monotonic()
+        mo_type = getattr(vim, spec.type_name)
+        object_set = [pc_types.ObjectSpec(obj=mo_type(moid), skip=False) for moid in moids]
+        prop_set = [pc_types.PropertySpec(type=mo_type, pathSet=list(spec.paths), all=False)]
+        rows, pages = self._page_through(object_set, prop_set, deadline)
+        return rows, ReadStats(pages=pages, objects=len(rows), seconds=time.monotonic() - started)
+
+    def _page_through(self, object_set: list[Any], prop_set: list[Any], deadline: float) -> tuple[list[ObjectRow], int]:
+        vim = vmomi.load().vim
+        pc_types = vmomi.load().vmodl.query.PropertyCollector
+        filter_spec = pc_types.FilterSpec(objectSet=object_set, propSet=prop_set, reportMissingObjectsInResults=False)
+        options = pc_types.RetrieveOptions(maxObjects=self.settings.page_size)
+        collector = self._content.propertyCollector
+        rows: list[ObjectRow] = []
+        pages = 0
+        result = self._call(
+            deadline, "RetrievePropertiesEx", lambda: collector.RetrievePropertiesEx([filter_spec], options)
+        )
+        while result is not None:
+            pages += 1
+            objects = result.objects or ()
+            # vcsim (and vCenter for some objects) reports a dead session per property, in
+            # missingSet, instead of failing the call: treat it as the expired session it is.
+            if any(_not_authenticated(m, vim) for oc in objects for m in (oc.missingSet or ())):
+                raise SessionExpired("auth", f"RetrievePropertiesEx on {self.settings.origin}: session expired")
+            rows.extend(_rows(objects))
+            token = result.token
+            if not token:
+                break
+            try:
+                more = partial(collector.ContinueRetrievePropertiesEx, token)
+                result = self._call(deadline, "ContinueRetrievePropertiesEx", more)
+            except CollectionError:
+                self._cancel(collector, token)
+                raise
+        return rows, pages
 
     def _cancel(self, collector: Any, token: str) -> None:
         """Free vCenter's server-side result set of an abandoned read (best effort)."""

@@ -58,7 +58,8 @@ class VsphereInventory:
     datastores: tuple[DatastoreFact, ...]
     autostart: tuple[HostAutoStart, ...]
     clusters: tuple[str, ...]
-    templates: int  # VM templates: not guests, never counted nor judged
+    templates: int  # VM templates among the Exchange candidates: not guests, never judged
     about: AboutInfo | None
     session: SessionStats
     read: ReadStats
+    tagged_vms: int | None = None  # VMs carrying a vSphere tag the selector names; None = tags not read

@@ -3,6 +3,11 @@
 Rows come from ``inventory.to_plain``: ``props`` maps a property path to plain data (str, int,
 bool, tuples, dicts); an unset property is absent (vCenter leaves ``snapshot`` out for a VM
 without snapshots and ``runtime.host`` out while a VM is being cloned).
+
+Non-Exchange VMs only carry what the host ratio needs (name, vCPUs, host, power state): their
+memory, reservation, snapshots and disks are not read (``inventory.EXCHANGE_VM_PATHS``), so in
+their VmFacts those are 0 / None / () and never judged. A template is recognised only among the
+Exchange candidates (``config.template`` is a detail); other templates count as powered-off VMs.
 """
 
 from __future__ import annotations
@@ -111,6 +116,45 @@ def _saves_state_on_stop(vm_moid: str, autostart: Mapping[str, Any] | None) -> b
     return action.lower() == "suspend"
 
 
+def _custom_fields(rows: Sequence[Row]) -> dict[int, str]:
+    fields: dict[int, str] = {}
+    for row in rows:
+        if row.type_name == "CustomFieldsManager":
+            fields.update(dict(row.props.get("field", ())))
+    return fields
+
+
+VmTags = Mapping[str, tuple[str, ...]]  # VM moid -> vSphere tag labels ("tag", "category:tag")
+
+
+def _tags(row: Row, fields: Mapping[int, str], vm_tags: VmTags) -> tuple[str, ...]:
+    # Custom attributes as "name=value", vSphere tags as "tag" and "category:tag": the strings
+    # ExchangeSelector.tags patterns are matched against.
+    attributes = tuple(f"{fields.get(key, str(key))}={value}" for key, value in row.props.get("customValue", ()))
+    return attributes + vm_tags.get(row.moid, ())
+
+
+def _is_exchange(row: Row, selector: ExchangeSelector, fields: Mapping[int, str], vm_tags: VmTags) -> bool:
+    return selector.matches(_str(row, "name") or row.moid, _tags(row, fields, vm_tags), _str(row, "config.annotation"))
+
+
+def exchange_candidates(rows: Sequence[Row], selector: ExchangeSelector, vm_tags: VmTags | None = None) -> list[str]:
+    """Morefs of the VMs the selector picks: the objects whose details the second read fetches."""
+    fields = _custom_fields(rows)
+    tags = vm_tags or {}
+    return [r.moid for r in rows if r.type_name == "VirtualMachine" and _is_exchange(r, selector, fields, tags)]
+
+
+def merge(rows: Sequence[Row], details: Sequence[Row]) -> list[Row]:
+    """Add the second read's properties to the first read's rows (same type and moid)."""
+    extra = {(d.type_name, d.moid): d.props for d in details}
+    out: list[Row] = []
+    for r in rows:
+        more = extra.get((r.type_name, r.moid))
+        out.append(r if more is None else Row(r.type_name, r.moid, {**r.props, **more}))
+    return out
+
+
 def parse_inventory(
     rows: Sequence[Row],
     selector: ExchangeSelector,
@@ -118,14 +162,13 @@ def parse_inventory(
     about: AboutInfo | None,
     session: SessionStats,
     read: ReadStats,
+    vm_tags: VmTags | None = None,
 ) -> VsphereInventory:
     by_type: dict[str, list[Row]] = {}
     for row in rows:
         by_type.setdefault(row.type_name, []).append(row)
 
-    fields: dict[int, str] = {}
-    for row in by_type.get("CustomFieldsManager", ()):
-        fields.update(dict(row.props.get("field", ())))
+    fields = _custom_fields(rows)
 
     clusters = {r.moid: _str(r, "name") for r in by_type.get("ClusterComputeResource", ())}
     datastores = {r.moid: DatastoreFact(_str(r, "name"), _str(r, "summary.type")) for r in by_type.get("Datastore", ())}
@@ -171,13 +214,12 @@ def parse_inventory(
             # "Reserve all guest memory (All locked)": vCenter keeps the reservation at the memory
             # size (vcsim does not raise the number, vsphere.md section 2).
             reservation_mb = memory_mb
-        tags = tuple(f"{fields.get(key, str(key))}={value}" for key, value in r.props.get("customValue", ()))
         vms.append(
             VmFacts(
                 hypervisor="vsphere",
                 host=host_names.get(host_moid, ""),
                 name=name,
-                is_exchange=selector.matches(name, tags, _str(r, "config.annotation")),
+                is_exchange=_is_exchange(r, selector, fields, vm_tags or {}),
                 power_state=_POWER.get(_str(r, "runtime.powerState"), "other"),
                 vcpus=_int(r, "config.hardware.numCPU") or 0,
                 memory_bytes=memory_mb * MIB,
@@ -196,6 +238,7 @@ def parse_inventory(
         autostart=tuple(autostart_facts),
         clusters=tuple(sorted(clusters.values())),
         templates=templates,
+        tagged_vms=None if vm_tags is None else len(vm_tags),
         about=about,
         session=session,
         read=read,

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from collectors.errors import CollectionError
+
 
 @dataclass(frozen=True)
 class Vmomi:
@@ -26,8 +28,11 @@ class Vmomi:
 
 @cache
 def load() -> Vmomi:
-    pyvmomi = importlib.import_module("pyVmomi")
-    connect = importlib.import_module("pyVim.connect")
+    try:
+        pyvmomi = importlib.import_module("pyVmomi")
+        connect = importlib.import_module("pyVim.connect")
+    except ImportError:
+        raise CollectionError("config", "pyVmomi is not installed (pip install pyvmomi)") from None
     return Vmomi(
         vim=pyvmomi.vim,
         vmodl=pyvmomi.vmodl,

@@ -85,6 +85,43 @@ def start_hyperv(
     return started
 
 
+def start_vsphere(
+    args: argparse.Namespace,
+    workdir: Path,
+    secret_file: Path,
+    password: str,
+    targets: list[dict[str, Any]],
+    interval: str,
+    started: list[Any],
+) -> str:
+    """vcsim with a small Exchange inventory, when a vcsim build is cached; else say how to get one."""
+    from simulators.vsphere import vcsim
+
+    if getattr(args, "no_vsphere", False):
+        return "  vSphere       off (--no-vsphere)"
+    if not vcsim.cached():
+        return (
+            "  vSphere       not started: vcsim is not built. Build it once from Debian's packages with\n"
+            "                bash tools/vcsim/build.sh .cache/vcsim/bin   (as root; ~1-2 min), then rerun the demo"
+        )
+    model = vcsim.build_exchange_model(workdir)
+    tls = vcsim.make_tls(workdir / "vcsim-tls")
+    sim = vcsim.Vcsim(load=model, tls=tls, username="ndo-reader", password=password)
+    started.append(sim)
+    targets.append(
+        {
+            "name": "vcenter-lab",
+            "kind": "vsphere",
+            "address": sim.address,
+            "credentials": {"username": "ndo-reader", "password_file": str(secret_file)},
+            "tls": {"verify": True, "ca_file": str(tls.ca_cert)},
+            "timeout_seconds": 30,
+            "collectors": {"inventory": {"interval": interval}},
+        }
+    )
+    return f"  vSphere sim   https://{sim.address}/sdk  target vcenter-lab (vcsim)"
+
+
 def main(args: argparse.Namespace) -> int:
     from simulators.ontap.server import OntapSimulator
 
@@ -124,6 +161,7 @@ def main(args: argparse.Namespace) -> int:
         )
     hyperv_sims = start_hyperv(args, password, secret_file, targets, interval)
     sims_extra: list[Any] = list(hyperv_sims)
+    vsphere_line = start_vsphere(args, workdir, secret_file, password, targets, interval, sims_extra)
     config_path = write_config(workdir, targets, args.listen)
     config = load_config(str(config_path))
 
@@ -155,6 +193,7 @@ def main(args: argparse.Namespace) -> int:
         lines.append(f"  ONTAP sim     {sim.url}  cluster {target['name']}  scenario {path.name}")
     for hsim, name in hyperv_sims.items():
         lines.append(f"  Hyper-V sim   {hsim.address}  host {name}")
+    lines.append(vsphere_line)
     lines += [f"  on-call view  ndo-exporter once --config {config_path}", ""]
     print("\n".join(lines), flush=True)
     try:

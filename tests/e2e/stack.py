@@ -136,12 +136,12 @@ class Webhook:
 # Configuration
 
 
-def alertmanager_config(webhook_url: str) -> dict[str, Any]:
+def alertmanager_config(webhook_url: str, group_wait: str = "1s") -> dict[str, Any]:
     """The shipped example's routing tree and inhibitions, receivers pointed at ``webhook_url``."""
     config: dict[str, Any] = yaml.safe_load(AM_EXAMPLE.read_text())
 
     def fast(route: dict[str, Any]) -> None:
-        for key, value in (("group_wait", "1s"), ("group_interval", "1s"), ("repeat_interval", "1h")):
+        for key, value in (("group_wait", group_wait), ("group_interval", "1s"), ("repeat_interval", "1h")):
             if key in route or route is config["route"]:
                 route[key] = value
         for child in route.get("routes") or []:
@@ -195,6 +195,21 @@ class Cluster:
     def set_faults(self, faults: list[dict[str, Any]]) -> None:
         self.control("faults", {"faults": faults})
 
+    def move_lif(self, home: bool, lif: str = "vs1_data4", home_node: str = "cluster1-02",
+                 away_node: str = "cluster1-01", port: str = "e0d") -> int:
+        """Put a LIF of the bundled clusters (vs1_data4: home cluster1-02:e0d) on the other node, or back."""
+        node = home_node if home else away_node
+        return self.patch(
+            "api/network/ip/interfaces",
+            {"name": lif},
+            {"location.node.name": node, "location.port.name": port, "location.port.node.name": node,
+             "location.is_home": home},
+        )
+
+    def set_ha_enabled(self, node: str, enabled: bool) -> int:
+        """Storage failover on or off for ``node``."""
+        return self.patch("api/cluster/nodes", {"name": node}, {"ha.enabled": enabled})
+
 
 _SIM_LINE = re.compile(r"ONTAP sim\s+(\S+)\s+cluster\s+(\S+)\s+scenario\s+(\S+)")
 _CONFIG_LINE = re.compile(r"^\s*config\s+(\S+)\s*$", re.M)
@@ -214,12 +229,13 @@ class Stack:
     # -- lifecycle ---------------------------------------------------------------------------
     @classmethod
     def start(cls, workdir: Path, scenarios: list[str], interval: float = 2.0,
-              rule_files: list[Path] | None = None) -> Stack:
+              rule_files: list[Path] | None = None, group_wait: str = "1s") -> Stack:
+        """``interval``: every collector's interval; ``group_wait``: Alertmanager's, on every route."""
         workdir.mkdir(parents=True, exist_ok=True)
         stack = cls(workdir=workdir, webhook=Webhook(), started=time.monotonic())
         try:
             stack._start_demo(scenarios, interval)
-            stack._start_alertmanager()
+            stack._start_alertmanager(group_wait)
             stack._start_prometheus(rule_files if rule_files is not None else sorted(ALERTS.glob("*.rules.yml")))
         except BaseException:
             stack.stop()
@@ -238,7 +254,7 @@ class Stack:
 
     def _start_demo(self, scenarios: list[str], interval: float) -> None:
         port = free_port()
-        args = [sys.executable, "-m", "exporter.cli", "demo", "--listen", f"127.0.0.1:{port}",
+        args = [sys.executable, "-m", "exporter.cli", "demo", "--no-hyperv", "--listen", f"127.0.0.1:{port}",
                 "--interval", f"{interval:g}"]
         for scenario in scenarios:
             args += ["--ontap-scenario", scenario]
@@ -259,10 +275,10 @@ class Stack:
             self.clusters.append(Cluster(name=name, scenario=scenario, url=url, ca_file=ca_files[name]))
         self.exporter = f"127.0.0.1:{port}"
 
-    def _start_alertmanager(self) -> None:
+    def _start_alertmanager(self, group_wait: str) -> None:
         port = free_port()
         config = self.workdir / "alertmanager.yml"
-        config.write_text(yaml.safe_dump(alertmanager_config(self.webhook.url), sort_keys=False))
+        config.write_text(yaml.safe_dump(alertmanager_config(self.webhook.url, group_wait), sort_keys=False))
         self._spawn("alertmanager", [
             "prometheus-alertmanager", f"--config.file={config}", f"--storage.path={self.workdir / 'am-data'}",
             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
@@ -282,11 +298,16 @@ class Stack:
     def wait_ready(self, timeout: float = 90) -> None:
         """Prometheus and Alertmanager answer, Prometheus knows Alertmanager and scraped the exporter."""
         for name, url in (("alertmanager", self.alertmanager), ("prometheus", self.prometheus)):
-            wait_until(lambda u=url: self._alive(name) and requests.get(f"http://{u}/-/ready", timeout=2).ok,
-                       timeout, f"{name} /-/ready")
+            wait_until(self._ready_probe(name, url), timeout, f"{name} /-/ready")
         wait_until(lambda: self.get("/api/v1/alertmanagers")["activeAlertmanagers"], timeout,
                    "Prometheus to discover Alertmanager")
         wait_until(lambda: self.query('up{job="ndo-exporter"} == 1'), timeout, "the first scrape of the exporter")
+
+    def _ready_probe(self, name: str, address: str) -> Callable[[], bool]:
+        def probe() -> bool:
+            return self._alive(name) and requests.get(f"http://{address}/-/ready", timeout=2).ok
+
+        return probe
 
     def _alive(self, name: str) -> bool:
         proc = self.processes[name]
@@ -356,9 +377,17 @@ class Stack:
                 if (status is None or n.status == status) and all(dict(n.labels).get(k) == v for k, v in match.items())}
 
 
+    def wait_collected(self, cluster: Cluster, timeout: float = 60) -> None:
+        """The cluster's target is up and its LIF and HA derivation series are in Prometheus."""
+        wait_until(lambda: self.query(f'ndo_exporter_target_up{{target="{cluster.name}"}} == 1')
+                   and self.query(f'ndo_ontap_lif_is_home{{cluster="{cluster.name}"}}')
+                   and self.query(f'ndo_ontap_ha_not_ready_cifs_ndo{{cluster="{cluster.name}"}}'),
+                   timeout, f"data of {cluster.name}")
+
+
 @contextlib.contextmanager
-def running(workdir: Path, scenarios: list[str], interval: float = 2.0) -> Iterator[Stack]:
-    stack = Stack.start(workdir, scenarios, interval)
+def running(workdir: Path, scenarios: list[str], interval: float = 2.0, group_wait: str = "1s") -> Iterator[Stack]:
+    stack = Stack.start(workdir, scenarios, interval, group_wait=group_wait)
     try:
         stack.wait_ready()
         yield stack

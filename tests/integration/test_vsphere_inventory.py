@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from collectors import hypervisor as hv
+from collectors.errors import CollectionError
 from collectors.vsphere.client import VsphereClient
 from collectors.vsphere.inventory import collect_inventory
 from collectors.vsphere.settings import VsphereSettings
@@ -150,14 +151,14 @@ def test_one_paged_read_and_the_session_is_reused(sim: vs.Vcsim) -> None:
     second = collect(client.settings, client)
     third = collect(client.settings, client)
     # 14 objects: 8 VMs, 3 hosts, 2 datastores, 1 cluster. vcsim 0.24 ignores maxObjects and never
-    # returns a token (paging is covered in tests/unit/test_vsphere_client.py).
-    assert first.read.objects == 14 and first.read.pages == 1
+    # returns a token (paging is covered in tests/unit/test_vsphere_client.py), so: one page for
+    # the inventory, one for the Exchange guests' details.
+    assert first.read.objects == 14 and first.read.pages == 2
     assert first.facts == second.facts == third.facts
     assert client.logins == 1 and client.expired_sessions == 0
     # version discovery + RetrieveServiceContent + Login happen once; each cycle is
-    # CreateContainerView + RetrievePropertiesEx + (pages-1) x Continue + DestroyView
-    per_cycle = 2 + first.read.pages
-    assert client.calls == calls_after_first + 2 * per_cycle
+    # CreateContainerView + RetrievePropertiesEx + DestroyView + RetrievePropertiesEx (details)
+    assert client.calls == calls_after_first + 2 * 4
     client.close()
 
 
@@ -186,3 +187,47 @@ def test_once_report_over_the_daemon_path(sim: vs.Vcsim, tmp_path: Path, monkeyp
         assert check in out
     assert "Get-VM -Name 'MBX04' | Get-Snapshot | Remove-Snapshot -Confirm:$false" in out
     assert sim.password not in out
+
+
+@pytest.fixture(scope="module")
+def tagged(sim: vs.Vcsim) -> vs.Vcsim:
+    # vAPI tags live outside the saved model: attach them on the running simulator.
+    sim.govc("tags.category.create", "-t", "VirtualMachine", "app")
+    sim.govc("tags.create", "-c", "app", "exchange")
+    sim.govc("tags.create", "-c", "app", "sql")
+    sim.govc("tags.attach", "exchange", "/DC0/vm/APP01")
+    sim.govc("tags.attach", "sql", "/DC0/vm/EXCH01")
+    return sim
+
+
+def test_selector_by_vsphere_tag(tagged: vs.Vcsim) -> None:
+    sim = tagged
+    sel = hv.ExchangeSelector(name_patterns=(), tags=("app:exchange",), annotation_marker="")
+    client = VsphereClient(settings(sim, selector=sel))
+    inv = collect(client.settings, client)
+    assert [v.name for v in inv.facts.vms if v.is_exchange] == ["APP01"]
+    assert inv.tagged_vms == 1
+    steady = client.tag_reader().requests
+    collect(client.settings, client)
+    # tag names are cached: a later cycle is one list + one batch association call
+    assert client.tag_reader().requests - steady == 2
+    # the bare tag name matches too
+    by_name = collect(settings(sim, selector=hv.ExchangeSelector(name_patterns=(), tags=("EXCHANGE",))))
+    assert {v.name for v in by_name.facts.vms if v.is_exchange} >= {"APP01", "APP02"}  # APP02: annotation
+    client.close()
+
+
+def test_tagging_api_session_expiry_and_failure(tagged: vs.Vcsim) -> None:
+    sim = tagged
+    sel = hv.ExchangeSelector(tags=("app:exchange",))
+    client = VsphereClient(settings(sim, selector=sel))
+    collect(client.settings, client)
+    client.tag_reader()._token = "expired-session"  # vCenter forgot the REST session: 401, login, retry
+    inv = collect(client.settings, client)
+    assert "APP01" in {v.name for v in inv.facts.vms if v.is_exchange}
+    client.close()
+    bad = VsphereClient(settings(sim, selector=sel))
+    bad.tag_reader()._auth = (sim.username, "")  # SOAP login fine, REST login refused (vcsim: empty password)
+    with pytest.raises(CollectionError) as info:
+        collect(bad.settings, bad)
+    assert info.value.reason == "auth" and "tagging" in str(info.value)

@@ -124,7 +124,8 @@ def test_promtool_unit_tests_pass(path: Path) -> None:
 
 @pytest.mark.parametrize("path", RULE_FILES, ids=lambda p: p.name)
 def test_every_rule_file_has_unit_tests(path: Path) -> None:
-    assert any(path.resolve() in rule_files_loaded_by(t) for t in TEST_FILES), f"no alerts/tests/*_test.yml loads {path}"
+    loaded = any(path.resolve() in rule_files_loaded_by(t) for t in TEST_FILES)
+    assert loaded, f"no alerts/tests/*_test.yml loads {path}"
 
 
 # -- conventions ----------------------------------------------------------------------------

@@ -178,3 +178,21 @@ def test_to_plain_rejects_unexpected_shapes() -> None:
 
 def test_custom_values_only_read_when_tags_are_used() -> None:
     assert "customValue" not in specs(False)[0].paths and "customValue" in specs(True)[0].paths
+
+
+def test_two_phase_read_candidates_and_merge() -> None:
+    fields = R("CustomFieldsManager", "CustomFieldsManager", {"field": ((7, "role"),)})
+    first = [
+        HOST, fields,
+        R("VirtualMachine", "vm-1", {"name": "EXCH01", "config.hardware.numCPU": 4}),
+        R("VirtualMachine", "vm-2", {"name": "app", "customValue": ((7, "exchange"),)}),
+        R("VirtualMachine", "vm-3", {"name": "sql01"}),
+    ]
+    sel = hv.ExchangeSelector(tags=("role=exchange",))
+    assert parse.exchange_candidates(first, sel) == ["vm-1", "vm-2"]
+    merged = parse.merge(first, [R("VirtualMachine", "vm-1", {"snapshot": 2, "config.template": False})])
+    assert merged[2].props == {"name": "EXCH01", "config.hardware.numCPU": 4, "snapshot": 2, "config.template": False}
+    assert merged[3] is first[3]
+    inv = inventory(*merged, selector=sel)
+    vms = {v.name: v for v in inv.facts.vms}
+    assert vms["EXCH01"].snapshots == 2 and vms["app"].is_exchange and not vms["sql01"].is_exchange
