@@ -405,7 +405,8 @@ def _host_action(check: str, a: HostAssessment, exchange_vms: list[VmFacts]) -> 
             "vCPUs away: Move-VM -ComputerName <host> -Name <non-exchange-vm> -DestinationHost <other-host>"
         )
     if check == HOST_NOT_DEDICATED:
-        services = ", ".join(host.app_services or ())
+        # Quoted: instance services such as MSSQL$INST would otherwise expand as a PowerShell variable.
+        services = ", ".join(ps_quote(s) for s in host.app_services or ())
         return (
             f"Get-Service -ComputerName {ps_quote(host.name)} -Name {services or '<service>'}   # remove these "
             f"roles from the host, or move the Exchange guests ({names}) to a dedicated host: "

@@ -237,15 +237,16 @@ def test_moving_a_lif_fires_lif_not_home_and_reverting_resolves_it(timeline: Tim
 
 
 def test_every_dashboard_query_returns_data(timeline: Timeline, root: Path) -> None:
-    """Against this Prometheus: every panel and variable query of every dashboard has data.
+    """Against this Prometheus: every panel and variable query of the ONTAP and exporter dashboards
+    has data (the hypervisor dashboard needs hypervisor targets, which this stack does not run).
 
     Runs while the fault target is down (collector errors exist) and the scenarios' alerts fire.
     """
     stack = timeline.stack
     wait_until(lambda: stack.query('ALERTS{alertstate="firing", alertname=~"NdoExporter.*"}'), 240,
                "a firing exporter alert")
-    exprs = [e for p in sorted((root / "dashboards").glob("*.json"))
-             for e in dashboard_check.expressions(dashboard_check.load(p), p.name)]
+    exprs = [e for name in ("ndo-overview.json", "ontap-smb.json", "exporter-health.json")
+             for e in dashboard_check.expressions(dashboard_check.load(root / "dashboards" / name), name)]
     problems = dashboard_check.live_problems(exprs, f"http://{stack.prometheus}")
     assert problems == []
 
