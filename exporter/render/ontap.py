@@ -120,7 +120,11 @@ LIF_INFO = _g(
 LIF_IS_HOME = _g("lif_is_home", "1 when the SMB data LIF is on its home node and port.", "svm", "lif")
 LIF_UP = _g("lif_up", "Operational state of the SMB data LIF (1 up).", "svm", "lif")
 LIF_ENABLED = _g("lif_enabled", "Administrative state of the SMB data LIF (1 enabled).", "svm", "lif")
-LIF_HOME_PORT_UP = _g("lif_home_port_up", "1 when the LIF's home port has link.", "svm", "lif", "node", "port")
+LIF_HOME_LIF_AUTO_REVERT = _g(
+    "lif_auto_revert", "1 when the SMB data LIF goes home by itself once its home port is back.", "svm", "lif"
+)
+PORT_ENABLED = _g("port_enabled", "Ethernet port administrative state (1 enabled).", "node", "port")
+PORT_UP = _g("lif_home_port_up", "1 when the LIF's home port has link.", "svm", "lif", "node", "port")
 PORT_UP = _g("port_up", "Ethernet port link state (1 up).", "node", "port")
 SVM_NODE_LIFS_UP = _g(
     "svm_node_data_lifs_up",
@@ -315,8 +319,8 @@ def render_nodes(target: str, facts: NodesFacts) -> list[Family]:
 
 
 def render_lifs(target: str, facts: LifsFacts) -> list[Family]:
-    info, home, up, enabled, home_port = (
-        Family(m) for m in (LIF_INFO, LIF_IS_HOME, LIF_UP, LIF_ENABLED, LIF_HOME_PORT_UP)
+    info, home, up, enabled, home_port, auto_revert = (
+        Family(m) for m in (LIF_INFO, LIF_IS_HOME, LIF_UP, LIF_ENABLED, LIF_HOME_PORT_UP, LIF_AUTO_REVERT)
     )
     for lif in facts.lifs:
         key = [target, lif.svm, lif.name]
@@ -326,16 +330,20 @@ def render_lifs(target: str, facts: LifsFacts) -> list[Family]:
         up.add(key, _b(lif.state == "up"))
         if lif.enabled is not None:
             enabled.add(key, _b(lif.enabled))
+        if lif.auto_revert is not None:
+            auto_revert.add(key, _b(lif.auto_revert))
         port = facts.port(lif.home_node, lif.home_port)
         if port is not None:
             home_port.add([*key, lif.home_node, lif.home_port], _b(port.state == "up"))
-    ports = Family(PORT_UP)
+    ports, ports_enabled = Family(PORT_UP), Family(PORT_ENABLED)
     for p in facts.ports:
         ports.add([target, p.node, p.name], _b(p.state == "up"))
+        if p.enabled is not None:
+            ports_enabled.add([target, p.node, p.name], _b(p.enabled))
     servers = Family(CIFS_SERVER_ENABLED)
     for s in facts.cifs_servers:
         servers.add([target, s.svm], _b(s.enabled is not False))
-    return [info, home, up, enabled, home_port, ports, servers]
+    return [info, home, up, enabled, home_port, auto_revert, ports, ports_enabled, servers]
 
 
 _SHARE_PROPERTIES: tuple[tuple[str, Callable[[Any], bool | None]], ...] = (
