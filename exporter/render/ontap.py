@@ -120,11 +120,11 @@ LIF_INFO = _g(
 LIF_IS_HOME = _g("lif_is_home", "1 when the SMB data LIF is on its home node and port.", "svm", "lif")
 LIF_UP = _g("lif_up", "Operational state of the SMB data LIF (1 up).", "svm", "lif")
 LIF_ENABLED = _g("lif_enabled", "Administrative state of the SMB data LIF (1 enabled).", "svm", "lif")
-LIF_HOME_LIF_AUTO_REVERT = _g(
+LIF_HOME_PORT_UP = _g("lif_home_port_up", "1 when the LIF's home port has link.", "svm", "lif", "node", "port")
+LIF_AUTO_REVERT = _g(
     "lif_auto_revert", "1 when the SMB data LIF goes home by itself once its home port is back.", "svm", "lif"
 )
 PORT_ENABLED = _g("port_enabled", "Ethernet port administrative state (1 enabled).", "node", "port")
-PORT_UP = _g("lif_home_port_up", "1 when the LIF's home port has link.", "svm", "lif", "node", "port")
 PORT_UP = _g("port_up", "Ethernet port link state (1 up).", "node", "port")
 SVM_NODE_LIFS_UP = _g(
     "svm_node_data_lifs_up",
