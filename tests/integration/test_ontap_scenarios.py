@@ -221,3 +221,24 @@ def test_once_on_a_healthy_cluster_exits_zero(tmp_path: Path) -> None:
         )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "No findings" in proc.stdout
+
+
+def test_client_level_session_detail_only_behind_its_switch(tmp_path: Path) -> None:
+    def client_series(detail: bool) -> int:
+        with simulator("demo") as sim:
+            entry = target_entry(
+                "cluster1", sim, password_file(tmp_path), collectors={"sessions": {"client_detail": detail}}
+            )
+            store = run_once_all(write_config(tmp_path, [entry]))
+            snap = next(s for s in store.snapshots("cluster1") if s.collector == "sessions")
+            assert snap.ok, snap.last_error_message
+            clients = snap.fragment.clients
+            if clients is None:
+                return -1
+            # Every session is accounted for in the per-client detail, under a real client address.
+            assert all(key[2] for key, _ in clients)
+            assert sum(n for _, n in clients) == snap.fragment.total
+            return len(clients)
+
+    assert client_series(False) == -1
+    assert client_series(True) > 1
