@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
-from simulators.ontap import tls
+from simulators import tls
 from simulators.ontap.errors import CODE_NOT_SUPPORTED, CODE_PERMISSION, ApiError, error_body
 from simulators.ontap.faults import FaultRule, default_error_body
 from simulators.ontap.query import parse_query

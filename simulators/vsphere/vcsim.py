@@ -18,9 +18,7 @@ vcsim quirks met here (vcsim 0.24.2, shared/reference/vsphere.md section 2):
 
 from __future__ import annotations
 
-import datetime
 import hashlib
-import ipaddress
 import os
 import re
 import shutil
@@ -88,56 +86,11 @@ class TlsFiles:
 
 
 def make_tls(directory: Path) -> TlsFiles:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    """A private CA and a server certificate for 127.0.0.1 / localhost (vcsim -tlscert/-tlskey)."""
+    from simulators.tls import generate
 
-    directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ndo-exporter test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    files = TlsFiles(directory / "ca.pem", directory / "server.pem", directory / "server-key.pem")
-    files.ca_cert.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    files.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    files.server_key.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
-        )
-    )
-    return files
+    files = generate(directory, "127.0.0.1", "vcsim")
+    return TlsFiles(files.ca_file, files.cert_file, files.key_file)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -288,8 +241,23 @@ GIB_MB = 1024
 
 def _create_vm(sim: Vcsim, name: str, host: str, cpus: int, mem_mb: int, ds: str = "LocalDS_0") -> None:
     sim.govc(
-        "vm.create", "-c", str(cpus), "-m", str(mem_mb), "-g", "windows9Server64Guest", "-net", "VM Network",
-        "-ds", ds, "-host", host, "-disk", "1G", "-on=true", name,
+        "vm.create",
+        "-c",
+        str(cpus),
+        "-m",
+        str(mem_mb),
+        "-g",
+        "windows9Server64Guest",
+        "-net",
+        "VM Network",
+        "-ds",
+        ds,
+        "-host",
+        host,
+        "-disk",
+        "1G",
+        "-on=true",
+        name,
     )
 
 
@@ -305,8 +273,18 @@ def build_exchange_model(directory: Path) -> Path:
     with Vcsim(["-dc", "1", "-cluster", "1", "-host", "3", "-vm", "0", "-standalone-host", "0"]) as sim:
         # vcsim mounts an NFS datastore on a local directory named by -name (its base name is the
         # datastore name); summary.type is NFS as on a real vCenter.
-        sim.govc("datastore.create", "-type", "nfs", "-name", str(nfs), "-remote-host", "198.51.100.7",
-                 "-remote-path", "/vol/exchange", "/DC0/host/DC0_C0/DC0_C0_H2")
+        sim.govc(
+            "datastore.create",
+            "-type",
+            "nfs",
+            "-name",
+            str(nfs),
+            "-remote-host",
+            "198.51.100.7",
+            "-remote-path",
+            "/vol/exchange",
+            "/DC0/host/DC0_C0/DC0_C0_H2",
+        )
         _create_vm(sim, "EXCH01", "DC0_C0_H0", 8, 32 * GIB_MB)
         _create_vm(sim, "EXCH02", "DC0_C0_H0", 4, 8 * GIB_MB)
         _create_vm(sim, "APP01", "DC0_C0_H0", 8, 16 * GIB_MB)

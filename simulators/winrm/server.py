@@ -23,12 +23,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from simulators.tls import TlsFiles, generate
 from simulators.winrm import soap
 from simulators.winrm.auth import AuthFailed, ConnectionAuth, ServerAuth
 from simulators.winrm.faults import Faults
 from simulators.winrm.scenario import Scenario
 from simulators.winrm.shell import Shells
-from simulators.winrm.tls import TlsFiles, generate
 
 SOAP_CTYPE = "application/soap+xml;charset=UTF-8"
 
@@ -174,7 +174,7 @@ class WinRMSimulator:
         self.allow_unencrypted = allow_unencrypted
         self.username, self.password = username, password
         self._workdir = Path(tempfile.mkdtemp(prefix="winrm-sim-"))
-        self._tls_files: TlsFiles | None = generate(self._workdir / "tls", host) if tls else None
+        self._tls_files: TlsFiles | None = generate(self._workdir / "tls", host, "WinRM simulator") if tls else None
         self.auth = ServerAuth.create(username, password, tuple(auth), self._workdir,
                                       self._tls_files.cert_der if self._tls_files else None)
         self.shells = Shells()

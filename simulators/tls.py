@@ -1,4 +1,5 @@
-"""A throwaway CA and server certificate for the simulator, so clients keep TLS verification on.
+"""A throwaway CA and server certificate for the simulators (ONTAP, WinRM, vcsim), so clients keep
+TLS verification on.
 
 The CA (``ca.pem``) is what clients pass as ``verify=``; the server certificate it signs carries
 SAN ``IP:127.0.0.1``, ``DNS:localhost`` (and the bind address if it is another IP). A separate CA
@@ -24,24 +25,26 @@ class TlsFiles:
     ca_file: Path
     cert_file: Path
     key_file: Path
+    cert_der: bytes  # the leaf in DER, e.g. for NTLM channel bindings (tls-server-end-point)
 
 
-def _name(common_name: str) -> x509.Name:
+def _name(organization: str, common_name: str) -> x509.Name:
     return x509.Name(
         [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ndo-exporter ONTAP simulator"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
             x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ]
     )
 
 
-def generate(directory: Path, host: str = "127.0.0.1") -> TlsFiles:
+def generate(directory: Path, host: str = "127.0.0.1", simulator: str = "ONTAP simulator") -> TlsFiles:
     directory.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
     not_before, not_after = now - dt.timedelta(hours=1), now + dt.timedelta(days=30)
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = _name("ONTAP simulator test CA")
+    organization = f"ndo-exporter {simulator}"
+    ca_name = _name(organization, f"{simulator} test CA")
     ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
     ca_cert = (
         x509.CertificateBuilder()
@@ -54,9 +57,15 @@ def generate(directory: Path, host: str = "127.0.0.1") -> TlsFiles:
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -79,7 +88,7 @@ def generate(directory: Path, host: str = "127.0.0.1") -> TlsFiles:
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name("localhost"))
+        .subject_name(_name(organization, "localhost"))
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -93,13 +102,16 @@ def generate(directory: Path, host: str = "127.0.0.1") -> TlsFiles:
         .sign(ca_key, hashes.SHA256())
     )
 
-    files = TlsFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    files = TlsFiles(
+        directory / "ca.pem",
+        directory / "server.pem",
+        directory / "server.key",
+        cert.public_bytes(serialization.Encoding.DER),
+    )
     files.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     files.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     files.key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     files.key_file.chmod(0o600)
     return files
