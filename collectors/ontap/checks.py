@@ -167,6 +167,14 @@ def standby_coverage(nodes: NodesFacts, lifs: LifsFacts, files: FilesFacts) -> l
     return out
 
 
+def lif_create_command(svm: str, node: str) -> str:
+    """The SMB data LIF an SVM needs on a node (address, netmask and port are the site's choice)."""
+    return (
+        f"network interface create -vserver {svm} -lif {svm}_smb_{node} -service-policy default-data-files "
+        f"-home-node {node} -home-port <port> -address <ip> -netmask <mask>"
+    )
+
+
 def no_standby_lif_cifs_ndo(target: str, nodes: NodesFacts, lifs: LifsFacts, files: FilesFacts) -> list[Finding]:
     findings = []
     for cov in standby_coverage(nodes, lifs, files):
@@ -189,9 +197,7 @@ def no_standby_lif_cifs_ndo(target: str, nodes: NodesFacts, lifs: LifsFacts, fil
                 ),
                 action=(
                     f"network interface show -vserver {cov.svm} -curr-node {partner}; "
-                    f"network interface create -vserver {cov.svm} -lif {cov.svm}_smb_{partner} "
-                    f"-service-policy default-data-files -home-node {partner} -home-port <port> "
-                    "-address <ip> -netmask <mask>"
+                    + lif_create_command(cov.svm, partner)
                 ),
                 effect="A storage failover of this node would disrupt the CA SMB clients of this SVM.",
             )
@@ -278,12 +284,7 @@ def svm_node_without_data_lif(target: str, nodes: NodesFacts, lifs: LifsFacts) -
                 where=(("svm", svm), ("node", node)),
                 what=f"SMB SVM {svm} has no data LIF up on node {node}.",
                 cause="No LIF of the SVM is homed there, or the ones that are are down or moved away.",
-                action=(
-                    f"network interface show -vserver {svm} -home-node {node}; "
-                    f"network interface create -vserver {svm} -lif {svm}_smb_{node} "
-                    f"-service-policy default-data-files -home-node {node} -home-port <port> "
-                    "-address <ip> -netmask <mask>"
-                ),
+                action=(f"network interface show -vserver {svm} -home-node {node}; " + lif_create_command(svm, node)),
                 effect="Clients cannot be served locally by this node, and it cannot stand by for its partner.",
             )
         )
