@@ -254,8 +254,8 @@ class Stack:
 
     def _start_demo(self, scenarios: list[str], interval: float) -> None:
         port = free_port()
-        args = [sys.executable, "-m", "exporter.cli", "demo", "--no-hyperv", "--no-vsphere", "--listen", f"127.0.0.1:{port}",
-                "--interval", f"{interval:g}"]
+        args = [sys.executable, "-m", "exporter.cli", "demo", "--no-hyperv", "--no-vsphere",
+                "--listen", f"127.0.0.1:{port}", "--interval", f"{interval:g}"]
         for scenario in scenarios:
             args += ["--ontap-scenario", scenario]
         proc = self._spawn("demo", args)
