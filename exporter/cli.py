@@ -1,7 +1,10 @@
-"""``ndo-exporter``: run | check-config | once | demo.
+"""``ndo-exporter``: run | check-config | once | demo | healthcheck | hash-password.
 
-Exit codes: 0 fine, 1 runtime failure (e.g. the port is taken; for ``once``: see its help),
-2 unusable configuration or usage.
+Exit codes: 0 fine, 1 runtime failure (e.g. the port is taken; for ``once``: see its help;
+for ``healthcheck``: not healthy), 2 unusable configuration or usage.
+
+``run`` takes the exporter-toolkit flags ``--web.config.file`` and ``--web.listen-address``, and
+``--shard N/M``; each wins over the matching key of the configuration file.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from exporter.config import Config, ConfigError, load_config
+from exporter.config import Config, ConfigError, ShardingConfig, load_config
 from exporter.logging import setup_logging
 
 log = logging.getLogger("exporter")
@@ -30,9 +33,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the exporter daemon")
     run.add_argument("--config", required=True, metavar="FILE", help="configuration file (YAML)")
+    _web_flags(run)
+    run.add_argument(
+        "--web.listen-address", dest="listen_address", metavar="HOST:PORT",
+        help="address to listen on (default: web.listen_address of the config, else 127.0.0.1:9940)",
+    )
+    run.add_argument(
+        "--shard", metavar="N/M", type=_shard,
+        help="collect only shard N of M (N counts from 0; a StatefulSet pod name ending in -N works too)",
+    )
 
-    check = sub.add_parser("check-config", help="validate a configuration file and exit")
+    check = sub.add_parser("check-config", help="validate a configuration file (and its web config) and exit")
     check.add_argument("--config", required=True, metavar="FILE", help="configuration file (YAML)")
+    _web_flags(check)
+
+    health = sub.add_parser(
+        "healthcheck", help="exit 0 when the exporter at --url (or from --config) answers /-/healthy"
+    )
+    health.add_argument("--config", metavar="FILE", help="take the address and scheme from this configuration")
+    _web_flags(health)
+    health.add_argument("--url", help="base URL (default http://127.0.0.1:9940/)")
+    health.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS")
+
+    sub.add_parser(
+        "hash-password",
+        help="read a password on stdin, print its bcrypt hash for basic_auth_users in a web config file",
+    )
 
     once = sub.add_parser("once", help="collect every target once and print the findings")
     once.add_argument("--config", required=True, metavar="FILE", help="configuration file (YAML)")
@@ -60,27 +86,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(path: str) -> Config | None:
+def _web_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--web.config.file", dest="web_config_file", metavar="FILE",
+        help="exporter-toolkit web config (TLS, basic auth, headers); overrides web.config_file",
+    )
+
+
+def _shard(text: str) -> ShardingConfig:
+    from exporter.sharding import parse_shard
+
     try:
-        return load_config(path)
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _load(args: argparse.Namespace) -> Config | None:
+    """The configuration file with the command line's overrides applied; None: printed why."""
+    try:
+        config = load_config(args.config)
+        return config.with_overrides(
+            web_config_file=getattr(args, "web_config_file", None),
+            listen_address=getattr(args, "listen_address", None),
+            sharding=getattr(args, "shard", None),
+        )
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return None
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    config = _load(args.config)
+    config = _load(args)
     if config is None:
         return 2
     print(f"config OK: {len(config.targets)} targets")
     if config.web.config_file is not None:
-        print("warning: web.config_file is not yet supported; `run` will refuse it", file=sys.stderr)
+        from exporter.webconfig import load_web_config
+
+        try:
+            web = load_web_config(config.web.config_file)
+        except ConfigError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        print(f"web config OK: {web.describe()}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     setup_logging()  # before loading, so config warnings (tls.verify false) are formatted
-    config = _load(args.config)
+    config = _load(args)
     if config is None:
         return 2
     setup_logging(config.logging.level, config.logging.format)
@@ -125,12 +180,29 @@ def _delegate(module: str, args: argparse.Namespace) -> int:
     return int(result or 0)
 
 
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    from exporter.webauth import hash_password
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("hash-password: give the password on stdin", file=sys.stderr)
+        return 2
+    print(hash_password(password))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "check-config":
         return cmd_check_config(args)
     if args.command == "run":
         return cmd_run(args)
+    if args.command == "healthcheck":
+        from exporter.healthcheck import main as healthcheck
+
+        return healthcheck(args)
+    if args.command == "hash-password":
+        return cmd_hash_password(args)
     if args.command == "once":
         return _delegate("exporter.commands.once", args)
     return _delegate("exporter.commands.demo", args)

@@ -2,8 +2,9 @@
 
 Every model sets ``extra="forbid"`` so a typo (``pasword_env``) is named instead of silently
 ignored. ``load_config`` turns every problem into one line ``<yaml path>: <why>`` and never echoes
-an input value, because the input may be a secret. Passwords are references (env var or file)
-resolved at collection time, so a rotated secret is picked up without a restart.
+an input value, because the input may be a secret. Passwords are references (env var, file or
+command; exporter/secrets.py) resolved at collection time, so a rotated secret is picked up
+without a restart.
 """
 
 from __future__ import annotations
@@ -28,9 +29,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-
-from collectors.errors import CollectionError
-from exporter.logging import register_secret
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +91,7 @@ class _Model(BaseModel):
 
 class WebConfig(_Model):
     listen_address: str = "127.0.0.1:9940"
-    # exporter-toolkit web-config.yml (TLS, basic auth). Reserved: validated, refused at `run`.
+    # exporter-toolkit web-config.yml (TLS, basic auth, headers): exporter/webconfig.py.
     config_file: str | None = None
     max_requests: int = Field(default=40, ge=1)
 
@@ -142,6 +140,18 @@ class Credentials(_Model):
     password_env: str | None = None
     password_file: str | None = None
     password: SecretStr | None = None
+    # argv (no shell) whose stdout is the password; run at most once per cache period.
+    password_command: list[str] | None = None
+    password_command_timeout: Duration = 10.0
+    password_command_cache: Duration = 300.0
+
+    @field_validator("password_command")
+    @classmethod
+    def _argv(cls, value: list[str] | None) -> list[str] | None:
+        # Never echo the arguments: a command line may carry a token.
+        if value is not None and (not value or not value[0].strip()):
+            raise ValueError("expected a non-empty list: [program, arg, ...] (run without a shell)")
+        return value
 
     @field_validator("password_env")
     @classmethod
@@ -163,10 +173,11 @@ class Credentials(_Model):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Credentials:
-        given = [n for n in ("password_env", "password_file", "password") if getattr(self, n) is not None]
+        sources = ("password_env", "password_file", "password_command", "password")
+        given = [n for n in sources if getattr(self, n) is not None]
         if len(given) != 1:
             raise ValueError(
-                "give exactly one of password_env, password_file, password"
+                "give exactly one of password_env, password_file, password_command, password"
                 + (f" (got {', '.join(given)})" if given else "")
             )
         return self
@@ -264,34 +275,25 @@ class TargetConfig(_Model):
         return value
 
     def resolve_password(self) -> str:
-        """The password, read now (a rotated env var or file is picked up by the next session).
+        """The password, read now (a rotated env var, file or command output is picked up).
 
-        Raises ``CollectionError("config")`` naming the variable or file, never the value.
+        Raises ``CollectionError("config")`` naming the variable, file or program, never the value.
         """
-        creds = self.credentials
-        if creds.password is not None:
-            value = creds.password.get_secret_value()
-        elif creds.password_env is not None:
-            value = os.environ.get(creds.password_env, "")
-            if not value:
-                raise CollectionError(
-                    "config", f"environment variable {creds.password_env} is not set or empty"
-                )
-        else:
-            assert creds.password_file is not None  # guaranteed by Credentials._exactly_one
-            try:
-                value = Path(creds.password_file).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-                raise CollectionError(
-                    "config", f"cannot read password file {creds.password_file}: {why}"
-                ) from None
-            # Secret files written by `echo` or Kubernetes tooling often end with a newline.
-            value = value.rstrip("\r\n")
-            if not value:
-                raise CollectionError("config", f"password file {creds.password_file} is empty")
-        register_secret(value)
-        return value
+        from exporter.secrets import resolver_for
+
+        return resolver_for(self.credentials).resolve()
+
+    def password_fingerprint(self) -> bytes:
+        """A digest of the current password: the scheduler reconnects when it changes."""
+        from exporter.secrets import resolver_for
+
+        return resolver_for(self.credentials).fingerprint()
+
+    def password_refused(self) -> None:
+        """The target answered 401: drop any cached password (a command is run again next time)."""
+        from exporter.secrets import resolver_for
+
+        resolver_for(self.credentials).invalidate()
 
 
 def validate_address(value: str) -> None:
@@ -339,11 +341,31 @@ def _source_collectors(kind: str) -> list[str]:
     return list(spec.collectors) if spec is not None else []
 
 
+class ShardingConfig(_Model):
+    """This instance collects only the targets whose name hashes to ``shard`` (of ``of``).
+
+    ``shard`` counts from 0, like StatefulSet pod ordinals; exporter/sharding.py has the hash.
+    """
+
+    shard: int = Field(default=0, ge=0)
+    of: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _in_range(self) -> ShardingConfig:
+        if self.shard >= self.of:
+            raise ValueError(f"shard must be between 0 and {self.of - 1} (counting from 0)")
+        return self
+
+    def __str__(self) -> str:
+        return f"{self.shard}/{self.of}"
+
+
 class Config(_Model):
     web: WebConfig = WebConfig()
     logging: LoggingConfig = LoggingConfig()
     allow_inline_secrets: bool = False
     defaults: DefaultsConfig = DefaultsConfig()
+    sharding: ShardingConfig = ShardingConfig()
     targets: list[TargetConfig] = Field(default_factory=list)
 
     @model_validator(mode="before")
@@ -389,6 +411,36 @@ class Config(_Model):
             if target.name == name:
                 return target
         raise KeyError(name)
+
+    def owned_targets(self) -> list[TargetConfig]:
+        """The targets this instance collects: all of them, or its shard's share."""
+        from exporter.sharding import owns
+
+        return [t for t in self.targets if owns(self.sharding, t.name)]
+
+    def with_overrides(
+        self,
+        *,
+        web_config_file: str | None = None,
+        listen_address: str | None = None,
+        sharding: ShardingConfig | None = None,
+    ) -> Config:
+        """The command line wins over the file (``--web.config.file``, ``--web.listen-address``, ``--shard``)."""
+        problems: list[str] = []
+        web = self.web
+        if web_config_file is not None:
+            if not Path(web_config_file).is_file():
+                problems.append(f"--web.config.file: file not found: {web_config_file}")
+            web = web.model_copy(update={"config_file": web_config_file})
+        if listen_address is not None:
+            try:
+                split_listen_address(listen_address)
+            except ValueError as exc:
+                problems.append(f"--web.listen-address: {exc}")
+            web = web.model_copy(update={"listen_address": listen_address})
+        if problems:
+            raise ConfigError("command line", problems)
+        return self.model_copy(update={"web": web, "sharding": sharding or self.sharding})
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 from types import TracebackType
 
-from exporter.config import Config, ConfigError, split_listen_address
+from exporter.config import Config, split_listen_address
 from exporter.http import HttpServer, WebApp
 from exporter.publisher import Publisher
 from exporter.scheduler import STARTUP_SPREAD_SECONDS, Scheduler
 from exporter.store import Store
+from exporter.webconfig import WebConfigManager
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +42,19 @@ class Daemon:
         self.http: HttpServer | None = None
 
     def start(self) -> None:
-        if self.config.web.config_file is not None:
-            raise ConfigError(
-                "web.config_file",
-                ["web.config_file: TLS and basic auth (exporter-toolkit web-config) are not yet supported; "
-                 "remove web.config_file or terminate TLS in front of the exporter"],
-            )
+        """Raises ``ConfigError`` for an unusable web config file, ``OSError`` when it cannot listen."""
+        web = WebConfigManager(self.config.web.config_file) if self.config.web.config_file else None
         host, port = split_listen_address(self.listen_address)
-        self.http = HttpServer(host, port, WebApp(self.store, self.publisher), self.config.web.max_requests)
+        app = WebApp(
+            self.store,
+            self.publisher,
+            sharding=self.config.sharding,
+            configured=tuple(t.name for t in self.config.targets),
+            security=web.current().describe() if web is not None else "none (plain HTTP, no authentication)",
+        )
+        self.http = HttpServer(host, port, app, self.config.web.max_requests, web)
+        if web is not None:
+            log.info("web config %s: %s", web.path, web.current().describe())
         self.publisher.start()
         self.scheduler.start()
         self.http.start()
@@ -56,7 +62,8 @@ class Daemon:
 
     @property
     def url(self) -> str:
-        """Base URL with a trailing slash, e.g. ``http://127.0.0.1:9940/`` (the bound port, not 0)."""
+        """Base URL with a trailing slash, e.g. ``http://127.0.0.1:9940/`` (the bound port, not 0;
+        ``https://`` when the web config enables TLS)."""
         if self.http is None:
             raise RuntimeError("daemon not started")
         return self.http.url

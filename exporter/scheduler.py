@@ -9,6 +9,10 @@ deadline plus a grace: a collector that ignores its deadline (a hung socket) can
 Its late result is discarded and its session abandoned (closed when the thread finally ends);
 while that thread is still alive the job does not start another one, so a hung cluster costs at
 most one thread per job.
+
+Before each run the job compares the password's fingerprint with the one its session was opened
+with: a rotated secret (file, variable or command output) reconnects before the old password is
+refused. With ``sharding`` (``--shard N/M``) only this instance's share of the targets gets jobs.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ class CollectorJob:
         self.interval = interval
         self.store = store
         self._session: Session | None = None
+        self._session_password: bytes | None = None  # fingerprint the session was opened with
         self._hung: threading.Thread | None = None
         self._lock = threading.Lock()  # guards against a manual run overlapping a scheduled one
 
@@ -86,8 +91,10 @@ class CollectorJob:
                 return
             self._hung = None
         deadline = start + timeout
+        self._reconnect_if_rotated()
         try:
             if self._session is None:
+                self._session_password = self._password_fingerprint()
                 self._session = self.spec.open_session(self.target, collector)
             session = self._session
         except Exception as exc:
@@ -109,6 +116,24 @@ class CollectorJob:
             self._fail("timeout", f"no result within the {timeout:g}s deadline; run abandoned", duration)
             return
         self._outcome(slot.value, slot.error, duration)
+
+    def _password_fingerprint(self) -> bytes | None:
+        try:
+            return self.target.password_fingerprint()
+        except CollectionError:
+            return None  # unreadable now: the session's own resolve reports it
+
+    def _reconnect_if_rotated(self) -> None:
+        """Close the session when the password changed since it was opened (a rotated secret)."""
+        if self._session is None:
+            return
+        current = self._password_fingerprint()
+        if current is None or current == self._session_password:
+            # A secret that cannot be read right now (mid-rotation) keeps the working session.
+            return
+        log.info("%s: the password changed; reconnecting with the new one", self.id)
+        _close_quietly(self._session, self.id)
+        self._session = None
 
     def _work(self, session: Session, deadline: float, slot: _Run) -> None:
         value: Any = None
@@ -134,6 +159,8 @@ class CollectorJob:
             log.info("%s: unsupported by this target: %s", self.id, error.message)
             self.store.record_unsupported(name, collector, error.message, duration)
         elif isinstance(error, CollectionError):
+            if error.reason == "auth":
+                self.target.password_refused()  # a cached command output is run again next time
             self._fail(error.reason, error.message, duration)
         else:
             log.error("%s: internal error", self.id, exc_info=error)
@@ -157,11 +184,12 @@ def _close_quietly(session: Session, job_id: str) -> None:
         log.debug("%s: closing the session failed", job_id, exc_info=True)
 
 
-def build_jobs(config: Config, store: Store) -> list[CollectorJob]:
-    """Register every target and enabled collector in the store; one job each."""
+def build_jobs(config: Config, store: Store, *, all_targets: bool = False) -> list[CollectorJob]:
+    """Register the targets this instance owns (``all_targets``: every one) and their enabled
+    collectors in the store; one job each."""
     jobs: list[CollectorJob] = []
     registry = sources.registry()
-    for target in config.targets:
+    for target in config.targets if all_targets else config.owned_targets():
         spec = registry[target.kind]
         store.add_target(target.name, spec, target.stale_after_cycles)
         for collector, interval in enabled_collectors(target).items():
@@ -181,6 +209,11 @@ class Scheduler:
     ) -> None:
         self.store = store
         self.jobs = build_jobs(config, store)
+        if config.sharding.of > 1:
+            log.info(
+                "shard %s: collecting %d of %d targets",
+                config.sharding, len(config.owned_targets()), len(config.targets),
+            )
         self._spread = startup_spread_seconds
         workers = max_workers or min(32, max(4, len(self.jobs)))
         self._scheduler = BackgroundScheduler(
@@ -223,11 +256,12 @@ def run_jobs_once(jobs: Sequence[CollectorJob], max_workers: int = 8) -> None:
 def run_once_all(config: Config, *, max_workers: int = 8) -> Store:
     """Run every enabled collector of every target once, concurrently (bounded); return the store.
 
-    Used by ``ndo-exporter once``. Sessions are closed afterwards; the store holds each outcome
+    Used by ``ndo-exporter once``, which is an operator's look at everything: it ignores
+    ``sharding``. Sessions are closed afterwards; the store holds each outcome
     (``store.snapshots(target)``) and the findings (``store.findings()``).
     """
     store = Store()
-    jobs = build_jobs(config, store)
+    jobs = build_jobs(config, store, all_targets=True)
     try:
         run_jobs_once(jobs, max_workers=max_workers)
     finally:

@@ -6,14 +6,22 @@
 # Then: ruff, mypy, pytest. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus-alertmanager >/dev/null 2>&1; then
+# Debian packages the tests drive for real: Prometheus/promtool and Alertmanager/amtool (alert and
+# end-to-end tests), systemd-analyze (unit file checks), node/npm (fetch helm and the Prometheus
+# Operator schemas into .cache/ for the chart tests). vcsim is built by the vSphere tests
+# themselves (tools/vcsim/build.sh, cached in .cache/vcsim).
+need=()
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "== installing Debian's prometheus and prometheus-alertmanager"
+    echo "== installing Debian packages: ${need[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      prometheus prometheus-alertmanager >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   else
-    echo "!! promtool not found and cannot apt-get install it: tests that need it will fail" >&2
+    echo "!! missing ${need[*]} and cannot apt-get install them: tests that need them will fail" >&2
   fi
 fi
 echo "== setting up .venv"

@@ -100,12 +100,14 @@ def test_once_and_demo_options_are_parsed() -> None:
     assert (args.ontap_scenario, args.listen, args.interval) == (["a", "b"], "127.0.0.1:9940", 15.0)
 
 
-def test_run_refuses_web_config_file_for_now(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_refuses_an_invalid_web_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # web.config_file is supported (tests/integration/test_secure_*.py); a broken one stops `run`.
     web = tmp_path / "web.yml"
-    web.write_text("basic_auth_users: {}\n")
+    web.write_text(f"basic_auth_users: {{monitor: {SECRET}}}\n")
     path = write(tmp_path, f"web: {{listen_address: '127.0.0.1:0', config_file: {web}}}\ntargets: []\n")
     assert cli.main(["run", "--config", path]) == 2
-    assert "not yet supported" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "basic_auth_users: user 'monitor': not a bcrypt hash" in err and SECRET not in err
 
 
 # `run` in a child process: the fake source is installed by a tiny bootstrap, since the child does

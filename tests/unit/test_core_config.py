@@ -144,11 +144,13 @@ def test_addresses(address: str, ok: bool) -> None:
 
 def test_credentials_need_exactly_one_password_source() -> None:
     none = problems({"targets": [target_entry("c1", credentials={"username": "m"})]})
-    assert none == ["targets[0].credentials: give exactly one of password_env, password_file, password"]
+    assert none == [
+        "targets[0].credentials: give exactly one of password_env, password_file, password_command, password"
+    ]
     two = problems({"targets": [target_entry("c1", credentials={
         "username": "m", "password_env": "A", "password_file": "/x"})]})
-    assert two == ["targets[0].credentials: give exactly one of password_env, password_file, password "
-                   "(got password_env, password_file)"]
+    assert two == ["targets[0].credentials: give exactly one of password_env, password_file, password_command, "
+                   "password (got password_env, password_file)"]
 
 
 def test_inline_password_is_refused_unless_allowed_and_never_echoed() -> None:
