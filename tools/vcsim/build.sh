@@ -45,14 +45,19 @@ smoke_test() {  # vcsim on 127.0.0.1:0 (it picks a free port and prints GOVC_URL
   "$dir/vcsim" -l 127.0.0.1:0 -cluster 1 -host 2 -vm 2 -standalone-host 0 >"$logf" 2>&1 &
   sim=$!
   url=""
-  for _ in $(seq 1 150); do
+  for _ in $(seq 1 600); do  # up to 60 s: a loaded 2-core CI machine starts it slowly
     url=$(grep -o 'https://[^ ]*/sdk' "$logf" 2>/dev/null || true)
     [ -n "$url" ] && break
     sleep 0.1
   done
   if [ -z "$url" ]; then kill "$sim" 2>/dev/null || true; cat "$logf" >&2; rm -f "$logf"; return 1; fi
-  local ok=0
-  GOVC_URL="$url" GOVC_INSECURE=1 "$dir/govc" find / -type m | grep -q VM || ok=1
+  # vcsim prints its URL a moment before it serves; retry govc a few times before calling it broken.
+  local ok=1
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    if GOVC_URL="$url" GOVC_INSECURE=1 "$dir/govc" find / -type m 2>>"$logf" | grep -q VM; then ok=0; break; fi
+    sleep 1
+  done
+  [ "$ok" = 0 ] || cat "$logf" >&2
   kill "$sim" 2>/dev/null || true; wait "$sim" 2>/dev/null || true; rm -f "$logf"
   return $ok
 }
