@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from exporter.sources import CollectorSpec, SourceSpec
 
 if TYPE_CHECKING:
     from exporter.config import TargetConfig
+    from exporter.daemon import Daemon
 
 FAKE_VALUE = MetricDef(
     "ndo_fake_value", "gauge", 'A fake value. Escaping check: back\\slash, "quotes",\nnewline.',
@@ -150,3 +152,32 @@ def target_entry(name: str, kind: str = "fake", **overrides: Any) -> dict[str, A
     }
     entry.update(overrides)
     return entry
+
+
+@contextmanager
+def running_daemons(startup_spread_seconds: float = 0.1) -> Iterator[Callable[[dict[str, Any]], Daemon]]:
+    """Start daemons from raw config dicts on 127.0.0.1:0 (short debounce); all stop on exit.
+
+    The integration tests' ``start`` fixtures wrap this with the config shape they need.
+    """
+    from exporter.config import parse_config
+    from exporter.daemon import Daemon
+
+    daemons: list[Daemon] = []
+
+    def launch(raw: dict[str, Any]) -> Daemon:
+        daemon = Daemon(
+            parse_config(raw),
+            listen_address="127.0.0.1:0",
+            startup_spread_seconds=startup_spread_seconds,
+            debounce_seconds=0.01,
+        )
+        daemon.start()
+        daemons.append(daemon)
+        return daemon
+
+    try:
+        yield launch
+    finally:
+        for daemon in daemons:
+            daemon.stop()

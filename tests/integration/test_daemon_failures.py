@@ -14,9 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 import exporter.sources
 from collectors.errors import REASONS, CollectionError
-from exporter.config import parse_config
 from exporter.daemon import Daemon
-from exporter.testing import FakeFragment, FakeSession, FakeSource, target_entry
+from exporter.testing import FakeFragment, FakeSession, FakeSource, running_daemons, target_entry
 
 PASSWORD = "Int3gration-Secret-Value"
 
@@ -86,18 +85,8 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeSource:
 
 @pytest.fixture
 def start(fake: FakeSource) -> Iterator[Callable[..., Daemon]]:
-    daemons: list[Daemon] = []
-
-    def _start(*targets: dict[str, Any]) -> Daemon:
-        cfg = parse_config({"targets": list(targets)})
-        daemon = Daemon(cfg, listen_address="127.0.0.1:0", startup_spread_seconds=0.1, debounce_seconds=0.01)
-        daemon.start()
-        daemons.append(daemon)
-        return daemon
-
-    yield _start
-    for d in daemons:
-        d.stop()
+    with running_daemons() as launch:
+        yield lambda *targets: launch({"targets": list(targets)})
 
 
 def fast(name: str, interval: float = 0.2, **kw: Any) -> dict[str, Any]:

@@ -17,9 +17,8 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 import exporter.sources
-from exporter.config import parse_config
 from exporter.daemon import Daemon
-from exporter.testing import FakeFragment, FakeSession, FakeSource, target_entry
+from exporter.testing import FakeFragment, FakeSession, FakeSource, running_daemons, target_entry
 
 PROMETHEUS_HEADERS = {
     "Accept": "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
@@ -47,18 +46,8 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeSource:
 
 @pytest.fixture
 def start(fake: FakeSource) -> Iterator[Callable[..., Daemon]]:
-    daemons: list[Daemon] = []
-
-    def _start(*targets: dict[str, Any], **web: Any) -> Daemon:
-        cfg = parse_config({"web": web, "targets": list(targets)})
-        daemon = Daemon(cfg, listen_address="127.0.0.1:0", startup_spread_seconds=0.1, debounce_seconds=0.01)
-        daemon.start()
-        daemons.append(daemon)
-        return daemon
-
-    yield _start
-    for d in daemons:
-        d.stop()
+    with running_daemons() as launch:
+        yield lambda *targets, **web: launch({"web": web, "targets": list(targets)})
 
 
 def fast(name: str, **kw: Any) -> dict[str, Any]:

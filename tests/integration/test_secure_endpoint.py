@@ -16,9 +16,8 @@ import requests
 import yaml
 
 import exporter.sources
-from exporter.config import parse_config
 from exporter.daemon import Daemon
-from exporter.testing import FakeSource, target_entry
+from exporter.testing import FakeSource, running_daemons, target_entry
 from tests.secure_support import PASSWORD, PASSWORD_HASH, USER, Pki, make_pki, serial_of, write_web_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,19 +33,9 @@ def start(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Daemon]]:
     fake = FakeSource()
     monkeypatch.setattr(exporter.sources, "registry", fake.registry)
     monkeypatch.setenv("NDO_TEST_PASSWORD", "target-pw-1234")
-    daemons: list[Daemon] = []
-
-    def _start(web_config: Path) -> Daemon:
-        cfg = parse_config({"web": {"config_file": str(web_config)},
-                            "targets": [target_entry("c1", collectors={"alpha": {"interval": 0.3}})]})
-        daemon = Daemon(cfg, listen_address="127.0.0.1:0", startup_spread_seconds=0.1, debounce_seconds=0.01)
-        daemon.start()
-        daemons.append(daemon)
-        return daemon
-
-    yield _start
-    for d in daemons:
-        d.stop()
+    target = target_entry("c1", collectors={"alpha": {"interval": 0.3}})
+    with running_daemons() as launch:
+        yield lambda web_config: launch({"web": {"config_file": str(web_config)}, "targets": [target]})
 
 
 def tls_basic(pki: Pki, tmp: Path, **tls: Any) -> Path:

@@ -16,9 +16,8 @@ import pytest
 import requests
 
 import exporter.sources
-from exporter.config import parse_config
 from exporter.daemon import Daemon
-from exporter.testing import FakeFragment, FakeSession, FakeSource, target_entry
+from exporter.testing import FakeFragment, FakeSession, FakeSource, running_daemons, target_entry
 
 
 @pytest.fixture
@@ -31,18 +30,8 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeSource:
 
 @pytest.fixture
 def start(fake: FakeSource) -> Iterator[Callable[..., Daemon]]:
-    daemons: list[Daemon] = []
-
-    def _start(*targets: dict[str, Any], **web: Any) -> Daemon:
-        cfg = parse_config({"web": web, "targets": list(targets)})
-        d = Daemon(cfg, listen_address="127.0.0.1:0", startup_spread_seconds=0.0, debounce_seconds=0.01)
-        d.start()
-        daemons.append(d)
-        return d
-
-    yield _start
-    for d in daemons:
-        d.stop()
+    with running_daemons(startup_spread_seconds=0.0) as launch:
+        yield lambda *targets, **web: launch({"web": web, "targets": list(targets)})
 
 
 def slow(seconds: float) -> Callable[[FakeSession, float], Any]:
