@@ -326,28 +326,29 @@ class _Handler(BaseHTTPRequestHandler):
     def _not_allowed(self) -> None:
         # The body (if any) is not read, so the connection cannot be reused safely.
         self.close_connection = True
+        if self._refused_by_web_config(close=True):
+            return
+        self._send(self.server.app.handle(self.command, self.path, self.headers), close=True)
+
+    def _refused_by_web_config(self, close: bool = False) -> bool:
+        """Apply the web config's auth gate (and its headers); True when it answered already."""
         web = self.server.web
         self._extra = {}
-        if web is not None:
-            gate = web.gate(self.headers.get("Authorization"))
-            self._extra = gate.headers
-            if gate.status is not None:
-                self._send(_text(gate.status, gate.message), close=True)
-                return
-        self._send(self.server.app.handle(self.command, self.path, self.headers), close=True)
+        if web is None:
+            return False
+        gate = web.gate(self.headers.get("Authorization"))
+        self._extra = gate.headers
+        if gate.status is None:
+            return False
+        self._send(_text(gate.status, gate.message), close=close)
+        return True
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _not_allowed
 
     def _serve(self) -> None:
         deadline = scrape_deadline(self.headers, time.monotonic())
-        web = self.server.web
-        self._extra = {}
-        if web is not None:
-            gate = web.gate(self.headers.get("Authorization"))
-            self._extra = gate.headers
-            if gate.status is not None:
-                self._send(_text(gate.status, gate.message))
-                return
+        if self._refused_by_web_config():
+            return
         slots = self.server.slots
         wait = max(0.0, deadline - time.monotonic()) if deadline is not None else 0.0
         if not (slots.acquire(timeout=wait) if wait > 0 else slots.acquire(blocking=False)):
