@@ -562,14 +562,18 @@ def load_config_text(text: str, source: str = "<config>") -> Config:
     return parse_config(data, source)
 
 
-def load_config(path: str | os.PathLike[str]) -> Config:
-    source = str(path)
+def read_config_file(path: str | os.PathLike[str], what: str) -> str:
+    """The file's text, or ``ConfigError`` saying why it cannot be read (never its content)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        raise ConfigError(source, [f"cannot read the config file: {why}"]) from None
-    config = load_config_text(text, source)
+        raise ConfigError(str(path), [f"cannot read the {what}: {why}"]) from None
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    source = str(path)
+    config = load_config_text(read_config_file(path, "config file"), source)
     warn_insecure(config)
     return config
 

@@ -39,7 +39,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from exporter.config import ConfigError, parse_duration, problems_of
+from exporter.config import ConfigError, parse_duration, problems_of, read_config_file
 from exporter.webauth import BasicAuth, TokenBucket
 
 log = logging.getLogger(__name__)
@@ -327,11 +327,7 @@ def _load_pair(ctx: ssl.SSLContext, cert: bytes, key: bytes, source: str) -> Non
 def load_web_config(path: str | os.PathLike[str]) -> WebSettings:
     """Parse, validate and build: raises ``ConfigError`` naming keys, never values."""
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        raise ConfigError(source, [f"cannot read the web config file: {why}"]) from None
+    text = read_config_file(path, "web config file")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError:
