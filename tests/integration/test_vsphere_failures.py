@@ -24,12 +24,6 @@ pytestmark = pytest.mark.timeout(600)
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    vs.require_binaries()
-    return vs.build_exchange_model(tmp_path_factory.mktemp("vcsim"))
-
-
-@pytest.fixture(scope="module")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> vs.TlsFiles:
     return vs.make_tls(tmp_path_factory.mktemp("tls"))
 

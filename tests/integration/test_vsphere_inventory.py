@@ -28,12 +28,6 @@ pytestmark = pytest.mark.timeout(600)
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    vs.require_binaries()
-    return vs.build_exchange_model(tmp_path_factory.mktemp("vcsim"))
-
-
-@pytest.fixture(scope="module")
 def sim(model: Path) -> Iterator[vs.Vcsim]:
     with vs.Vcsim(load=model) as s:
         yield s
