@@ -246,8 +246,8 @@ class TargetConfig(_Model):
 
     @field_validator("address")
     @classmethod
-    def _address(cls, value: str) -> str:
-        validate_address(value)
+    def _address(cls, value: str, info: ValidationInfo) -> str:
+        validate_address(value, info.data.get("kind"))
         return value
 
     @field_validator("labels")
@@ -296,20 +296,35 @@ class TargetConfig(_Model):
         resolver_for(self.credentials).invalidate()
 
 
-def validate_address(value: str) -> None:
-    """host | host:port | https://host[:port] | http://host:port; never user:password@."""
+# vSphere's SOAP endpoint: the URL vSphere users paste (govc's GOVC_URL, PowerCLI, VMware's docs).
+_VSPHERE_PATH = re.compile(r"/sdk/?$", re.IGNORECASE)
+
+
+def validate_address(value: str, kind: str | None = None) -> None:
+    """host | host:port | https://host[:port] | http://host:port; never user:password@.
+
+    ``kind: vsphere`` (an HTTPS-only API) also takes ``https://host[:port]/sdk``, the endpoint URL
+    vSphere users paste, and refuses ``http://``.
+    """
     rest = value
+    scheme = ""
     if "://" in value:
         scheme, rest = value.split("://", 1)
         if scheme not in ("https", "http"):
             raise ValueError("scheme must be https:// or http://")
+        if kind == "vsphere" and scheme != "https":
+            raise ValueError("the vSphere API is HTTPS only: use https://host[:port][/sdk] or host[:port]")
         if scheme == "http" and not re.search(r":\d+/?$", rest):
             raise ValueError("http:// needs an explicit port (http://host:port)")
+    if kind == "vsphere" and scheme == "https" and "@" not in rest:
+        rest = _VSPHERE_PATH.sub("", rest)
     rest = rest.rstrip("/")
     if "@" in rest:
         # Do not echo the value: it likely contains a password.
         raise ValueError("credentials in the address are refused; use the credentials: section")
     if "/" in rest or "?" in rest or "#" in rest:
+        if kind == "vsphere":
+            raise ValueError("give host[:port] or https://host[:port]/sdk (the only path of the vSphere API)")
         raise ValueError("give only host[:port], without a path")
     host, port = rest, ""
     if rest.startswith("["):
