@@ -21,7 +21,8 @@ from tests import vcsim_support as vs
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "alerts" / "hypervisor.rules.yml"
-ALERTS = (
+# Alert names are a contract: these must stay; rules added later (issue 12) are checked the same way.
+CORE_ALERTS = (
     hv.RATIO_UNSUPPORTED,
     hv.RATIO_ABOVE_RECOMMENDED,
     hv.MEMORY_OVERCOMMITTED,
@@ -29,6 +30,7 @@ ALERTS = (
     hv.SAVED_STATE,
     hv.STORAGE_UNSUPPORTED,
 )
+ALERTS = tuple(r["alert"] for r in yaml.safe_load(RULES.read_text())["groups"][0]["rules"])
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
@@ -49,7 +51,7 @@ def test_promtool_unit_tests() -> None:
 
 def test_alert_names_labels_and_runbooks() -> None:
     rules = yaml.safe_load(RULES.read_text())["groups"][0]["rules"]
-    assert tuple(r["alert"] for r in rules) == ALERTS
+    assert set(CORE_ALERTS) <= set(ALERTS) and len(set(ALERTS)) == len(ALERTS)
     for r in rules:
         assert r["labels"]["severity"] == hv.SEVERITY[r["alert"]]
         assert set(r["annotations"]) == {"summary", "description", "action", "runbook_url"}
@@ -90,9 +92,9 @@ def test_real_exposition_fires_exactly_the_findings(tmp_path: Path) -> None:
     fired = set()
     for labels in re.findall(r"Labels:\{(.*?)\}\n", res.stdout + res.stderr):
         d = dict(re.findall(r'(\w+)="([^"]*)"', labels))
-        fired.add((d["alertname"], d["host"], d.get("vm", "")))
+        fired.add((d["alertname"], d.get("host", ""), d.get("vm", "")))
     expected = {
-        (f.check, f.where_dict()["host"], f.where_dict().get("vm", ""))
+        (f.check, f.where_dict().get("host", ""), f.where_dict().get("vm", ""))
         for f in hv.derive("vc-lab", inv.facts)
         if f.check in ALERTS
     }
