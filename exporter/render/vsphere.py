@@ -26,7 +26,9 @@ ABOUT_INFO = _m(
 DATASTORE_INFO = _m("datastore_info", "Datastore and its type (VMFS, NFS, NFS41, vsan, VVOL, ...) (value 1).",
                     "datastore", "type")
 DATASTORE_NAS = _m(
-    "datastore_nas", "1 when the datastore is NAS (NFS, NFS41, CIFS): unsupported for Exchange data.", "datastore"
+    "datastore_nas",
+    "1 when the datastore is NAS (NFS, NFS41, CIFS, or VVOL on NFS protocol endpoints): unsupported for Exchange data.",
+    "datastore",
 )
 AUTOSTART_ENABLED = _m(
     "host_autostart_enabled",
@@ -36,8 +38,11 @@ AUTOSTART_INFO = _m(
     "host_autostart_info", "The host's default VM stop action (powerOff, suspend, guestShutdown, none) (value 1).",
     "host", "stop_action",
 )
-OBJECTS = _m("inventory_objects", "Objects in the inventory read, by type (vm, template, host, datastore, cluster).",
-             "type")
+OBJECTS = _m(
+    "inventory_objects",
+    "Objects in the inventory read, by type (vm: templates excluded, template, host, datastore, cluster).",
+    "type",
+)
 READ_PAGES = _m("inventory_read_pages", "RetrievePropertiesEx pages the last inventory read took.")
 READ_SECONDS = _m("inventory_read_seconds", "Duration of the last inventory read (the PropertyCollector calls).")
 LOGINS = _m(
