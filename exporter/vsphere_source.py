@@ -5,7 +5,8 @@ Target configuration read here (exporter.config.TargetConfig): ``name``, ``addre
 ``credentials.username`` + ``resolve_password()``, ``tls.verify``, ``tls.ca_file``,
 ``timeout_seconds``, ``connect_timeout_seconds``, ``max_records`` (objects per PropertyCollector
 page), ``exchange.name_patterns`` / ``exchange.tags`` / ``exchange.annotation_marker`` and
-``host_os_vcpus`` (None = the vSphere default, 0). The last two are optional here, so a config
+``host_os_vcpus`` (None = the vSphere default, ``collectors.hypervisor.DEFAULT_HOST_OS_VCPUS``;
+a configured value is passed to every host of the target). The last two are optional here, so a config
 model without them still works (defaults of ``collectors.hypervisor.ExchangeSelector``).
 """
 
@@ -36,7 +37,8 @@ DEFAULT_INTERVAL_SECONDS = 300.0
 
 
 def split_address(address: str) -> tuple[str, int]:
-    """``vc``, ``vc:8443``, ``https://vc[:port][/sdk]`` -> (host, port). vSphere's API is HTTPS only."""
+    """``vc``, ``vc:8443``, ``https://vc[:port][/sdk]`` -> (host, port). vSphere's API is HTTPS only
+    (exporter.config.validate_address refuses ``http://`` and any path but ``/sdk`` for this kind)."""
     if "://" not in address:
         address = "https://" + address
     parts = urlsplit(address)

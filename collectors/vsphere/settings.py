@@ -24,7 +24,7 @@ class VsphereSettings:
     # unpaged call and bounds each response and vCenter's memory.
     page_size: int = 1000
     selector: ExchangeSelector = field(default_factory=ExchangeSelector)
-    host_os_vcpus: int | None = None  # None: the vSphere default (0; collectors.hypervisor)
+    host_os_vcpus: int | None = None  # None: the vSphere default (collectors.hypervisor.DEFAULT_HOST_OS_VCPUS)
 
     @property
     def origin(self) -> str:
