@@ -312,3 +312,15 @@ def test_templates_are_known_from_the_first_read() -> None:
     from collectors.vsphere.inventory import VM_PATHS
 
     assert "config.template" in VM_PATHS
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [("info", SimpleNamespace(vvolDS=SimpleNamespace(protocolEndpointType=None, hostPE=5))),
+     ("layoutEx.file", [SimpleNamespace(key="not-a-number", name="[ds] a.vmdk", type="diskDescriptor")]),
+     ("layoutEx.disk", [SimpleNamespace(chain=[SimpleNamespace(fileKey=["x"])])])],
+)
+def test_unexpected_layout_ex_or_vvol_shapes_are_malformed(path: str, value: Any) -> None:
+    with pytest.raises(CollectionError) as info:
+        to_plain(ObjectRow("Datastore" if path == "info" else "VirtualMachine", "obj-1", {path: value}))
+    assert info.value.reason == "malformed" and path in str(info.value)
