@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +28,7 @@ from collectors.vsphere.facts import VsphereInventory
 from collectors.vsphere.inventory import collect_inventory
 from collectors.vsphere.settings import VsphereSettings
 from exporter.render import vsphere as render
+from exporter.render.exposition import assemble, chunks_of
 from exporter.render.family import families_by_name
 from tests import vcsim_support as vs
 
@@ -113,9 +116,16 @@ def test_vvol_over_nfs_is_nas_over_scsi_is_block(sim: vs.Vcsim) -> None:
     assert s["ndo_vsphere_datastore_nas"] == {("vc-lab", "LocalDS_0"): 0, ("vc-lab", "vvol01"): 1,
                                               ("vc-lab", "vvol02"): 0}
     assert s["ndo_vsphere_datastore_info"][("vc-lab", "vvol01", "VVOL")] == 1
+    assert s["ndo_vsphere_datastore_vvol_protocol_info"] == {("vc-lab", "vvol01", "nfs"): 1,
+                                                             ("vc-lab", "vvol02", "scsi"): 1}
     assert s["ndo_hypervisor_exchange_vm_unsupported_disks"][(*H1, "EXCH12", "nas")] == 1
     # The vVol datastores' info is one more read (two datastores), after the inventory and the details.
     assert inv.read.pages == 3
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is needed (Debian package prometheus)"
+    body = assemble(chunks_of(render.render_inventory("vc-lab", inv)), "text")
+    res = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, timeout=30)
+    assert res.returncode == 0, res.stdout.decode() + res.stderr.decode()
 
 
 def test_disk_files_come_from_layout_ex(sim: vs.Vcsim) -> None:
