@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 INVENTORY = "inventory"
 # Configuration changes slowly; 5 minutes keeps a 2,000-VM vCenter's cost under 0.1 % of a core
-# (one read ~0.4 s, vsphere.md section 3) while a snapshot left behind is seen within minutes.
+# (one read ~0.4 s, docs/vsphere.md B2) while a snapshot left behind is seen within minutes.
 DEFAULT_INTERVAL_SECONDS = 300.0
 
 

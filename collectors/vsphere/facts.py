@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from collectors.hypervisor import HypervisorFacts
 
 # Datastore types (DatastoreSummary.type) that are file shares, not block storage: Exchange data
-# on them is unsupported ("doesn't support ... NAS volumes", hyperv.md section 1).
+# on them is unsupported ("doesn't support ... NAS volumes", docs/vsphere.md S14).
 NAS_DATASTORE_TYPES = frozenset({"NFS", "NFS41", "CIFS"})
 # A vVol datastore (type VVOL) is block or NAS by its protocol endpoints: "nfs"/"nfs4x"
 # (HostProtocolEndpointProtocolEndpointType) or "nas" (the deprecated HostProtocolEndpointPEType).

@@ -1,13 +1,13 @@
 """What to ask vCenter (data), how each wire value becomes plain data, and the ``inventory`` collector.
 
-Paths are leaves or small data objects: vsphere.md section 3 measured that a narrow pathSet cuts
+Paths are leaves or small data objects: docs/vsphere.md B2 measured that a narrow pathSet cuts
 client CPU ~10x against whole ``config``/``runtime`` objects (pyVmomi deserialisation is the cost,
 about 0.2 ms per VM). Notes on the choices:
 
 * reservation: ``config.memoryAllocation.reservation`` (MB), not ``resourceConfig``: vcsim leaves
-  ``resourceConfig`` null, real vCenter fills both (vsphere.md section 2, "vcsim quirks").
+  ``resourceConfig`` null, real vCenter fills both (docs/vsphere.md B1, vcsim quirks).
   ``config.memoryReservationLockedToMax`` ("Reserve all guest memory") counts as fully reserved.
-* snapshots: ``snapshot`` is absent for a VM without snapshots (vsphere.md section 3, point 5); when
+* snapshots: ``snapshot`` is absent for a VM without snapshots (docs/vsphere.md B2); when
   present we count the nodes of its tree.
 * two phases: every VM pays for 5 leaf paths; the Exchange guests' details (memory, reservation,
   snapshots, disks, template flag) are a second read over their morefs only.

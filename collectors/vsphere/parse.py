@@ -234,7 +234,7 @@ def parse_inventory(
         reservation_mb = _int(r, "config.memoryAllocation.reservation")
         if r.props.get("config.memoryReservationLockedToMax") is True:
             # "Reserve all guest memory (All locked)": vCenter keeps the reservation at the memory
-            # size (vcsim does not raise the number, vsphere.md section 2).
+            # size (vcsim does not raise the number, docs/vsphere.md B1).
             reservation_mb = memory_mb
         vms.append(
             VmFacts(

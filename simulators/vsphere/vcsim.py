@@ -8,7 +8,7 @@
   shapes it.
 * ``build_exchange_model()`` makes the known inventory of the tests (below), once per directory.
 
-vcsim quirks met here (vcsim 0.24.2, shared/reference/vsphere.md section 2):
+vcsim quirks met here (vcsim 0.24.2, docs/vsphere.md "Background measurements" B1):
 * host hardware is read-only through the API: core counts and the autostart policy are set by
   saving the model (``govc object.save``), editing the host XML and loading it (``vcsim -load``);
 * ``govc fields.add`` needs ``-type VirtualMachine``: without it vcsim leaves the required
