@@ -303,8 +303,8 @@ _VSPHERE_PATH = re.compile(r"/sdk/?$", re.IGNORECASE)
 def validate_address(value: str, kind: str | None = None) -> None:
     """host | host:port | https://host[:port] | http://host:port; never user:password@.
 
-    ``kind: vsphere`` (an HTTPS-only API) also takes ``https://host[:port]/sdk``, the endpoint URL
-    vSphere users paste, and refuses ``http://``.
+    ``kind: vsphere`` (an HTTPS-only API) also takes ``https://host[:port]/sdk`` (or ``host/sdk``),
+    the endpoint URL vSphere users paste, and refuses ``http://`` and any other path.
     """
     rest = value
     scheme = ""
@@ -316,8 +316,8 @@ def validate_address(value: str, kind: str | None = None) -> None:
             raise ValueError("the vSphere API is HTTPS only: use https://host[:port][/sdk] or host[:port]")
         if scheme == "http" and not re.search(r":\d+/?$", rest):
             raise ValueError("http:// needs an explicit port (http://host:port)")
-    if kind == "vsphere" and scheme == "https" and "@" not in rest:
-        rest = _VSPHERE_PATH.sub("", rest)
+    if kind == "vsphere" and "@" not in rest:
+        rest = _VSPHERE_PATH.sub("", rest)  # https:// is implied without a scheme
     rest = rest.rstrip("/")
     if "@" in rest:
         # Do not echo the value: it likely contains a password.

@@ -34,12 +34,9 @@ def sim(model: Path) -> Iterator[vs.Vcsim]:
 
 
 def settings(sim: vs.Vcsim, **kw: Any) -> VsphereSettings:
-    # The ratios below are worked out with no host-OS baseline, pinned here so they do not depend
-    # on the vSphere default (collectors.hypervisor.DEFAULT_HOST_OS_VCPUS); the default itself is
-    # tested in test_vsphere_allocation.py.
     base: dict[str, Any] = {
         "name": "vc-lab", "host": "127.0.0.1", "port": sim.port, "username": sim.username,
-        "password": sim.password, "verify": False, "read_timeout": 20.0, "host_os_vcpus": 0,
+        "password": sim.password, "verify": False, "read_timeout": 20.0,
     }
     base.update(kw)
     return VsphereSettings(**base)
@@ -77,10 +74,7 @@ def test_facts_of_the_known_inventory(sim: vs.Vcsim) -> None:
 def test_findings_of_the_known_inventory(sim: vs.Vcsim) -> None:
     inv = collect(settings(sim))
     findings = hv.derive("vc-lab", inv.facts)
-    # Host and VM checks; cluster-level findings (N-1 headroom) are not part of this inventory's story.
-    per_host_or_vm = set(hv.HOST_CHECKS) | set(hv.VM_CHECKS)
-    found = {(f.check, f.where_dict().get("host", ""), f.where_dict().get("vm", ""))
-             for f in findings if f.check in per_host_or_vm}
+    found = {(f.check, f.where_dict().get("host", ""), f.where_dict().get("vm", "")) for f in findings}
     assert found == {
         (hv.RATIO_UNSUPPORTED, "DC0_C0_H0", ""),  # (8+4+8+2)/8 = 2.75
         (hv.RATIO_ABOVE_RECOMMENDED, "DC0_C0_H2", ""),  # (2+1)/2 = 1.5
@@ -91,8 +85,6 @@ def test_findings_of_the_known_inventory(sim: vs.Vcsim) -> None:
         (hv.SAVES_STATE_ON_STOP, "DC0_C0_H1", "APP02"),
         (hv.STORAGE_UNSUPPORTED, "DC0_C0_H2", "MBX05"),
     }
-    # No allocated-ratio finding (issue 12): H0's allocated 22/8 is what already runs (one ratio
-    # finding per host), H1's (4 suspended + 4)/4 = 2.0 is not above 2:1, H2's is 3/2.
     by = {(f.check, f.where_dict().get("vm", "")): f for f in findings}
     snap = by[(hv.SNAPSHOT_PRESENT, "MBX04")]
     assert snap.action == "Get-VM -Name 'MBX04' | Get-Snapshot | Remove-Snapshot -Confirm:$false"

@@ -114,6 +114,7 @@ def _vsphere_problems(address: str) -> list[str]:
      ("https://vcenter.example.com/sdk/", ("vcenter.example.com", 443)),
      ("https://10.0.0.5:8443/sdk", ("10.0.0.5", 8443)),
      ("https://[fd00::5]:443/sdk", ("fd00::5", 443)),
+     ("vcenter.example.com:8443/sdk", ("vcenter.example.com", 8443)),  # https:// implied
      ("vcenter.example.com", ("vcenter.example.com", 443))],
 )
 def test_vsphere_accepts_the_sdk_url(address: str, expected: tuple[str, int]) -> None:
@@ -126,7 +127,7 @@ def test_vsphere_accepts_the_sdk_url(address: str, expected: tuple[str, int]) ->
     ("address", "message"),
     [("https://vcenter/ui", "targets[0].address: give host[:port] or https://host[:port]/sdk"),
      ("https://vcenter/sdk/vimService", "targets[0].address: give host[:port] or https://host[:port]/sdk"),
-     ("vcenter/sdk", "targets[0].address: give host[:port] or https://host[:port]/sdk"),
+     ("vcenter/api", "targets[0].address: give host[:port] or https://host[:port]/sdk"),
      ("http://vcenter:80/sdk", "targets[0].address: the vSphere API is HTTPS only"),
      ("https://svc:pw@vcenter/sdk", "targets[0].address: credentials in the address are refused")],
 )
