@@ -209,6 +209,29 @@ class WinRMConfig(_Model):
     message_encryption: Literal["auto", "always", "never"] = "auto"
 
 
+# vSphere's SOAP endpoint: the URL vSphere users paste (govc's GOVC_URL, PowerCLI, VMware's docs).
+_VSPHERE_PATH = re.compile(r"/sdk/?$", re.IGNORECASE)
+
+
+def vsphere_endpoint(value: str) -> str:
+    """A ``kind: vsphere`` address without its ``/sdk`` path, for ``validate_address``.
+
+    vSphere's API is HTTPS only and its one endpoint is ``/sdk``: ``https://vc[:port]/sdk`` (or
+    ``vc/sdk``, https implied) is accepted; ``http://`` and any other path are refused.
+    """
+    scheme, sep, rest = value.strip().partition("://")
+    if not sep:
+        scheme, rest = "", value.strip()
+    if sep and scheme.lower() == "http":
+        raise ValueError("the vSphere API is HTTPS only: use https://host[:port][/sdk] or host[:port]")
+    if "@" in rest:
+        return value  # validate_address refuses it without echoing the secret
+    rest = _VSPHERE_PATH.sub("", rest)
+    if any(c in rest.rstrip("/") for c in "/?#"):
+        raise ValueError("give host[:port] or https://host[:port]/sdk (the only path of the vSphere API)")
+    return f"{scheme}://{rest}" if sep else rest
+
+
 class TargetConfig(_Model):
     name: str
     kind: str
@@ -247,7 +270,7 @@ class TargetConfig(_Model):
     @field_validator("address")
     @classmethod
     def _address(cls, value: str, info: ValidationInfo) -> str:
-        validate_address(value, info.data.get("kind"))
+        validate_address(vsphere_endpoint(value) if info.data.get("kind") == "vsphere" else value)
         return value
 
     @field_validator("labels")
@@ -296,35 +319,20 @@ class TargetConfig(_Model):
         resolver_for(self.credentials).invalidate()
 
 
-# vSphere's SOAP endpoint: the URL vSphere users paste (govc's GOVC_URL, PowerCLI, VMware's docs).
-_VSPHERE_PATH = re.compile(r"/sdk/?$", re.IGNORECASE)
-
-
-def validate_address(value: str, kind: str | None = None) -> None:
-    """host | host:port | https://host[:port] | http://host:port; never user:password@.
-
-    ``kind: vsphere`` (an HTTPS-only API) also takes ``https://host[:port]/sdk`` (or ``host/sdk``),
-    the endpoint URL vSphere users paste, and refuses ``http://`` and any other path.
-    """
+def validate_address(value: str) -> None:
+    """host | host:port | https://host[:port] | http://host:port; never user:password@."""
     rest = value
-    scheme = ""
     if "://" in value:
         scheme, rest = value.split("://", 1)
         if scheme not in ("https", "http"):
             raise ValueError("scheme must be https:// or http://")
-        if kind == "vsphere" and scheme != "https":
-            raise ValueError("the vSphere API is HTTPS only: use https://host[:port][/sdk] or host[:port]")
         if scheme == "http" and not re.search(r":\d+/?$", rest):
             raise ValueError("http:// needs an explicit port (http://host:port)")
-    if kind == "vsphere" and "@" not in rest:
-        rest = _VSPHERE_PATH.sub("", rest)  # https:// is implied without a scheme
     rest = rest.rstrip("/")
     if "@" in rest:
         # Do not echo the value: it likely contains a password.
         raise ValueError("credentials in the address are refused; use the credentials: section")
     if "/" in rest or "?" in rest or "#" in rest:
-        if kind == "vsphere":
-            raise ValueError("give host[:port] or https://host[:port]/sdk (the only path of the vSphere API)")
         raise ValueError("give only host[:port], without a path")
     host, port = rest, ""
     if rest.startswith("["):

@@ -37,8 +37,7 @@ DEFAULT_INTERVAL_SECONDS = 300.0
 
 
 def split_address(address: str) -> tuple[str, int]:
-    """``vc``, ``vc:8443``, ``https://vc[:port][/sdk]`` -> (host, port). vSphere's API is HTTPS only
-    (exporter.config.validate_address refuses ``http://`` and any path but ``/sdk`` for this kind)."""
+    """``vc``, ``vc:8443``, ``https://vc[:port][/sdk]`` -> (host, port). vSphere's API is HTTPS only."""
     if "://" not in address:
         address = "https://" + address
     parts = urlsplit(address)
