@@ -491,10 +491,17 @@ def _vm_finding_text(check: str, vm: VmFacts, problems: list[DiskProblem]) -> tu
                 "Exchange sizes its caches from the memory it sees at start; shrinking memory is unsupported.",
             )
         reserved = vm.memory_reservation_bytes or 0
+        # VMware's guidance, not Microsoft's wording: Microsoft forbids memory overcommit; VMware's
+        # "Microsoft Exchange Server on VMware vSphere" best practices guide says how to rule it
+        # out on ESXi, by reserving all configured memory (docs/vsphere.md "Sources").
         return (
-            f"{where} reserves {_gib(reserved)} GiB of its {_gib(vm.memory_bytes)} GiB memory.",
-            "The memory reservation is below the configured memory, so the hypervisor may balloon or swap it.",
-            "Memory overcommit for Exchange is unsupported; ballooning or host swapping stalls the store.",
+            f"{where} reserves {_gib(reserved)} GiB of its {_gib(vm.memory_bytes)} GiB memory; VMware's "
+            "guidance for Exchange (the 'Microsoft Exchange Server on VMware vSphere' best practices guide) "
+            "is to reserve all of it.",
+            "The memory reservation is below the configured memory, so ESXi may balloon, compress or swap the "
+            "unreserved part when the host runs short of memory.",
+            "That is the memory overcommitment Microsoft does not support for Exchange; ballooning or host "
+            "swapping stalls the store.",
         )
     if check == SNAPSHOT_PRESENT:
         return (

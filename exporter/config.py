@@ -209,6 +209,29 @@ class WinRMConfig(_Model):
     message_encryption: Literal["auto", "always", "never"] = "auto"
 
 
+# vSphere's SOAP endpoint: the URL vSphere users paste (govc's GOVC_URL, PowerCLI, VMware's docs).
+_VSPHERE_PATH = re.compile(r"/sdk/?$", re.IGNORECASE)
+
+
+def vsphere_endpoint(value: str) -> str:
+    """A ``kind: vsphere`` address without its ``/sdk`` path, for ``validate_address``.
+
+    vSphere's API is HTTPS only and its one endpoint is ``/sdk``: ``https://vc[:port]/sdk`` (or
+    ``vc/sdk``, https implied) is accepted; ``http://`` and any other path are refused.
+    """
+    scheme, sep, rest = value.strip().partition("://")
+    if not sep:
+        scheme, rest = "", value.strip()
+    if sep and scheme.lower() == "http":
+        raise ValueError("the vSphere API is HTTPS only: use https://host[:port][/sdk] or host[:port]")
+    if "@" in rest:
+        return value  # validate_address refuses it without echoing the secret
+    rest = _VSPHERE_PATH.sub("", rest)
+    if any(c in rest.rstrip("/") for c in "/?#"):
+        raise ValueError("give host[:port] or https://host[:port]/sdk (the only path of the vSphere API)")
+    return f"{scheme}://{rest}" if sep else rest
+
+
 class TargetConfig(_Model):
     name: str
     kind: str
@@ -246,8 +269,8 @@ class TargetConfig(_Model):
 
     @field_validator("address")
     @classmethod
-    def _address(cls, value: str) -> str:
-        validate_address(value)
+    def _address(cls, value: str, info: ValidationInfo) -> str:
+        validate_address(vsphere_endpoint(value) if info.data.get("kind") == "vsphere" else value)
         return value
 
     @field_validator("labels")

@@ -5,7 +5,8 @@ Target configuration read here (exporter.config.TargetConfig): ``name``, ``addre
 ``credentials.username`` + ``resolve_password()``, ``tls.verify``, ``tls.ca_file``,
 ``timeout_seconds``, ``connect_timeout_seconds``, ``max_records`` (objects per PropertyCollector
 page), ``exchange.name_patterns`` / ``exchange.tags`` / ``exchange.annotation_marker`` and
-``host_os_vcpus`` (None = the vSphere default, 0). The last two are optional here, so a config
+``host_os_vcpus`` (None = the vSphere default, ``collectors.hypervisor.DEFAULT_HOST_OS_VCPUS``;
+a configured value is passed to every host of the target). The last two are optional here, so a config
 model without them still works (defaults of ``collectors.hypervisor.ExchangeSelector``).
 """
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 INVENTORY = "inventory"
 # Configuration changes slowly; 5 minutes keeps a 2,000-VM vCenter's cost under 0.1 % of a core
-# (one read ~0.4 s, vsphere.md section 3) while a snapshot left behind is seen within minutes.
+# (one read ~0.4 s, docs/vsphere.md B2) while a snapshot left behind is seen within minutes.
 DEFAULT_INTERVAL_SECONDS = 300.0
 
 

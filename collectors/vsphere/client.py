@@ -12,13 +12,13 @@ Connecting does what ``pyVim.connect.SmartConnect`` does (API version discovery 
 TLS verification is on by default (system CA store, or ``ca_file``) with host name checking.
 
 The session is kept between cycles (a vCenter login costs a session slot and an audit event; the
-peer vmware_exporter logs in and out on every scrape, vsphere.md section 4). When vCenter expired
+peer vmware_exporter logs in and out on every scrape, docs/vsphere.md B4). When vCenter expired
 it (idle timeout, restart, an admin's ``TerminateSession``) the next call fails with
 ``NotAuthenticated``: we log in again once and retry the read.
 
 The read is ONE ``RetrievePropertiesEx`` over a ``ContainerView`` of every object type we need,
 with a narrow leaf ``pathSet`` per type, paged with ``ContinueRetrievePropertiesEx``
-(vsphere.md section 3: 20-70x faster than attribute access on loopback, O(pages) round trips
+(docs/vsphere.md B2: 20-70x faster than attribute access on loopback, O(pages) round trips
 instead of O(VMs x properties) once there is real latency). Attribute access (``vm.config``) is
 never used: each one is a ``Fetch`` round trip.
 

@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from collectors.hypervisor import HypervisorFacts
 
 # Datastore types (DatastoreSummary.type) that are file shares, not block storage: Exchange data
-# on them is unsupported ("doesn't support ... NAS volumes", hyperv.md section 1).
+# on them is unsupported ("doesn't support ... NAS volumes", docs/vsphere.md S14).
 NAS_DATASTORE_TYPES = frozenset({"NFS", "NFS41", "CIFS"})
+# A vVol datastore (type VVOL) is block or NAS by its protocol endpoints: "nfs"/"nfs4x"
+# (HostProtocolEndpointProtocolEndpointType) or "nas" (the deprecated HostProtocolEndpointPEType).
+NAS_VVOL_PROTOCOLS = frozenset({"nfs", "nfs4x", "nas"})
 
 
 @dataclass(frozen=True)
@@ -31,9 +34,16 @@ class ReadStats:
 class DatastoreFact:
     name: str
     type: str  # VMFS, NFS, NFS41, CIFS, vsan, VVOL, PMEM, ...
+    # vVol only: its protocol endpoints' protocols, lower case ("scsi", "nfs", "nfs4x"); () elsewhere
+    # or when no host reports an endpoint.
+    protocols: tuple[str, ...] = ()
 
     @property
     def nas(self) -> bool:
+        if self.type.upper() == "VVOL":
+            # Any NFS endpoint: the VM's files then travel over NFS (mixed endpoints are not a
+            # configuration VMware offers, and the worse reading is the safe one).
+            return any(p.lower() in NAS_VVOL_PROTOCOLS or p.lower().startswith("nfs") for p in self.protocols)
         return self.type.upper() in NAS_DATASTORE_TYPES
 
 
@@ -58,7 +68,7 @@ class VsphereInventory:
     datastores: tuple[DatastoreFact, ...]
     autostart: tuple[HostAutoStart, ...]
     clusters: tuple[str, ...]
-    templates: int  # VM templates among the Exchange candidates: not guests, never judged
+    templates: int  # VM templates: not guests, never judged, never counted in a host's vCPUs
     about: AboutInfo | None
     session: SessionStats
     read: ReadStats

@@ -1,19 +1,28 @@
 """What to ask vCenter (data), how each wire value becomes plain data, and the ``inventory`` collector.
 
-Paths are leaves or small data objects: vsphere.md section 3 measured that a narrow pathSet cuts
+Paths are leaves or small data objects: docs/vsphere.md B2 measured that a narrow pathSet cuts
 client CPU ~10x against whole ``config``/``runtime`` objects (pyVmomi deserialisation is the cost,
 about 0.2 ms per VM). Notes on the choices:
 
 * reservation: ``config.memoryAllocation.reservation`` (MB), not ``resourceConfig``: vcsim leaves
-  ``resourceConfig`` null, real vCenter fills both (vsphere.md section 2, "vcsim quirks").
+  ``resourceConfig`` null, real vCenter fills both (docs/vsphere.md B1, vcsim quirks).
   ``config.memoryReservationLockedToMax`` ("Reserve all guest memory") counts as fully reserved.
-* snapshots: ``snapshot`` is absent for a VM without snapshots (vsphere.md section 3, point 5); when
+* snapshots: ``snapshot`` is absent for a VM without snapshots (docs/vsphere.md B2); when
   present we count the nodes of its tree.
 * two phases: every VM pays for 5 leaf paths; the Exchange guests' details (memory, reservation,
   snapshots, disks, template flag) are a second read over their morefs only.
-* disks: ``layout.disk`` gives each virtual disk's file chain ("[datastore] dir/file.vmdk") without
-  the whole device list (``config.hardware.device`` is ~15 devices per VM); ``datastore`` (the VM's
-  datastores) is the fallback when a server leaves ``layout`` unset.
+* disks: ``layoutEx.disk`` (each virtual disk's chain of disk units, as keys into ``layoutEx.file``)
+  and ``layoutEx.file`` (each file's "[datastore] dir/file.vmdk" name and type) give every file of
+  every disk without the whole device list (``config.hardware.device`` is ~15 devices per VM).
+  ``layout`` is deprecated since vSphere API 4.0 ("use VirtualMachineFileLayoutEx instead",
+  docs/vsphere.md "Sources"), so it is not read. ``datastore`` (the VM's datastores) is the fallback
+  when a server leaves ``layoutEx.disk`` unset.
+* vVol datastores: ``summary.type`` is "VVOL" whatever the protocol underneath; a second read of
+  ``info`` over the vVol datastores only gives their protocol endpoints (``VvolDatastoreInfo.vvolDS``:
+  ``protocolEndpointType`` since 8.0, each ``HostProtocolEndpoint.type`` scsi/nfs/nfs4x, or the
+  pre-6.5 ``peType`` block/nas), so a vVol datastore served over NFS counts as NAS.
+* templates: ``config.template`` is read for every VM: a template is never powered on, so it is
+  neither a guest of its host's allocated vCPUs nor a VM of the power-state counts.
 * hosts: ``hardware.cpuInfo.numCpuCores`` = physical cores (``numCpuThreads`` are hyper-threads,
   never counted as cores); ``config.autoStart`` is the host's VM stop policy ("suspend" saves state).
 * vSphere HA (cluster ``dasConfig``) is not read: an HA failover restarts VMs with a cold boot
@@ -40,6 +49,7 @@ from collectors.vsphere.facts import ReadStats, SessionStats, VsphereInventory
 # every path here is paid for by the whole inventory.
 VM_PATHS = (
     "name",
+    "config.template",
     "config.hardware.numCPU",
     "runtime.host",
     "runtime.powerState",
@@ -48,12 +58,12 @@ VM_PATHS = (
 # Phase 2, the Exchange guests only (one RetrievePropertiesEx over their morefs): the facts the
 # per-VM rules judge. Non-Exchange VMs are counted, never judged, so they never pay for these.
 EXCHANGE_VM_PATHS = (
-    "config.template",
     "config.hardware.memoryMB",
     "config.memoryAllocation.reservation",
     "config.memoryReservationLockedToMax",
     "snapshot",
-    "layout.disk",
+    "layoutEx.disk",
+    "layoutEx.file",
     "datastore",
 )
 VM_TAG_PATHS = ("customValue",)
@@ -66,6 +76,10 @@ HOST_PATHS = (
     "config.autoStart",
 )
 DATASTORE_PATHS = ("name", "summary.type")
+# Second read, vVol datastores only: ``info`` is a VvolDatastoreInfo there (its ``vvolDS`` names the
+# protocol endpoints); other datastores never pay for their info object.
+VVOL_DATASTORE_PATHS = ("info",)
+VVOL_TYPE = "VVOL"
 CLUSTER_PATHS = ("name",)
 
 
@@ -100,6 +114,33 @@ def _snapshot_count(info: Any) -> int:
     return count
 
 
+def _vvol_protocols(info: Any) -> tuple[str, ...]:
+    """The protocols of a vVol datastore's protocol endpoints, lower case ("nfs", "nfs4x", "scsi").
+
+    ``HostVvolVolume.protocolEndpointType`` (API 8.0) is the datastore's backing protocol; each
+    host's ``HostProtocolEndpoint.type`` (API 6.5: scsi, nfs, nfs4x) and the deprecated ``peType``
+    (API 6.0: block, nas) say the same per endpoint. Empty when no host reports an endpoint.
+    """
+    volume = getattr(info, "vvolDS", None)
+    if volume is None:
+        return ()
+    found: set[str] = set()
+    declared = getattr(volume, "protocolEndpointType", None)
+    if declared:
+        found.add(str(declared).lower())
+    for host_pe in volume.hostPE or ():
+        for pe in host_pe.protocolEndpoint or ():
+            kind = getattr(pe, "type", None) or getattr(pe, "peType", None)
+            if kind:
+                found.add(str(kind).lower())
+    return tuple(sorted(found))
+
+
+def _layout_disks(disks: Any) -> tuple[tuple[tuple[int, ...], ...], ...]:
+    """Each disk -> its chain of disk units -> the file keys of each unit (descriptor, extents)."""
+    return tuple(tuple(tuple(int(k) for k in (u.fileKey or ())) for u in (d.chain or ())) for d in disks)
+
+
 def _autostart(cfg: Any) -> dict[str, Any]:
     defaults = cfg.defaults
     return {
@@ -115,7 +156,9 @@ _CONVERT: dict[str, Any] = {
     "runtime.host": _moid,
     "runtime.powerState": str,
     "snapshot": _snapshot_count,
-    "layout.disk": lambda disks: tuple(tuple(str(f) for f in (d.diskFile or ())) for d in disks),
+    "layoutEx.disk": _layout_disks,
+    "layoutEx.file": lambda files: tuple((int(f.key), str(f.name), str(f.type or "")) for f in files),
+    "info": _vvol_protocols,
     "datastore": lambda refs: tuple(_moid(r) for r in refs),
     "customValue": lambda values: tuple((int(v.key), str(getattr(v, "value", "") or "")) for v in values),
     "parent": _moref,
@@ -154,7 +197,9 @@ def collect_inventory(client: VsphereClient, deadline: float) -> VsphereInventor
     vm_tags = client.tag_reader().vm_tags(settings.selector.tags, deadline) if with_tags else {}
     candidates = parse.exchange_candidates(plain, settings.selector, vm_tags)
     details, detail_stats = client.retrieve_objects(TypeSpec("VirtualMachine", EXCHANGE_VM_PATHS), candidates, deadline)
-    merged: Sequence[parse.Row] = parse.merge(plain, [to_plain(r) for r in details])
+    vvols = [r.moid for r in plain if r.type_name == "Datastore" and r.props.get("summary.type") == VVOL_TYPE]
+    ds_details, ds_stats = client.retrieve_objects(TypeSpec("Datastore", VVOL_DATASTORE_PATHS), vvols, deadline)
+    merged: Sequence[parse.Row] = parse.merge(plain, [to_plain(r) for r in (*details, *ds_details)])
     return parse.parse_inventory(
         merged,
         selector=settings.selector,
@@ -163,8 +208,8 @@ def collect_inventory(client: VsphereClient, deadline: float) -> VsphereInventor
         about=client.about,
         session=SessionStats(logins=client.logins, expired=client.expired_sessions),
         read=ReadStats(
-            pages=stats.pages + detail_stats.pages,
+            pages=stats.pages + detail_stats.pages + ds_stats.pages,
             objects=stats.objects,
-            seconds=stats.seconds + detail_stats.seconds,
+            seconds=stats.seconds + detail_stats.seconds + ds_stats.seconds,
         ),
     )

@@ -6,8 +6,10 @@ without snapshots and ``runtime.host`` out while a VM is being cloned).
 
 Non-Exchange VMs only carry what the host ratio needs (name, vCPUs, host, power state): their
 memory, reservation, snapshots and disks are not read (``inventory.EXCHANGE_VM_PATHS``), so in
-their VmFacts those are 0 / None / () and never judged. A template is recognised only among the
-Exchange candidates (``config.template`` is a detail); other templates count as powered-off VMs.
+their VmFacts those are 0 / None / () and never judged. Templates (``config.template``, read for
+every VM) are counted apart and are not VMs: they never power on, so they add nothing to a host's
+powered-on or allocated vCPUs. Powered-off and suspended VMs are VMs of their host
+(``runtime.host``: the host they are registered on), so their vCPUs count in its allocated total.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def _disks(vm: Row, ds_by_moid: Mapping[str, DatastoreFact], ds_by_name: Mapping
     # Resolve datastore names through the VM's own datastores first: names are unique per
     # datacenter only, and the VM's list is exactly the datastores its files are on.
     own = {ds.name: ds for moid in vm.props.get("datastore", ()) if (ds := ds_by_moid.get(moid)) is not None}
-    chains: Sequence[Sequence[str]] = vm.props.get("layout.disk", ())
+    chains = _disk_chains(vm)
     disks: list[DiskFacts] = []
     for chain in chains:
         if not chain:
@@ -98,6 +100,23 @@ def _disks(vm: Row, ds_by_moid: Mapping[str, DatastoreFact], ds_by_name: Mapping
         for ds in own.values():
             disks.append(DiskFacts(f"[{ds.name}]", "vmdk", "unknown", False, ds.nas, ds.name))
     return tuple(disks)
+
+
+def _disk_chains(vm: Row) -> list[list[str]]:
+    """Each virtual disk's file names from ``layoutEx``: the descriptor of every disk unit of its
+    chain first (base and snapshot deltas), then their extents (``-flat``/``-delta`` files).
+
+    The chain's order is not relied upon: any file on NAS makes the disk NAS. The disk's name is
+    the first unit's descriptor (vCenter and vcsim both list a disk unit's descriptor first).
+    """
+    files: dict[int, tuple[str, str]] = {key: (name, kind) for key, name, kind in vm.props.get("layoutEx.file", ())}
+    chains: list[list[str]] = []
+    for units in vm.props.get("layoutEx.disk", ()):
+        named = [[files[k] for k in keys if k in files] for keys in units]
+        descriptors = [n for unit in named for n, kind in unit if kind == "diskDescriptor"]
+        others = [n for unit in named for n, kind in unit if kind != "diskDescriptor"]
+        chains.append(list(dict.fromkeys(descriptors + others)))
+    return chains
 
 
 def _saves_state_on_stop(vm_moid: str, autostart: Mapping[str, Any] | None) -> bool | None:
@@ -171,7 +190,10 @@ def parse_inventory(
     fields = _custom_fields(rows)
 
     clusters = {r.moid: _str(r, "name") for r in by_type.get("ClusterComputeResource", ())}
-    datastores = {r.moid: DatastoreFact(_str(r, "name"), _str(r, "summary.type")) for r in by_type.get("Datastore", ())}
+    datastores = {
+        r.moid: DatastoreFact(_str(r, "name"), _str(r, "summary.type"), tuple(r.props.get("info", ())))
+        for r in by_type.get("Datastore", ())
+    }
     ds_by_name = {ds.name: ds for ds in datastores.values()}
 
     baseline = default_host_os_vcpus("vsphere", host_os_vcpus)
@@ -212,7 +234,7 @@ def parse_inventory(
         reservation_mb = _int(r, "config.memoryAllocation.reservation")
         if r.props.get("config.memoryReservationLockedToMax") is True:
             # "Reserve all guest memory (All locked)": vCenter keeps the reservation at the memory
-            # size (vcsim does not raise the number, vsphere.md section 2).
+            # size (vcsim does not raise the number, docs/vsphere.md B1).
             reservation_mb = memory_mb
         vms.append(
             VmFacts(

@@ -20,11 +20,11 @@ class VsphereSettings:
     ca_file: str | None = None  # PEM bundle of the CA(s) that signed vCenter's certificate
     connect_timeout: float = 5.0  # TCP + TLS handshake + version discovery
     read_timeout: float = 60.0  # one SOAP call (each RetrievePropertiesEx page)
-    # Objects per RetrievePropertiesEx page. vsphere.md section 3: 500-1000 is as fast as one
+    # Objects per RetrievePropertiesEx page. docs/vsphere.md B2: 500-1000 is as fast as one
     # unpaged call and bounds each response and vCenter's memory.
     page_size: int = 1000
     selector: ExchangeSelector = field(default_factory=ExchangeSelector)
-    host_os_vcpus: int | None = None  # None: the vSphere default (0; collectors.hypervisor)
+    host_os_vcpus: int | None = None  # None: the vSphere default (collectors.hypervisor.DEFAULT_HOST_OS_VCPUS)
 
     @property
     def origin(self) -> str:

@@ -26,7 +26,15 @@ ABOUT_INFO = _m(
 DATASTORE_INFO = _m("datastore_info", "Datastore and its type (VMFS, NFS, NFS41, vsan, VVOL, ...) (value 1).",
                     "datastore", "type")
 DATASTORE_NAS = _m(
-    "datastore_nas", "1 when the datastore is NAS (NFS, NFS41, CIFS): unsupported for Exchange data.", "datastore"
+    "datastore_nas",
+    "1 when the datastore is NAS (NFS, NFS41, CIFS, or VVOL on NFS protocol endpoints): unsupported for Exchange data.",
+    "datastore",
+)
+VVOL_PROTOCOL = _m(
+    "datastore_vvol_protocol_info",
+    "Protocol of a vVol datastore's protocol endpoints (scsi, nfs, nfs4x; the deprecated nas/block), one series "
+    "per protocol (value 1); nfs, nfs4x or nas make the datastore NAS.",
+    "datastore", "protocol",
 )
 AUTOSTART_ENABLED = _m(
     "host_autostart_enabled",
@@ -36,8 +44,11 @@ AUTOSTART_INFO = _m(
     "host_autostart_info", "The host's default VM stop action (powerOff, suspend, guestShutdown, none) (value 1).",
     "host", "stop_action",
 )
-OBJECTS = _m("inventory_objects", "Objects in the inventory read, by type (vm, template, host, datastore, cluster).",
-             "type")
+OBJECTS = _m(
+    "inventory_objects",
+    "Objects in the inventory read, by type (vm: templates excluded, template, host, datastore, cluster).",
+    "type",
+)
 READ_PAGES = _m("inventory_read_pages", "RetrievePropertiesEx pages the last inventory read took.")
 READ_SECONDS = _m("inventory_read_seconds", "Duration of the last inventory read (the PropertyCollector calls).")
 LOGINS = _m(
@@ -55,6 +66,7 @@ METRICS: tuple[MetricDef, ...] = tuple(v for v in list(globals().values()) if is
 
 def render_vsphere(target: str, inv: VsphereInventory) -> list[Family]:
     about, ds_info, ds_nas = Family(ABOUT_INFO), Family(DATASTORE_INFO), Family(DATASTORE_NAS)
+    vvol = Family(VVOL_PROTOCOL)
     if inv.about is not None:
         a = inv.about
         about.add([target, a.product, a.version, a.build, a.api_type, a.api_version], 1)
@@ -67,6 +79,8 @@ def render_vsphere(target: str, inv: VsphereInventory) -> list[Family]:
         seen.add(ds.name)
         ds_info.add([target, ds.name, ds.type], 1)
         ds_nas.add([target, ds.name], 1.0 if ds.nas else 0.0)
+        for protocol in ds.protocols:
+            vvol.add([target, ds.name, protocol], 1)
     enabled, info = Family(AUTOSTART_ENABLED), Family(AUTOSTART_INFO)
     for auto in inv.autostart:
         enabled.add([target, auto.host], 1.0 if auto.enabled else 0.0)
@@ -85,7 +99,7 @@ def render_vsphere(target: str, inv: VsphereInventory) -> list[Family]:
     seconds.add([target], inv.read.seconds)
     logins.add([target], inv.session.logins)
     expired.add([target], inv.session.expired)
-    return [about, ds_info, ds_nas, enabled, info, objects, pages, seconds, logins, expired]
+    return [about, ds_info, ds_nas, vvol, enabled, info, objects, pages, seconds, logins, expired]
 
 
 def render_inventory(target: str, inv: VsphereInventory) -> list[Family]:

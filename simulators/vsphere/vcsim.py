@@ -8,7 +8,7 @@
   shapes it.
 * ``build_exchange_model()`` makes the known inventory of the tests (below), once per directory.
 
-vcsim quirks met here (vcsim 0.24.2, shared/reference/vsphere.md section 2):
+vcsim quirks met here (vcsim 0.24.2, docs/vsphere.md "Background measurements" B1):
 * host hardware is read-only through the API: core counts and the autostart policy are set by
   saving the model (``govc object.save``), editing the host XML and loading it (``vcsim -load``);
 * ``govc fields.add`` needs ``-type VirtualMachine``: without it vcsim leaves the required
@@ -307,5 +307,103 @@ def build_exchange_model(directory: Path) -> Path:
     set_host_cpu(model, "DC0_C0_H0", 8, 16)
     set_host_cpu(model, "DC0_C0_H1", 4, 8)
     set_host_autostart(model, "DC0_C0_H1", True, "suspend")
+    (model / ".complete").write_text("ok\n")
+    return model
+
+
+# ---------------------------------------------------------------------------------------------
+# The allocation / vVol / layoutEx inventory (issue 12): a second, separate model so the counts of
+# the known inventory above stay as they are.
+#
+# Cluster DC0_C0, two hosts:
+#   DC0_C0_H0  8 cores / 16 threads  EXCH11 4 vCPU on; APP11 8 vCPU powered off; APP12 6 vCPU
+#              suspended; TMPL01 16 vCPU template -> powered-on 4, allocated 4+8+6 = 18 (a
+#              template never starts, so it is not a guest of the host)
+#   DC0_C0_H1  4 cores / 8 threads   EXCH12 2 vCPU on vvol01 (vVol, NFS protocol endpoint: NAS);
+#              EXCH13 2 vCPU on vvol02 (vVol, SCSI protocol endpoint: block)
+# vcsim cannot create vVol datastores: vvol01/vvol02 are created as NFS datastores, and the saved
+# model is edited into what vCenter serves for a vVol datastore (summary.type VVOL, info a
+# VvolDatastoreInfo whose vvolDS lists the host's protocol endpoint, docs/vsphere.md "vVol").
+# The deprecated ``layout`` property is removed from every VM (a server that no longer fills it):
+# disk files can then come only from ``layoutEx``.
+
+# (datastore, HostProtocolEndpoint.type, deprecated peType)
+VVOL_DATASTORES = (("vvol01", "nfs", "nas"), ("vvol02", "scsi", "block"))
+
+
+def _host_moid(model: Path, host_name: str) -> str:
+    # Saved files are named <seq>-<Type>-<moid>.xml
+    return host_model_file(model, host_name).stem.split("-HostSystem-", 1)[1]
+
+
+def make_vvol(model: Path, name: str, host_moid: str, pe_type: str, legacy_pe_type: str) -> None:
+    """Edit the saved NFS datastore ``name`` into a vVol datastore with one protocol endpoint."""
+    for f in sorted(model.glob("*-Datastore-*.xml")):
+        text = f.read_text()
+        if f"<name>{name}</name>" not in text:
+            continue
+        nas = re.search(r"<nas>.*?</nas>", text, re.S)
+        if nas is None:
+            raise ValueError(f"{f.name}: no NAS volume to turn into a vVol container")
+        nfs = (
+            "<nfsServer>198.51.100.9</nfsServer>\n            <nfsDir>/vvol/pe-" + name + "</nfsDir>\n"
+            if pe_type.startswith("nfs")
+            else "<deviceId>naa.600a098038314c4a2f5d4f4b53467a31</deviceId>\n"
+        )
+        vvol = (
+            "<vvolDS>\n        <type>VVOL</type>\n        <name>" + name + "</name>\n        <capacity>0</capacity>\n"
+            "        <scId>vvol:5d1b0c3e4f6a7b8c-9d0e1f2a3b4c5d6e</scId>\n        <hostPE>\n"
+            f'          <key type="HostSystem">{host_moid}</key>\n          <protocolEndpoint>\n'
+            f"            <peType>{legacy_pe_type}</peType>\n            <type>{pe_type}</type>\n"
+            f"            <uuid>rfc4122.{name}-pe</uuid>\n            {nfs}"
+            "          </protocolEndpoint>\n        </hostPE>\n      </vvolDS>"
+        )
+        text = text[: nas.start()] + vvol + text[nas.end() :]
+        text = text.replace('XMLSchema-instance:type="NasDatastoreInfo"', 'XMLSchema-instance:type="VvolDatastoreInfo"')
+        text = re.sub(r"(<type>)NFS(</type>\s*<maintenanceMode>)", r"\1VVOL\2", text)
+        f.write_text(text)
+        return
+    raise FileNotFoundError(f"no Datastore file for {name} in {model}")
+
+
+def drop_deprecated_layout(model: Path) -> None:
+    """Remove ``layout`` (deprecated since API 4.0) from every saved VM; ``layoutEx`` stays."""
+    for f in sorted(model.glob("*-VirtualMachine-vm-*.xml")):
+        text = f.read_text()
+        text = re.sub(r"\s*<propSet>\s*<name>layout</name>.*?</propSet>", "", text, count=1, flags=re.S)
+        f.write_text(text)
+
+
+def build_allocation_model(directory: Path) -> Path:
+    """Create (once) the saved and edited allocation / vVol model; return its directory."""
+    model = directory / "allocation-model"
+    if (model / ".complete").exists():
+        return model
+    if model.exists():
+        shutil.rmtree(model)
+    with Vcsim(["-dc", "1", "-cluster", "1", "-host", "2", "-vm", "0", "-standalone-host", "0"]) as sim:
+        for name, _, _ in VVOL_DATASTORES:
+            export = directory / "vvol-export" / name
+            export.mkdir(parents=True, exist_ok=True)
+            sim.govc("datastore.create", "-type", "nfs", "-name", str(export), "-remote-host", "198.51.100.9",
+                     "-remote-path", f"/vvol/{name}", "/DC0/host/DC0_C0/DC0_C0_H1")
+        _create_vm(sim, "EXCH11", "DC0_C0_H0", 4, 16 * GIB_MB)
+        _create_vm(sim, "APP11", "DC0_C0_H0", 8, 16 * GIB_MB)
+        _create_vm(sim, "APP12", "DC0_C0_H0", 6, 8 * GIB_MB)
+        _create_vm(sim, "TMPL01", "DC0_C0_H0", 16, 8 * GIB_MB)
+        _create_vm(sim, "EXCH12", "DC0_C0_H1", 2, 8 * GIB_MB, ds="vvol01")
+        _create_vm(sim, "EXCH13", "DC0_C0_H1", 2, 8 * GIB_MB, ds="vvol02")
+        for vm, mb in (("EXCH11", 16), ("EXCH12", 8), ("EXCH13", 8)):
+            sim.govc("vm.change", "-vm", vm, "-mem.reservation", str(mb * GIB_MB))
+        sim.govc("vm.power", "-off", "APP11", "TMPL01")
+        sim.govc("vm.power", "-suspend", "APP12")
+        sim.govc("vm.markastemplate", "TMPL01")
+        sim.govc("object.save", "-d", str(model))
+    set_host_cpu(model, "DC0_C0_H0", 8, 16)
+    set_host_cpu(model, "DC0_C0_H1", 4, 8)
+    h1 = _host_moid(model, "DC0_C0_H1")
+    for name, pe_type, legacy in VVOL_DATASTORES:
+        make_vvol(model, name, h1, pe_type, legacy)
+    drop_deprecated_layout(model)
     (model / ".complete").write_text("ok\n")
     return model

@@ -85,3 +85,62 @@ def test_source_spec_shape() -> None:
     assert spec.kind == "vsphere" and list(spec.collectors) == ["inventory"]
     assert spec.collectors["inventory"].default_interval_seconds == 300.0
     assert spec.derive("vc1", {}) == [] and spec.render_derived("vc1", {}, []) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# The address a vSphere user pastes (issue 12, item 10): https://vcenter/sdk is the SOAP endpoint.
+
+
+def _vsphere_config(address: str) -> Any:
+    from exporter.config import parse_config
+
+    return parse_config({"targets": [{
+        "name": "vc1", "kind": "vsphere", "address": address,
+        "credentials": {"username": "svc-ndo", "password_env": "NDO_VC_PASSWORD"},
+    }]})
+
+
+def _vsphere_problems(address: str) -> list[str]:
+    from exporter.config import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        _vsphere_config(address)
+    return info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [("https://vcenter.example.com/sdk", ("vcenter.example.com", 443)),
+     ("https://vcenter.example.com/sdk/", ("vcenter.example.com", 443)),
+     ("https://10.0.0.5:8443/sdk", ("10.0.0.5", 8443)),
+     ("https://[fd00::5]:443/sdk", ("fd00::5", 443)),
+     ("vcenter.example.com:8443/sdk", ("vcenter.example.com", 8443)),  # https:// implied
+     ("vcenter.example.com", ("vcenter.example.com", 443))],
+)
+def test_vsphere_accepts_the_sdk_url(address: str, expected: tuple[str, int]) -> None:
+    (t,) = _vsphere_config(address).targets
+    s = src.settings_for(target(address=t.address))
+    assert (s.host, s.port) == expected
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [("https://vcenter/ui", "targets[0].address: give host[:port] or https://host[:port]/sdk"),
+     ("https://vcenter/sdk/vimService", "targets[0].address: give host[:port] or https://host[:port]/sdk"),
+     ("vcenter/api", "targets[0].address: give host[:port] or https://host[:port]/sdk"),
+     ("http://vcenter:80/sdk", "targets[0].address: the vSphere API is HTTPS only"),
+     ("https://svc:pw@vcenter/sdk", "targets[0].address: credentials in the address are refused")],
+)
+def test_vsphere_refuses_other_paths_naming_the_field(address: str, message: str) -> None:
+    found = _vsphere_problems(address)
+    assert found[0].startswith(message), found
+    assert "pw@" not in "\n".join(found)
+
+
+def test_other_kinds_still_refuse_a_path() -> None:
+    from exporter.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as info:
+        parse_config({"targets": [{"name": "c1", "kind": "ontap", "address": "https://cluster1/sdk",
+                                   "credentials": {"username": "m", "password_env": "X"}}]})
+    assert info.value.problems[0].startswith("targets[0].address: give only host[:port], without a path")
