@@ -88,7 +88,7 @@ def test_hyperv_only_checks() -> None:
     inv = _inventory("compliant")
     vm = next(v for v in inv.hyperv.vms if v.name == "EXCH01")
     assert checks.vm_checks(vm) == {checks.AUTOMATIC_CHECKPOINTS: False, checks.CHECKPOINTS_ALLOWED: False,
-                                    checks.DISK_UNREADABLE: False}
+                                    checks.DISK_UNREADABLE: False, checks.QUICK_MIGRATED_ON_DRAIN: None}
     assert checks.findings("hv01", inv.hyperv, inv.neutral) == []  # FILE01 breaks them all: not Exchange
 
 

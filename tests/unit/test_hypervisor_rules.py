@@ -81,23 +81,27 @@ def test_microsoft_example_dual_quad_core_16_vcpus_is_the_limit_on_hyperv() -> N
     assert "Get-VM -ComputerName 'HV01'" in f.action
 
 
-def test_vsphere_has_no_host_baseline_so_16_vcpus_on_8_cores_is_supported() -> None:
+def test_vsphere_gets_microsofts_host_baseline_too() -> None:
+    # Issue 12 item 6: "the equivalent number of virtual processors required in the host operating
+    # system for a system hosting Exchange virtual machines is 2" names no hypervisor: 16 guest vCPUs
+    # on 8 cores are (16 + 2) / 8 = 2.25:1 on ESXi as on Hyper-V (old main: 2.0, baseline 0).
     facts = hv.HypervisorFacts(
         hosts=(host("esx1", 8, "vsphere"),),
         vms=(vm("EXCH01", 8, "esx1", "vsphere"), vm("APP01", 8, "esx1", "vsphere")),
     )
     a = hv.host_assessment(facts.hosts[0], facts.vms)
-    assert a.ratio == pytest.approx(2.0)
-    assert a.host.host_os_vcpus == 0
+    assert a.ratio == pytest.approx(2.25)
+    assert a.host.host_os_vcpus == 2
     found = hv.derive("vc1", facts)
-    assert checks_of(found) == [hv.RATIO_ABOVE_RECOMMENDED]
+    assert checks_of(found) == [hv.RATIO_UNSUPPORTED]
     assert "Get-VMHost -Name 'esx1'" in found[0].action
+    assert "+ 2 host-OS baseline" in found[0].what
 
 
 def test_baseline_is_configurable() -> None:
-    assert hv.default_host_os_vcpus("vsphere") == 0
+    assert hv.default_host_os_vcpus("vsphere") == 2
     assert hv.default_host_os_vcpus("hyperv") == 2
-    assert hv.default_host_os_vcpus("vsphere", 2) == 2
+    assert hv.default_host_os_vcpus("vsphere", 0) == 0
     assert hv.default_host_os_vcpus("hyperv", 0) == 0
 
 
@@ -125,7 +129,12 @@ def test_hosts_without_a_running_exchange_guest_are_not_judged() -> None:
     a1, a2 = hv.host_assessments(facts)
     assert a1.ratio == pytest.approx(9.0) and not a1.judged and a1.checks == {}
     assert not a2.judged
-    assert hv.derive("t", facts) == []
+    # The powered-off Exchange guest still has its 4 vCPUs allocated on HV02's 2 cores: (4 + 2) / 2 = 3:1
+    # is Microsoft's "don't allocate more than ..." (issue 12 item 7); the powered-on rules stay silent.
+    assert a2.allocated_ratio == pytest.approx(3.0) and a2.ratio == pytest.approx(1.0)
+    assert set(a2.checks) == {hv.ALLOCATED_RATIO_UNSUPPORTED}
+    (f,) = hv.derive("t", facts)
+    assert (f.check, f.where_dict()["host"]) == (hv.ALLOCATED_RATIO_UNSUPPORTED, "HV02")
 
 
 def test_unknown_core_count_is_unknown_not_infinite() -> None:
@@ -194,7 +203,14 @@ def test_saves_state_on_stop() -> None:
     facts = hv.HypervisorFacts(hosts=(host(cores=16),), vms=(vm("EXCH01", 4, saves_state_on_stop=True),))
     (f,) = hv.derive("t", facts)
     assert f.check == hv.SAVES_STATE_ON_STOP
-    assert f.action == "Set-VM -ComputerName 'HV01' -Name 'EXCH01' -AutomaticStopAction ShutDown"
+    # Issue 12 item 3: Hyper-V changes AutomaticStopAction only on a VM that is off.
+    assert f.action.startswith(
+        "Move-ActiveMailboxDatabase -Server 'EXCH01' -Confirm:$false; Stop-VM -ComputerName 'HV01' -Name 'EXCH01'; "
+        "Set-VM -ComputerName 'HV01' -Name 'EXCH01' -AutomaticStopAction ShutDown; "
+        "Start-VM -ComputerName 'HV01' -Name 'EXCH01'   # "
+    )
+    off = replace(facts, vms=(vm("EXCH01", 4, saves_state_on_stop=True, power_state="off"),))
+    assert hv.derive("t", off)[0].action == "Set-VM -ComputerName 'HV01' -Name 'EXCH01' -AutomaticStopAction ShutDown"
 
 
 # -- storage ----------------------------------------------------------------------------------
