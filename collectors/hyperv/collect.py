@@ -65,7 +65,7 @@ def failure(result: ScriptResult) -> CollectionError:
         except CollectionError:
             message = ""
     message = message or script_error(result)
-    text = f"collection script failed (exit code {result.exit_code}): {message}"
+    text = f"collection script failed (exit code {result.exit_code}): {message.rstrip().rstrip('.')}"
     probe = access_probe(payload) if payload else None
     if probe is not None and probe.hyperv_module is False and probe.vmms_status is not None:
         # The Hyper-V role runs (VMMS exists) but its PowerShell module is missing: a Server Core
