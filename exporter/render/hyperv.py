@@ -97,6 +97,12 @@ VM_OFFLINE_ACTION = _g(
     "OfflineAction of a clustered Exchange guest's cluster resource, one series per action (1 Save is the default).",
     (*_V, "action"),
 )
+VM_CLUSTER_RESOURCE = _g(
+    "exchange_vm_cluster_resource_info",
+    "Cluster \"Virtual Machine\" resource and group (role) of a clustered Exchange guest, as named in the cluster "
+    "(value 1); fixes use these names.",
+    (*_V, "resource", "group"),
+)
 VM_GROUP_PRIORITY = _g(
     "exchange_vm_cluster_group_priority",
     "Priority of a clustered Exchange guest's cluster group (3000 High, 2000 Medium, 1000 Low, 0 No Auto Start).",
@@ -153,6 +159,8 @@ def _render_vm(fams: dict[str, Family], key: list[str], vm: VmInfo, threshold: i
         fams[VM_CHECKPOINTS.name].add([*key, kind], n)
     if vm.is_clustered:
         _stateset(fams[VM_OFFLINE_ACTION.name], key, OFFLINE_ACTIONS, vm.offline_action)
+        if vm.cluster_resource:
+            fams[VM_CLUSTER_RESOURCE.name].add([*key, vm.cluster_resource, vm.cluster_group], 1)
         if vm.group_priority is not None:
             fams[VM_GROUP_PRIORITY.name].add(key, vm.group_priority)
     if vm.memory_assigned:

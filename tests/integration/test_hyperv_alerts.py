@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from collectors.hyperv.checks import QUICK_MIGRATED_ON_DRAIN
 from collectors.hypervisor import HOST_NOT_DEDICATED, SAVES_STATE_ON_STOP
 from exporter.hyperv_source import HYPERV_SOURCE
 from exporter.render.exposition import assemble, chunks_of
@@ -39,7 +40,7 @@ def test_promtool_unit_tests() -> None:
 
 def test_alert_names_are_the_rules_check_names_and_have_runbooks() -> None:
     rules = yaml.safe_load(RULES.read_text())["groups"][0]["rules"]
-    assert [r["alert"] for r in rules] == [HOST_NOT_DEDICATED, SAVES_STATE_ON_STOP]
+    assert [r["alert"] for r in rules] == [HOST_NOT_DEDICATED, SAVES_STATE_ON_STOP, QUICK_MIGRATED_ON_DRAIN]
     for r in rules:
         assert f'check="{r["alert"]}"' in r["expr"]
         assert set(r["annotations"]) == {"summary", "description", "action", "runbook_url"}
