@@ -6,7 +6,7 @@ the renderer (``exporter.render.hypervisor``) exports the same assessments (``ho
 ``vm_checks``), so a metric and a finding can never disagree.
 
 The rules are Microsoft's "Exchange Server virtualization" requirements (learn.microsoft.com,
-exchange/plan-and-deploy/virtualization, 2016/2019; quoted in shared/reference/hyperv.md section 1):
+exchange/plan-and-deploy/virtualization, 2016/2019; quoted in docs/hypervisor-rules.md):
 
 * vCPU : physical core ratio per host no greater than 2:1 (supported), 1:1 recommended; physical
   cores, never hyper-threads ("do NOT count Hyper-Threaded cores", HealthChecker's text). The 2

@@ -1,6 +1,6 @@
 """Integer values Windows PowerShell 5.1's ConvertTo-Json writes for Hyper-V enums, and their names.
 
-Source: shared/reference/hyperv.md section 3 (Hyper-V module 2.0.0.0 type stubs; cluster docs).
+Source: the Hyper-V module 2.0.0.0 type stubs and Microsoft's cluster docs (docs/hyperv.md, Sources).
 Unknown integers map to "Unknown(<n>)" rather than failing: a newer Windows may add members.
 """
 
