@@ -532,6 +532,9 @@ def _offline_sequence(vm: VmFacts, commands: list[str]) -> str:
     body = "; ".join(commands)
     if vm.power_state == "off":
         return body
+    if vm.power_state in ("saved", "suspended"):
+        # Not running, so it holds no active copy; discarding the saved state turns it off.
+        return f"Remove-VMSavedState -ComputerName {h} -VMName {n}; {body}; Start-VM -ComputerName {h} -Name {n}"
     return (
         f"Move-ActiveMailboxDatabase -Server {n} -Confirm:$false; Stop-VM -ComputerName {h} -Name {n}; "
         f"{body}; Start-VM -ComputerName {h} -Name {n}"

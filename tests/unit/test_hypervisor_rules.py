@@ -211,6 +211,13 @@ def test_saves_state_on_stop() -> None:
     )
     off = replace(facts, vms=(vm("EXCH01", 4, saves_state_on_stop=True, power_state="off"),))
     assert hv.derive("t", off)[0].action == "Set-VM -ComputerName 'HV01' -Name 'EXCH01' -AutomaticStopAction ShutDown"
+    saved = replace(facts, vms=(vm("EXCH01", 4, saves_state_on_stop=True, power_state="saved"),))
+    by = {f.check: f for f in hv.derive("t", saved)}
+    assert by[hv.SAVES_STATE_ON_STOP].action == (
+        "Remove-VMSavedState -ComputerName 'HV01' -VMName 'EXCH01'; "
+        "Set-VM -ComputerName 'HV01' -Name 'EXCH01' -AutomaticStopAction ShutDown; "
+        "Start-VM -ComputerName 'HV01' -Name 'EXCH01'"
+    )
 
 
 # -- storage ----------------------------------------------------------------------------------
