@@ -164,3 +164,24 @@ def test_missing_hyperv_module_says_how_to_install_it() -> None:
     p["Access"] = {"VmmsStatus": None, "VmWorkerProcesses": 0, "HyperVRights": True, "HyperVModule": False}
     err = failure(ScriptResult(ps.encode_payload(p), b"", 2, 0.1))
     assert isinstance(err, UnsupportedError) and "No Hyper-V role" in str(err)
+
+
+def test_host_allowed_services_from_the_config_file() -> None:
+    from exporter.config import ConfigError, load_config_text
+
+    text = """
+targets:
+  - name: hv01
+    kind: hyperv
+    address: hv01.contoso.local
+    credentials: {username: 'CONTOSO\\\\svc', password_env: NDO_HV_PW}
+    host_allowed_services: ["MSSQL$VEEAMSQL*", "SQLAgent$VEEAMSQL*"]
+"""
+    cfg = load_config_text(text)
+    t = cfg.targets[0]
+    assert t.host_allowed_services == ["MSSQL$VEEAMSQL*", "SQLAgent$VEEAMSQL*"]
+    s = settings_for(target(host_allowed_services=t.host_allowed_services))  # type: ignore[arg-type]
+    assert s.collect.allowed_services == ("MSSQL$VEEAMSQL*", "SQLAgent$VEEAMSQL*")
+    assert settings_for(target()).collect.allowed_services == ()  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="host_allowed_services"):
+        load_config_text(text.replace('["MSSQL$VEEAMSQL*", "SQLAgent$VEEAMSQL*"]', "MSSQL$X"))
