@@ -1,568 +1,164 @@
-"""Source-neutral hypervisor facts and the Exchange virtualization rules, written once.
+"""Source-neutral hypervisor facts and the Exchange virtualization rules: the one import for callers.
 
-vSphere (``collectors/vsphere``) and Hyper-V (``collectors/hyperv``) parse their wire data into
-these immutable facts; the pure rules below turn them into Findings. No I/O, no clock, no metrics:
-the renderer (``exporter.render.hypervisor``) exports the same assessments (``host_assessment``,
-``vm_checks``), so a metric and a finding can never disagree.
+Split into three modules with one job each, re-exported here so ``from collectors.hypervisor import
+...`` and ``collectors.hypervisor.<name>`` keep working (vSphere and Hyper-V code, renderers, tests):
 
-The rules are Microsoft's "Exchange Server virtualization" requirements (learn.microsoft.com,
-exchange/plan-and-deploy/virtualization, 2016/2019; quoted in shared/reference/hyperv.md section 1):
+* ``collectors.hypervisor_facts``: the facts both sources parse into, check names and severities,
+  Microsoft's 2-vCPU host-OS baseline, the Exchange-guest selector;
+* ``collectors.hypervisor_rules``: the pure rules (host, cluster N-1 and VM assessments, storage);
+* ``collectors.hypervisor_findings``: findings with their cause and the exact fix per hypervisor.
 
-* vCPU : physical core ratio per host no greater than 2:1 (supported), 1:1 recommended; physical
-  cores, never hyper-threads ("do NOT count Hyper-Threaded cores", HealthChecker's text). The 2
-  host-OS vCPUs of the ratio are a Hyper-V baseline (see ``DEFAULT_HOST_OS_VCPUS``).
-* no dynamic memory or memory overcommit; no snapshots; no saved state (on stop, on failover);
-* Exchange data on fixed VHD/VHDX, dynamic VHDX, pass-through or iSCSI block storage; no NAS other
-  than fixed VHDs on SMB 3.0; no differencing disks;
-* nothing but management software on the host (no Exchange, SQL Server, AD DS).
-
-Only Exchange guests are judged (``ExchangeSelector``); the other VMs are counted, and still add
-their vCPUs to their host's ratio, because they compete for the same cores.
+The rules are Microsoft's "Exchange Server virtualization" requirements; every statement of that
+page, with what checks it and the sources of each reading, is in docs/hypervisor-rules.md. Only
+Exchange guests are judged (``ExchangeSelector``); other VMs still add their vCPUs to the ratios.
 """
 
 from __future__ import annotations
 
-import fnmatch
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Literal
-
-from collectors.findings import Finding, Severity
-
-Hypervisor = Literal["vsphere", "hyperv"]
-PowerState = Literal["on", "off", "suspended", "saved", "other"]
-DiskFormat = Literal["vhd", "vhdx", "vmdk", "passthrough", "other"]
-DiskAllocation = Literal["fixed", "dynamic", "differencing", "thin", "thick", "passthrough", "unknown"]
-
-POWER_STATES: tuple[PowerState, ...] = ("on", "off", "suspended", "saved", "other")
-HYPERVISORS: tuple[Hypervisor, ...] = ("vsphere", "hyperv")
-
-# vCPUs counted for the host OS on top of the guests' vCPUs.
-# * Hyper-V: 2. Microsoft: "the equivalent number of virtual processors required in the host
-#   operating system for a system hosting Exchange virtual machines is 2. This value should be used
-#   as a baseline for the host operating system virtual processor when calculating the overall
-#   ratio" (hyperv.md section 1). The Windows root partition runs on the same cores as the guests.
-# * vSphere: 0. ESXi has no parent partition running a general-purpose OS on virtual processors;
-#   the VMkernel's own cost is not expressed in vCPUs, and neither Microsoft nor VMware's Exchange
-#   guidance adds a host baseline for ESXi. Operators who want headroom set ``host_os_vcpus``.
-DEFAULT_HOST_OS_VCPUS: Mapping[Hypervisor, int] = {"hyperv": 2, "vsphere": 0}
-
-RATIO_SUPPORTED_MAX = 2.0  # "no greater than 2:1"
-RATIO_RECOMMENDED_MAX = 1.0  # "we recommend a ratio of 1:1"
-
-# Check (= alert) names. Names are a contract: alerts/hypervisor.rules.yml and the runbooks use them.
-RATIO_UNSUPPORTED = "ExchangeHostVcpuRatioUnsupported"
-RATIO_ABOVE_RECOMMENDED = "ExchangeHostVcpuRatioAboveRecommended"
-HOST_NOT_DEDICATED = "ExchangeHostNotDedicated"
-MEMORY_OVERCOMMITTED = "ExchangeVmMemoryOvercommitted"
-SNAPSHOT_PRESENT = "ExchangeVmSnapshotPresent"
-SAVED_STATE = "ExchangeVmSavedState"
-SAVES_STATE_ON_STOP = "ExchangeVmSavesStateOnStop"
-STORAGE_UNSUPPORTED = "ExchangeVmStorageUnsupported"
-
-HOST_CHECKS: tuple[str, ...] = (RATIO_UNSUPPORTED, RATIO_ABOVE_RECOMMENDED, HOST_NOT_DEDICATED)
-VM_CHECKS: tuple[str, ...] = (
-    MEMORY_OVERCOMMITTED,
-    SNAPSHOT_PRESENT,
-    SAVED_STATE,
-    SAVES_STATE_ON_STOP,
-    STORAGE_UNSUPPORTED,
+from collectors.hypervisor_facts import (
+    ALLOCATED_RATIO_UNSUPPORTED as ALLOCATED_RATIO_UNSUPPORTED,
 )
-SEVERITY: Mapping[str, Severity] = {
-    RATIO_UNSUPPORTED: "warning",
-    RATIO_ABOVE_RECOMMENDED: "info",
-    HOST_NOT_DEDICATED: "warning",
-    MEMORY_OVERCOMMITTED: "warning",
-    SNAPSHOT_PRESENT: "warning",
-    SAVED_STATE: "warning",
-    SAVES_STATE_ON_STOP: "warning",
-    STORAGE_UNSUPPORTED: "warning",
-}
-
-
-def default_host_os_vcpus(hypervisor: Hypervisor, configured: int | None = None) -> int:
-    """The host-OS baseline: the configured value, else the hypervisor's default."""
-    return DEFAULT_HOST_OS_VCPUS[hypervisor] if configured is None else int(configured)
-
-
-# ---------------------------------------------------------------------------------------------
-# Facts
-
-
-@dataclass(frozen=True)
-class HostFacts:
-    hypervisor: Hypervisor
-    name: str
-    cluster: str  # "" for a standalone host
-    physical_cores: int  # 0 = unknown (the ratio is then not judged)
-    logical_processors: int  # includes hyper-threads; informational only
-    memory_bytes: int
-    host_os_vcpus: int  # baseline added to the guests' vCPUs (DEFAULT_HOST_OS_VCPUS)
-    # Exchange / SQL Server / AD DS found on the host itself; None = cannot be seen (vSphere).
-    app_services: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class DiskFacts:
-    path: str  # "[datastore] folder/disk.vmdk", "C:\\ClusterStorage\\Volume1\\x.vhdx", "Disk 4 ..."
-    format: DiskFormat
-    allocation: DiskAllocation
-    on_smb: bool  # the file lives on an SMB share (\\server\share\...)
-    on_nfs: bool  # the file lives on an NFS/NAS datastore
-    datastore: str = ""  # vSphere datastore name; "" elsewhere
-
-
-@dataclass(frozen=True)
-class VmFacts:
-    hypervisor: Hypervisor
-    host: str  # HostFacts.name of the host it is registered on; "" when unknown
-    name: str
-    is_exchange: bool
-    power_state: PowerState
-    vcpus: int
-    memory_bytes: int
-    memory_reservation_bytes: int | None  # None = not known / not applicable (Hyper-V)
-    dynamic_memory: bool | None  # None = not applicable (vSphere) or unknown
-    snapshots: int
-    saves_state_on_stop: bool | None  # the host stopping suspends/saves this VM; None = unknown
-    saves_state_on_failover: bool | None  # a failover restores it from saved state; None = unknown
-    disks: tuple[DiskFacts, ...] = ()
-
-
-@dataclass(frozen=True)
-class HypervisorFacts:
-    hosts: tuple[HostFacts, ...]
-    vms: tuple[VmFacts, ...]
-
-    def host(self, name: str) -> HostFacts | None:
-        for h in self.hosts:
-            if h.name == name:
-                return h
-        return None
-
-
-# ---------------------------------------------------------------------------------------------
-# Which VMs are Exchange guests
-
-
-DEFAULT_NAME_PATTERNS: tuple[str, ...] = ("*exch*", "*mbx*")
-DEFAULT_ANNOTATION_MARKER = "ndo:exchange"
-
-
-@dataclass(frozen=True)
-class ExchangeSelector:
-    """Chooses the Exchange guests; every match is case-insensitive.
-
-    * ``name_patterns``: shell-style patterns (``fnmatch``) on the VM name; default
-      ``("*exch*", "*mbx*")``.
-    * ``tags``: patterns on the VM's tags. A source hands over its tags as strings: vSphere custom
-      attributes as ``name=value`` (so ``exchange_role=*`` matches any value); Hyper-V has none.
-    * ``annotation_marker``: a substring of the VM's notes/annotation (vSphere ``config.annotation``,
-      Hyper-V ``Notes``); default ``ndo:exchange``; "" turns it off.
-
-    A VM is an Exchange guest when any one of them matches.
-    """
-
-    name_patterns: tuple[str, ...] = DEFAULT_NAME_PATTERNS
-    tags: tuple[str, ...] = ()
-    annotation_marker: str = DEFAULT_ANNOTATION_MARKER
-
-    def matches(self, name: str, tags: Iterable[str] = (), annotation: str | None = None) -> bool:
-        lname = name.lower()
-        if any(fnmatch.fnmatchcase(lname, p.lower()) for p in self.name_patterns):
-            return True
-        if self.tags:
-            ltags = [t.lower() for t in tags]
-            if any(fnmatch.fnmatchcase(t, p.lower()) for p in self.tags for t in ltags):
-                return True
-        marker = self.annotation_marker.strip().lower()
-        return bool(marker and annotation and marker in annotation.lower())
-
-
-# ---------------------------------------------------------------------------------------------
-# Assessments (shared by findings and metrics)
-
-
-@dataclass(frozen=True)
-class HostAssessment:
-    host: HostFacts
-    vms: int
-    powered_on_vcpus: int  # sum over powered-on guests on the host
-    allocated_vcpus: int  # sum over every guest registered on the host
-    exchange_vms: Mapping[PowerState, int]
-    other_vms: Mapping[PowerState, int]
-    judged: bool  # a powered-on Exchange guest runs here: the host rules apply
-    ratio: float | None  # (powered_on_vcpus + host_os_vcpus) / physical_cores; None = no core count
-    checks: Mapping[str, bool | None]  # HOST_CHECKS -> violated? (None = unknown); empty if not judged
-
-
-def _count_states(vms: Iterable[VmFacts]) -> dict[PowerState, int]:
-    out: dict[PowerState, int] = dict.fromkeys(POWER_STATES, 0)
-    for vm in vms:
-        out[vm.power_state] += 1
-    return out
-
-
-def host_assessment(host: HostFacts, vms: Iterable[VmFacts]) -> HostAssessment:
-    on_host = [vm for vm in vms if vm.host == host.name and vm.hypervisor == host.hypervisor]
-    powered_on = sum(vm.vcpus for vm in on_host if vm.power_state == "on")
-    allocated = sum(vm.vcpus for vm in on_host)
-    ratio = (powered_on + host.host_os_vcpus) / host.physical_cores if host.physical_cores > 0 else None
-    judged = any(vm.is_exchange and vm.power_state == "on" for vm in on_host)
-    checks: dict[str, bool | None] = {}
-    if judged:
-        checks[RATIO_UNSUPPORTED] = None if ratio is None else ratio > RATIO_SUPPORTED_MAX
-        # Exclusive with the unsupported check: one host, one ratio finding (the worse one).
-        checks[RATIO_ABOVE_RECOMMENDED] = (
-            None if ratio is None else RATIO_RECOMMENDED_MAX < ratio <= RATIO_SUPPORTED_MAX
-        )
-        checks[HOST_NOT_DEDICATED] = None if host.app_services is None else bool(host.app_services)
-    return HostAssessment(
-        host=host,
-        vms=len(on_host),
-        powered_on_vcpus=powered_on,
-        allocated_vcpus=allocated,
-        exchange_vms=_count_states(vm for vm in on_host if vm.is_exchange),
-        other_vms=_count_states(vm for vm in on_host if not vm.is_exchange),
-        judged=judged,
-        ratio=ratio,
-        checks=checks,
-    )
-
-
-def host_assessments(facts: HypervisorFacts) -> list[HostAssessment]:
-    return [host_assessment(h, facts.vms) for h in facts.hosts]
-
-
-def memory_overcommitted(vm: VmFacts) -> bool | None:
-    """Dynamic memory on, or a reservation below configured memory (ballooning/swap possible).
-
-    CSS-Exchange HealthChecker flags the same on VMware: "Memory Reservation in MB" differing from
-    the guest's memory is reported as "Dynamic Memory Detected" (vsphere.md section 6).
-    """
-    if vm.dynamic_memory:
-        return True
-    if vm.memory_reservation_bytes is not None:
-        return vm.memory_reservation_bytes < vm.memory_bytes
-    return None if vm.dynamic_memory is None else False
-
-
-def saved_state(vm: VmFacts) -> bool | None:
-    if vm.power_state in ("suspended", "saved") or vm.saves_state_on_failover:
-        return True
-    return None if vm.saves_state_on_failover is None else False
-
-
-@dataclass(frozen=True)
-class DiskProblem:
-    disk: DiskFacts
-    problem: str  # short code: nas, differencing, smb-not-fixed, dynamic-vhd
-    text: str
-
-
-def disk_problem(disk: DiskFacts) -> DiskProblem | Literal["unknown"] | None:
-    """The first storage rule a disk breaks, None if it is fine, "unknown" if it cannot tell.
-
-    Order follows the reference evaluation (hyperv.md sections 2.4/4.3), NAS first because it is
-    unsupported whatever the disk format.
-    """
-    if disk.allocation == "passthrough" or disk.format == "passthrough":
-        return None
-    if disk.on_nfs:
-        where = f"NFS datastore {disk.datastore}" if disk.datastore else "an NFS/NAS share"
-        return DiskProblem(disk, "nas", f"{disk.path} is on {where}: NAS storage is unsupported for Exchange")
-    if disk.allocation == "differencing":
-        return DiskProblem(disk, "differencing", f"{disk.path} is a differencing disk")
-    if disk.on_smb and disk.allocation != "fixed":
-        # "The only supported usage of SMB 3.0 file shares is for storage of fixed VHDs."
-        return DiskProblem(disk, "smb-not-fixed", f"{disk.path} is a {disk.allocation} disk on an SMB share")
-    if disk.format == "vhd" and disk.allocation == "dynamic":
-        # "dynamic virtual storage when using VHDX files": dynamic VHD (not VHDX) is not listed.
-        return DiskProblem(disk, "dynamic-vhd", f"{disk.path} is a dynamic VHD (only VHDX may be dynamic)")
-    # Allocation decides the verdict only for VHD/VHDX (and unknown formats) and on SMB. A VMDK's
-    # thin/thick type is not judged: Microsoft's list names fixed/dynamic VHD(X) only, and VMware's
-    # Exchange guidance supports every VMDK type on block storage (docs/hypervisor-rules.md).
-    if disk.allocation == "unknown" and (disk.format in ("vhd", "vhdx", "other") or disk.on_smb):
-        return "unknown"
-    return None
-
-
-def storage_problems(vm: VmFacts) -> tuple[list[DiskProblem], bool]:
-    """(problems, any disk unknown)."""
-    problems: list[DiskProblem] = []
-    unknown = False
-    for disk in vm.disks:
-        p = disk_problem(disk)
-        if p == "unknown":
-            unknown = True
-        elif isinstance(p, DiskProblem):
-            problems.append(p)
-    return problems, unknown
-
-
-def vm_checks(vm: VmFacts) -> dict[str, bool | None]:
-    """VM_CHECKS -> violated? (None = unknown). Meaningful for Exchange guests only."""
-    problems, unknown = storage_problems(vm)
-    return {
-        MEMORY_OVERCOMMITTED: memory_overcommitted(vm),
-        SNAPSHOT_PRESENT: vm.snapshots > 0,
-        SAVED_STATE: saved_state(vm),
-        SAVES_STATE_ON_STOP: vm.saves_state_on_stop,
-        STORAGE_UNSUPPORTED: True if problems else (None if unknown else False),
-    }
-
-
-# ---------------------------------------------------------------------------------------------
-# Fix commands, per hypervisor
-
-
-def ps_quote(value: str) -> str:
-    """A PowerShell single-quoted literal (quotes doubled), so names with spaces stay one argument."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _gib(n_bytes: int) -> str:
-    gib = n_bytes / 2**30
-    return f"{gib:g}" if gib == int(gib) else f"{gib:.2f}"
-
-
-def _vm_action(check: str, vm: VmFacts, problems: list[DiskProblem]) -> str:
-    n, h = ps_quote(vm.name), ps_quote(vm.host)
-    if vm.hypervisor == "vsphere":
-        if check == MEMORY_OVERCOMMITTED:
-            mib = vm.memory_bytes // 2**20
-            size = f"-MemReservationGB {mib // 1024}" if mib % 1024 == 0 else f"-MemReservationMB {mib}"
-            return (
-                f"Get-VM -Name {n} | Get-VMResourceConfiguration | Set-VMResourceConfiguration {size}"
-                "  (or tick 'Reserve all guest memory (All locked)')"
-            )
-        if check == SNAPSHOT_PRESENT:
-            return f"Get-VM -Name {n} | Get-Snapshot | Remove-Snapshot -Confirm:$false"
-        if check == SAVED_STATE:
-            # Powering off a suspended VM discards the saved memory image; the start is a cold boot.
-            return f"Stop-VM -VM {n} -Confirm:$false; Start-VM -VM {n}"
-        if check == SAVES_STATE_ON_STOP:
-            return f"Get-VMStartPolicy -VM {n} | Set-VMStartPolicy -StopAction GuestShutdown"
-        if check == STORAGE_UNSUPPORTED:
-            # StartsWith, not -like: '[' opens a wildcard character class in PowerShell patterns.
-            stores = sorted({p.disk.datastore for p in problems if p.disk.datastore}) or ["<nas-datastore>"]
-            test = " -or ".join(f"$_.Filename.StartsWith({ps_quote('[' + ds + ']')})" for ds in stores)
-            return (
-                f"Get-HardDisk -VM {n} | Where-Object {{ {test} }} | "
-                "Move-HardDisk -Datastore (Get-Datastore <vmfs-or-vsan-datastore>) -Confirm:$false"
-            )
-    else:
-        if check == MEMORY_OVERCOMMITTED:
-            return (
-                f"Stop-VM -ComputerName {h} -Name {n}; "
-                f"Set-VMMemory -ComputerName {h} -VMName {n} -DynamicMemoryEnabled $false "
-                f"-StartupBytes {vm.memory_bytes}; Start-VM -ComputerName {h} -Name {n}"
-            )
-        if check == SNAPSHOT_PRESENT:
-            return f"Get-VMSnapshot -ComputerName {h} -VMName {n} | Remove-VMSnapshot"
-        if check == SAVED_STATE:
-            if vm.power_state in ("saved", "suspended"):
-                return f"Remove-VMSavedState -ComputerName {h} -VMName {n}; Start-VM -ComputerName {h} -Name {n}"
-            # Clustered VM whose resource saves state when taken offline (OfflineAction 1 = Save).
-            return (
-                f"Get-ClusterResource -Name {ps_quote('Virtual Machine ' + vm.name)} | "
-                "Set-ClusterParameter -Name OfflineAction -Value 2"
-            )
-        if check == SAVES_STATE_ON_STOP:
-            return f"Set-VM -ComputerName {h} -Name {n} -AutomaticStopAction ShutDown"
-        if check == STORAGE_UNSUPPORTED:
-            cmds = []
-            for p in problems:
-                path = ps_quote(p.disk.path)
-                if p.problem == "differencing":
-                    cmds.append(f"Get-VMSnapshot -ComputerName {h} -VMName {n} | Remove-VMSnapshot")
-                else:
-                    target = p.disk.path.rsplit(".", 1)[0] + "-fixed.vhdx"
-                    cmds.append(
-                        f"Convert-VHD -ComputerName {h} -Path {path} -DestinationPath {ps_quote(target)} "
-                        "-VHDType Fixed"
-                    )
-            return "; ".join(dict.fromkeys(cmds)) + " (VM off; then attach the converted disk)"
-    raise ValueError(check)
-
-
-def _host_action(check: str, a: HostAssessment, exchange_vms: list[VmFacts]) -> str:
-    host = a.host
-    names = ", ".join(ps_quote(vm.name) for vm in exchange_vms) or "<exchange-vm>"
-    if check in (RATIO_UNSUPPORTED, RATIO_ABOVE_RECOMMENDED):
-        limit = RATIO_SUPPORTED_MAX if check == RATIO_UNSUPPORTED else RATIO_RECOMMENDED_MAX
-        budget = int(limit * host.physical_cores) - host.host_os_vcpus
-        excess = a.powered_on_vcpus - budget
-        if host.hypervisor == "vsphere":
-            return (
-                f"Get-VMHost -Name {ps_quote(host.name)} | Get-VM | Where-Object PowerState -eq 'PoweredOn' | "
-                f"Sort-Object NumCpu -Descending | Select-Object Name, NumCpu   # then move {excess} vCPUs away: "
-                "Move-VM -VM <non-exchange-vm> -Destination (Get-VMHost <other-host>)"
-            )
-        return (
-            f"Get-VM -ComputerName {ps_quote(host.name)} | Where-Object State -eq 'Running' | "
-            f"Sort-Object ProcessorCount -Descending | Select-Object Name, ProcessorCount   # then move {excess} "
-            "vCPUs away: Move-VM -ComputerName <host> -Name <non-exchange-vm> -DestinationHost <other-host>"
-        )
-    if check == HOST_NOT_DEDICATED:
-        # Quoted: instance services such as MSSQL$INST would otherwise expand as a PowerShell variable.
-        services = ", ".join(ps_quote(s) for s in host.app_services or ())
-        return (
-            f"Get-Service -ComputerName {ps_quote(host.name)} -Name {services or '<service>'}   # remove these "
-            f"roles from the host, or move the Exchange guests ({names}) to a dedicated host: "
-            "Move-VM -ComputerName <host> -Name <exchange-vm> -DestinationHost <dedicated-host>"
-        )
-    raise ValueError(check)
-
-
-# ---------------------------------------------------------------------------------------------
-# Findings
-
-
-def _where(hypervisor: str, host: str, vm: str | None = None) -> tuple[tuple[str, str], ...]:
-    out = (("hypervisor", hypervisor), ("host", host))
-    return (*out, ("vm", vm)) if vm is not None else out
-
-
-def host_findings(target: str, facts: HypervisorFacts) -> list[Finding]:
-    out: list[Finding] = []
-    for a in host_assessments(facts):
-        host = a.host
-        exch = [vm for vm in facts.vms if vm.host == host.name and vm.is_exchange and vm.power_state == "on"]
-        ratio_text = (
-            f"({a.powered_on_vcpus} vCPUs of powered-on guests + {host.host_os_vcpus} host-OS baseline) / "
-            f"{host.physical_cores} physical cores = {a.ratio:.2f}:1"
-            if a.ratio is not None
-            else ""
-        )
-        if a.checks.get(RATIO_UNSUPPORTED):
-            out.append(
-                Finding(
-                    check=RATIO_UNSUPPORTED,
-                    severity=SEVERITY[RATIO_UNSUPPORTED],
-                    target=target,
-                    where=_where(host.hypervisor, host.name),
-                    what=f"Host {host.name} runs Exchange guests at a vCPU:core ratio above 2:1: {ratio_text}.",
-                    cause="Too many vCPUs are powered on for the host's physical cores (hyper-threads do not count).",
-                    action=_host_action(RATIO_UNSUPPORTED, a, exch),
-                    effect="Exchange is outside Microsoft's supported configuration; CPU contention slows mail flow "
-                    "and can fail Managed Availability probes.",
-                )
-            )
-        if a.checks.get(RATIO_ABOVE_RECOMMENDED):
-            out.append(
-                Finding(
-                    check=RATIO_ABOVE_RECOMMENDED,
-                    severity=SEVERITY[RATIO_ABOVE_RECOMMENDED],
-                    target=target,
-                    where=_where(host.hypervisor, host.name),
-                    what=f"Host {host.name} runs Exchange guests above the recommended 1:1 vCPU:core ratio: "
-                    f"{ratio_text}.",
-                    cause="vCPUs are oversubscribed (supported up to 2:1, but Microsoft and VMware recommend 1:1).",
-                    action=_host_action(RATIO_ABOVE_RECOMMENDED, a, exch),
-                    effect="Exchange may see CPU ready/wait time under load.",
-                )
-            )
-        if a.checks.get(HOST_NOT_DEDICATED):
-            services = ", ".join(host.app_services or ())
-            out.append(
-                Finding(
-                    check=HOST_NOT_DEDICATED,
-                    severity=SEVERITY[HOST_NOT_DEDICATED],
-                    target=target,
-                    where=_where(host.hypervisor, host.name),
-                    what=f"Host {host.name} runs Exchange guests and also server applications itself: {services}.",
-                    cause="Exchange, SQL Server or Active Directory is installed on the hypervisor host.",
-                    action=_host_action(HOST_NOT_DEDICATED, a, exch),
-                    effect="Only management software is supported on a host of Exchange guests.",
-                )
-            )
-    return out
-
-
-def _vm_finding_text(check: str, vm: VmFacts, problems: list[DiskProblem]) -> tuple[str, str, str]:
-    """(what, cause, effect) of a VM finding."""
-    where = f"Exchange VM {vm.name} on {vm.host or 'an unknown host'}"
-    if check == MEMORY_OVERCOMMITTED:
-        if vm.dynamic_memory:
-            return (
-                f"{where} has dynamic memory enabled.",
-                "Dynamic memory was left on (Hyper-V's default for new VMs in some tools).",
-                "Exchange sizes its caches from the memory it sees at start; shrinking memory is unsupported.",
-            )
-        reserved = vm.memory_reservation_bytes or 0
-        # VMware's guidance, not Microsoft's wording: Microsoft forbids memory overcommit; VMware's
-        # "Microsoft Exchange Server on VMware vSphere" best practices guide says how to rule it
-        # out on ESXi, by reserving all configured memory (docs/vsphere.md "Sources").
-        return (
-            f"{where} reserves {_gib(reserved)} GiB of its {_gib(vm.memory_bytes)} GiB memory; VMware's "
-            "guidance for Exchange (the 'Microsoft Exchange Server on VMware vSphere' best practices guide) "
-            "is to reserve all of it.",
-            "The memory reservation is below the configured memory, so ESXi may balloon, compress or swap the "
-            "unreserved part when the host runs short of memory.",
-            "That is the memory overcommitment Microsoft does not support for Exchange; ballooning or host "
-            "swapping stalls the store.",
-        )
-    if check == SNAPSHOT_PRESENT:
-        return (
-            f"{where} has {vm.snapshots} snapshot(s).",
-            "A snapshot/checkpoint was taken (by hand or by a backup job that did not clean up).",
-            "Snapshots of Exchange guests are unsupported: reverting one rolls back databases and breaks "
-            "DAG replication; delta disks also grow and slow I/O.",
-        )
-    if check == SAVED_STATE:
-        if vm.power_state in ("suspended", "saved"):
-            return (
-                f"{where} is {vm.power_state} (its memory is saved to disk).",
-                "The VM was suspended/saved instead of shut down (by hand, by a host stop action or a failover).",
-                "Resuming an Exchange guest from saved state is unsupported; it must cold boot.",
-            )
-        return (
-            f"{where} would be restored from saved state on failover.",
-            "The clustered VM's offline action saves state.",
-            "Failover of Exchange guests must result in a cold boot.",
-        )
-    if check == SAVES_STATE_ON_STOP:
-        return (
-            f"{where} is configured to save its state when the host stops.",
-            "The automatic stop action is Save/Suspend (Hyper-V's default for new VMs).",
-            "A host shutdown would leave Exchange in saved state; it must shut down and cold boot instead.",
-        )
-    if check == STORAGE_UNSUPPORTED:
-        return (
-            f"{where} has disks on unsupported storage: " + "; ".join(p.text for p in problems) + ".",
-            "The disk was placed on NAS, or created dynamic/differencing where only fixed disks are supported.",
-            "Exchange data on this storage is outside Microsoft's support (block storage only; SMB 3.0 only for "
-            "fixed VHDs).",
-        )
-    raise ValueError(check)
-
-
-def vm_findings(target: str, facts: HypervisorFacts) -> list[Finding]:
-    out: list[Finding] = []
-    for vm in facts.vms:
-        if not vm.is_exchange:
-            continue
-        problems, _ = storage_problems(vm)
-        for check, violated in vm_checks(vm).items():
-            if not violated:
-                continue
-            what, cause, effect = _vm_finding_text(check, vm, problems)
-            out.append(
-                Finding(
-                    check=check,
-                    severity=SEVERITY[check],
-                    target=target,
-                    where=_where(vm.hypervisor, vm.host, vm.name),
-                    what=what,
-                    cause=cause,
-                    action=_vm_action(check, vm, problems),
-                    effect=effect,
-                )
-            )
-    return out
-
-
-def derive(target: str, facts: HypervisorFacts) -> list[Finding]:
-    """Every Exchange virtualization finding of one target: hosts first, then VMs."""
-    return host_findings(target, facts) + vm_findings(target, facts)
+from collectors.hypervisor_facts import (
+    CLUSTER_CHECKS as CLUSTER_CHECKS,
+)
+from collectors.hypervisor_facts import (
+    CLUSTER_FAILOVER_RATIO_UNSUPPORTED as CLUSTER_FAILOVER_RATIO_UNSUPPORTED,
+)
+from collectors.hypervisor_facts import (
+    DEFAULT_ANNOTATION_MARKER as DEFAULT_ANNOTATION_MARKER,
+)
+from collectors.hypervisor_facts import (
+    DEFAULT_HOST_OS_VCPUS as DEFAULT_HOST_OS_VCPUS,
+)
+from collectors.hypervisor_facts import (
+    DEFAULT_NAME_PATTERNS as DEFAULT_NAME_PATTERNS,
+)
+from collectors.hypervisor_facts import (
+    HOST_CHECKS as HOST_CHECKS,
+)
+from collectors.hypervisor_facts import (
+    HOST_NOT_DEDICATED as HOST_NOT_DEDICATED,
+)
+from collectors.hypervisor_facts import (
+    HYPERVISORS as HYPERVISORS,
+)
+from collectors.hypervisor_facts import (
+    MEMORY_OVERCOMMITTED as MEMORY_OVERCOMMITTED,
+)
+from collectors.hypervisor_facts import (
+    POWER_STATES as POWER_STATES,
+)
+from collectors.hypervisor_facts import (
+    RATIO_ABOVE_RECOMMENDED as RATIO_ABOVE_RECOMMENDED,
+)
+from collectors.hypervisor_facts import (
+    RATIO_RECOMMENDED_MAX as RATIO_RECOMMENDED_MAX,
+)
+from collectors.hypervisor_facts import (
+    RATIO_SUPPORTED_MAX as RATIO_SUPPORTED_MAX,
+)
+from collectors.hypervisor_facts import (
+    RATIO_UNSUPPORTED as RATIO_UNSUPPORTED,
+)
+from collectors.hypervisor_facts import (
+    SAVED_STATE as SAVED_STATE,
+)
+from collectors.hypervisor_facts import (
+    SAVES_STATE_ON_STOP as SAVES_STATE_ON_STOP,
+)
+from collectors.hypervisor_facts import (
+    SEVERITY as SEVERITY,
+)
+from collectors.hypervisor_facts import (
+    SNAPSHOT_PRESENT as SNAPSHOT_PRESENT,
+)
+from collectors.hypervisor_facts import (
+    STORAGE_UNSUPPORTED as STORAGE_UNSUPPORTED,
+)
+from collectors.hypervisor_facts import (
+    VM_CHECKS as VM_CHECKS,
+)
+from collectors.hypervisor_facts import (
+    DiskAllocation as DiskAllocation,
+)
+from collectors.hypervisor_facts import (
+    DiskFacts as DiskFacts,
+)
+from collectors.hypervisor_facts import (
+    DiskFormat as DiskFormat,
+)
+from collectors.hypervisor_facts import (
+    ExchangeSelector as ExchangeSelector,
+)
+from collectors.hypervisor_facts import (
+    HostFacts as HostFacts,
+)
+from collectors.hypervisor_facts import (
+    Hypervisor as Hypervisor,
+)
+from collectors.hypervisor_facts import (
+    HypervisorFacts as HypervisorFacts,
+)
+from collectors.hypervisor_facts import (
+    PowerState as PowerState,
+)
+from collectors.hypervisor_facts import (
+    VmFacts as VmFacts,
+)
+from collectors.hypervisor_facts import (
+    default_host_os_vcpus as default_host_os_vcpus,
+)
+from collectors.hypervisor_findings import (
+    cluster_findings as cluster_findings,
+)
+from collectors.hypervisor_findings import (
+    derive as derive,
+)
+from collectors.hypervisor_findings import (
+    host_findings as host_findings,
+)
+from collectors.hypervisor_findings import (
+    ps_quote as ps_quote,
+)
+from collectors.hypervisor_findings import (
+    sized_memory_bytes as sized_memory_bytes,
+)
+from collectors.hypervisor_findings import (
+    vm_findings as vm_findings,
+)
+from collectors.hypervisor_rules import (
+    ClusterAssessment as ClusterAssessment,
+)
+from collectors.hypervisor_rules import (
+    DiskProblem as DiskProblem,
+)
+from collectors.hypervisor_rules import (
+    HostAssessment as HostAssessment,
+)
+from collectors.hypervisor_rules import (
+    cluster_assessments as cluster_assessments,
+)
+from collectors.hypervisor_rules import (
+    disk_problem as disk_problem,
+)
+from collectors.hypervisor_rules import (
+    host_assessment as host_assessment,
+)
+from collectors.hypervisor_rules import (
+    host_assessments as host_assessments,
+)
+from collectors.hypervisor_rules import (
+    memory_overcommitted as memory_overcommitted,
+)
+from collectors.hypervisor_rules import (
+    saved_state as saved_state,
+)
+from collectors.hypervisor_rules import (
+    snapshot_present as snapshot_present,
+)
+from collectors.hypervisor_rules import (
+    storage_problems as storage_problems,
+)
+from collectors.hypervisor_rules import (
+    vm_checks as vm_checks,
+)

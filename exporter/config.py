@@ -246,9 +246,12 @@ class TargetConfig(_Model):
     # Share name patterns (fnmatch) that must be continuously available even when they are not yet.
     ca_shares: list[str] = Field(default_factory=list)
     # Hypervisor targets (kind vsphere|hyperv): Exchange guest selection and the host-OS vCPU
-    # baseline counted in the vCPU:core ratio (None: 2 for Hyper-V, 0 for vSphere).
+    # baseline counted in the vCPU:core ratio (None: Microsoft's 2, on every hypervisor).
     exchange: ExchangeSelectorConfig = ExchangeSelectorConfig()
     host_os_vcpus: int | None = Field(default=None, ge=0)
+    # kind hyperv: service-name patterns (fnmatch, case-insensitive) allowed on the host although they
+    # match a server application, e.g. a backup product's own SQL Express instance (MSSQL$VEEAMSQL*).
+    host_allowed_services: list[str] = Field(default_factory=list)
     winrm: WinRMConfig = WinRMConfig()
     collectors: dict[str, CollectorEntry] = Field(default_factory=dict)
 

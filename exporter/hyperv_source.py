@@ -7,7 +7,8 @@ Target configuration read here (exporter/config.py owns the schema): name, addre
 host:port, https://host[:5986], http://host:5985), credentials.username + resolve_password(),
 tls.verify / tls.ca_file, timeout_seconds, connect_timeout_seconds, winrm.transport
 (ntlm|kerberos|credssp|basic), winrm.message_encryption (auto|always|never),
-exchange.name_patterns, exchange.annotation_marker, host_os_vcpus (None = 2 for Hyper-V).
+exchange.name_patterns, exchange.annotation_marker, host_os_vcpus (None = 2, Microsoft's baseline),
+host_allowed_services (service-name patterns allowed on the host: management/backup SQL Express).
 The optional sections are read with getattr so a config without them still works on defaults.
 """
 
@@ -80,6 +81,7 @@ def settings_for(target: TargetConfig) -> HyperVTargetSettings:
         annotation_marker=str(marker) if marker is not None else hv.DEFAULT_ANNOTATION_MARKER,
     )
     host_os = getattr(t, "host_os_vcpus", None)
+    allowed = tuple(str(p) for p in getattr(t, "host_allowed_services", None) or ())
     op, read = _timeouts(float(target.timeout_seconds))
     tls = target.tls
     return HyperVTargetSettings(
@@ -95,7 +97,10 @@ def settings_for(target: TargetConfig) -> HyperVTargetSettings:
             read_timeout=max(read, int(float(target.connect_timeout_seconds)) + 1),
         ),
         collect=CollectSettings(
-            target=target.name, selector=selector, host_os_vcpus=None if host_os is None else int(host_os)
+            target=target.name,
+            selector=selector,
+            host_os_vcpus=None if host_os is None else int(host_os),
+            allowed_services=allowed,
         ),
     )
 

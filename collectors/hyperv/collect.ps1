@@ -22,11 +22,23 @@ function NdoVhdWanted([string]$name) {
 }
 
 $out = [ordered]@{
-    Schema = 1; Ok = $true; Errors = @(); VMHost = $null; VMs = @(); Snapshots = @(); Disks = @()
-    ClusterName = $null; ClusterVmResources = @(); ElapsedMs = 0
+    Schema = 1; Ok = $true; Errors = @(); Access = $null; VMHost = $null; VMs = @(); Snapshots = @(); Disks = @()
+    VmErrors = @(); ClusterName = $null; ClusterVmResources = @(); MoveTypeThreshold = $null; ElapsedMs = 0
 }
 $errs = New-Object System.Collections.ArrayList
 $rc = 0
+# Rights probe, before anything can fail: Get-VM run without Hyper-V rights lists nothing and raises
+# nothing, so an empty list must be told from a host without VMs (vmwp.exe = one per running VM).
+$probe = [ordered]@{ VmmsStatus = $null; VmWorkerProcesses = $null; HyperVRights = $null; HyperVModule = $null }
+try { $probe.VmmsStatus = NdoStr (Get-Service -Name vmms -ErrorAction Stop).Status } catch { }
+try { $probe.VmWorkerProcesses = @(Get-Process -Name vmwp -ErrorAction SilentlyContinue).Count } catch { }
+try {
+    $pr = New-Object Security.Principal.WindowsPrincipal([Security.Principal.WindowsIdentity]::GetCurrent())
+    $probe.HyperVRights = $pr.IsInRole([Security.Principal.SecurityIdentifier]'S-1-5-32-544') -or
+        $pr.IsInRole([Security.Principal.SecurityIdentifier]'S-1-5-32-578')
+} catch { }
+try { $probe.HyperVModule = [bool](Get-Module -ListAvailable -Name Hyper-V) } catch { }
+$out.Access = $probe
 try {
     Import-Module Hyper-V -ErrorAction Stop
     $vmh = Get-VMHost
@@ -38,17 +50,24 @@ try {
             NumberOfEnabledCore = $_.NumberOfEnabledCore; NumberOfLogicalProcessors = $_.NumberOfLogicalProcessors
             ThreadCount = $_.ThreadCount }
     })
-    # Server applications that must not share a host with Exchange guests (Exchange, SQL Server, AD DS).
-    $svcs = @(Get-Service -Name 'MSExchange*', 'MSSQL*', 'SQLSERVERAGENT', 'SQLAgent$*', 'NTDS', 'ADWS' `
-            -ErrorAction SilentlyContinue | ForEach-Object {
+    # Server applications that must not share a host with Exchange guests (Exchange, SQL Server, AD DS,
+    # SAP instances SAP<SID>_<NN> and SAPService<SID>; the SAP Host Agent is management software).
+    $svcs = @(Get-Service -Name 'MSExchange*', 'MSSQL*', 'SQLSERVERAGENT', 'SQLAgent$*', 'NTDS', 'ADWS', `
+            'SAPService*', 'SAP???_??' -ErrorAction SilentlyContinue | ForEach-Object {
         [ordered]@{ Name = $_.Name; DisplayName = $_.DisplayName; Status = $_.Status; StartType = $_.StartType }
     })
+    # Installed roles and features (Windows Server only; the class is deprecated but present through 2022).
+    $feats = $null
+    try {
+        $feats = @(Get-CimInstance -ClassName Win32_ServerFeature -ErrorAction Stop | ForEach-Object {
+            [ordered]@{ ID = $_.ID; ParentID = $_.ParentID; Name = $_.Name } })
+    } catch { [void]$errs.Add('features: ' + $_.Exception.Message) }
     $out.VMHost = [ordered]@{
         ComputerName = $vmh.ComputerName; FullyQualifiedDomainName = $vmh.FullyQualifiedDomainName
         LogicalProcessorCount = $vmh.LogicalProcessorCount; MemoryCapacity = $vmh.MemoryCapacity
         DomainRole = $cs.DomainRole; Manufacturer = $cs.Manufacturer; Model = $cs.Model
         TotalPhysicalMemory = $cs.TotalPhysicalMemory; OSCaption = $os.Caption; OSVersion = $os.Version
-        PSVersion = NdoStr $PSVersionTable.PSVersion; Processors = $cpus; Services = $svcs
+        PSVersion = NdoStr $PSVersionTable.PSVersion; Processors = $cpus; Services = $svcs; Features = $feats
     }
 
     $vms = @(Get-VM)
@@ -62,31 +81,45 @@ try {
             AutomaticCheckpointsEnabled = $_.AutomaticCheckpointsEnabled
             ParentSnapshotId = NdoStr $_.ParentSnapshotId; Notes = $_.Notes }
     })
-    if ($vms.Count -gt 0) {
-        $out.Snapshots = @(Get-VMSnapshot -VM $vms | ForEach-Object {
-            [ordered]@{ VMId = NdoStr $_.VMId; VMName = $_.VMName; Name = $_.Name; SnapshotType = $_.SnapshotType
-                CreationTime = $_.CreationTime; IsAutomaticCheckpoint = $_.IsAutomaticCheckpoint }
-        })
-        $out.Disks = @(Get-VMHardDiskDrive -VM $vms | ForEach-Object {
-            $hd = $_
-            $d = [ordered]@{ VMId = NdoStr $hd.VMId; VMName = $hd.VMName; ControllerType = $hd.ControllerType
-                ControllerNumber = $hd.ControllerNumber; ControllerLocation = $hd.ControllerLocation; Path = $hd.Path
-                DiskNumber = $hd.DiskNumber; SupportPersistentReservations = $hd.SupportPersistentReservations
-                VhdQueried = $false; VhdFormat = $null; VhdType = $null; Size = $null; FileSize = $null
-                ParentPath = $null; VhdError = $null }
-            # Pass-through disks have a DiskNumber and no file. Get-VHD on \\server\share may fail
-            # with a double hop; keep the error per disk instead of failing the whole poll.
-            if ($null -eq $hd.DiskNumber -and $hd.Path -and (NdoVhdWanted $hd.VMName)) {
-                $d.VhdQueried = $true
-                try {
-                    $v = Get-VHD -Path $hd.Path
-                    $d.VhdFormat = $v.VhdFormat; $d.VhdType = $v.VhdType; $d.Size = $v.Size
-                    $d.FileSize = $v.FileSize; $d.ParentPath = $v.ParentPath
-                } catch { $d.VhdError = $_.Exception.Message }
+    # Per VM: one VM whose checkpoints or drives cannot be read keeps its error; the others are collected.
+    $snaps = New-Object System.Collections.ArrayList
+    $disks = New-Object System.Collections.ArrayList
+    $vmErrs = New-Object System.Collections.ArrayList
+    foreach ($vm in $vms) {
+        try {
+            foreach ($sn in @(Get-VMSnapshot -VM $vm)) {
+                [void]$snaps.Add([ordered]@{ VMId = NdoStr $sn.VMId; VMName = $sn.VMName; Name = $sn.Name
+                    SnapshotType = $sn.SnapshotType; CreationTime = $sn.CreationTime
+                    IsAutomaticCheckpoint = $sn.IsAutomaticCheckpoint })
             }
-            $d
-        })
+        } catch { [void]$vmErrs.Add([ordered]@{ VMId = NdoStr $vm.Id; VMName = $vm.Name; Part = 'snapshots'
+            Message = $_.Exception.Message }) }
+        try {
+            foreach ($hd in @(Get-VMHardDiskDrive -VM $vm)) {
+                $d = [ordered]@{ VMId = NdoStr $hd.VMId; VMName = $hd.VMName; ControllerType = $hd.ControllerType
+                    ControllerNumber = $hd.ControllerNumber; ControllerLocation = $hd.ControllerLocation
+                    Path = $hd.Path; DiskNumber = $hd.DiskNumber
+                    SupportPersistentReservations = $hd.SupportPersistentReservations
+                    VhdQueried = $false; VhdFormat = $null; VhdType = $null; Size = $null; FileSize = $null
+                    ParentPath = $null; VhdError = $null }
+                # Pass-through disks have a DiskNumber and no file. Get-VHD on \\server\share may fail
+                # with a double hop; keep the error per disk instead of failing the whole poll.
+                if ($null -eq $hd.DiskNumber -and $hd.Path -and (NdoVhdWanted $hd.VMName)) {
+                    $d.VhdQueried = $true
+                    try {
+                        $v = Get-VHD -Path $hd.Path
+                        $d.VhdFormat = $v.VhdFormat; $d.VhdType = $v.VhdType; $d.Size = $v.Size
+                        $d.FileSize = $v.FileSize; $d.ParentPath = $v.ParentPath
+                    } catch { $d.VhdError = $_.Exception.Message }
+                }
+                [void]$disks.Add($d)
+            }
+        } catch { [void]$vmErrs.Add([ordered]@{ VMId = NdoStr $vm.Id; VMName = $vm.Name; Part = 'disks'
+            Message = $_.Exception.Message }) }
     }
+    $out.Snapshots = @($snaps)
+    $out.Disks = @($disks)
+    $out.VmErrors = @($vmErrs)
     if (@($vms | Where-Object { $_.IsClustered }).Count -gt 0) {
         try {
             Import-Module FailoverClusters -ErrorAction Stop
@@ -95,9 +128,15 @@ try {
                 ForEach-Object {
                     $r = $_; $p = @{}
                     Get-ClusterParameter -InputObject $r -Name VmID, OfflineAction | ForEach-Object { $p[$_.Name] = $_.Value }
+                    # Priority of the VM's group (role): a drain quick-migrates groups below MoveTypeThreshold.
                     [ordered]@{ Name = $r.Name; OwnerGroup = NdoStr $r.OwnerGroup; OwnerNode = NdoStr $r.OwnerNode
-                        State = $r.State; VmID = NdoStr $p['VmID']; OfflineAction = $p['OfflineAction'] }
+                        State = $r.State; VmID = NdoStr $p['VmID']; OfflineAction = $p['OfflineAction']
+                        GroupPriority = $r.OwnerGroup.Priority }
                 })
+            try {
+                $out.MoveTypeThreshold = (Get-ClusterResourceType -Name 'Virtual Machine' |
+                    Get-ClusterParameter -Name MoveTypeThreshold).Value
+            } catch { [void]$errs.Add('cluster: MoveTypeThreshold: ' + $_.Exception.Message) }
         } catch { [void]$errs.Add('cluster: ' + $_.Exception.Message) }
     }
 } catch {

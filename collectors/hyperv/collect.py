@@ -15,7 +15,7 @@ from collectors.errors import CollectionError, UnsupportedError
 from collectors.hyperv import script as ps
 from collectors.hyperv.facts import HyperVFacts
 from collectors.hyperv.neutral import to_neutral
-from collectors.hyperv.parse import parse
+from collectors.hyperv.parse import access_probe, parse
 from collectors.hyperv.transport import ScriptResult, ScriptRunner, script_error
 
 
@@ -23,7 +23,9 @@ from collectors.hyperv.transport import ScriptResult, ScriptRunner, script_error
 class CollectSettings:
     target: str
     selector: hv.ExchangeSelector
-    host_os_vcpus: int | None = None  # None: Microsoft's Hyper-V baseline (2)
+    host_os_vcpus: int | None = None  # None: Microsoft's baseline (2)
+    # Service-name patterns allowed on the host (management/backup products' SQL Express instances).
+    allowed_services: tuple[str, ...] = ()
 
     def vhd_patterns(self) -> tuple[str, ...]:
         """Which VMs get Get-VHD (the costly call). With a Notes marker any VM may be Exchange: all."""
@@ -40,6 +42,7 @@ class HyperVInventory:
     neutral: hv.HypervisorFacts
     round_trip_seconds: float
     payload_bytes: int
+    allowed_services: tuple[str, ...] = ()  # the target's allow-list, for the metrics
 
 
 _DENIED = re.compile(r"access is denied|unauthorizedaccess|permission|not have the required authorization|"
@@ -48,23 +51,58 @@ _NO_HYPERV = re.compile(r"module 'hyper-v'|hyper-v.*was not loaded|'get-vm(host)
                         r"hyper-v role|virtual machine management service", re.IGNORECASE)
 
 
+INSTALL_MODULE = "Install-WindowsFeature -Name Hyper-V-PowerShell"
+
+
 def failure(result: ScriptResult) -> CollectionError:
     """A non-zero exit -> CollectionError, with the script's own errors when it printed its payload."""
     message = ""
+    payload: dict[str, object] = {}
     if result.exit_code == 2 and result.stdout.strip():
         try:
             payload = ps.decode_payload(result.stdout)
-            message = "; ".join(str(e) for e in payload.get("Errors") or [])
+            message = "; ".join(str(e) for e in payload.get("Errors") or [])  # type: ignore[attr-defined]
         except CollectionError:
             message = ""
     message = message or script_error(result)
-    text = f"collection script failed (exit code {result.exit_code}): {message}"
+    text = f"collection script failed (exit code {result.exit_code}): {message.rstrip().rstrip('.')}"
+    probe = access_probe(payload) if payload else None
+    if probe is not None and probe.hyperv_module is False and probe.vmms_status is not None:
+        # The Hyper-V role runs (VMMS exists) but its PowerShell module is missing: a Server Core
+        # host or a role added without management tools (docs/hyperv.md).
+        return UnsupportedError(
+            f"{text}. The Hyper-V role is installed but its PowerShell module is not: run "
+            f"{INSTALL_MODULE} on the host"
+        )
     if _DENIED.search(message):
         return CollectionError("forbidden", text)
     if _NO_HYPERV.search(message):
-        return UnsupportedError(text)
+        if probe is not None and probe.vmms_status is None:
+            return UnsupportedError(f"{text}. No Hyper-V role on this host (the vmms service is absent)")
+        return UnsupportedError(f"{text}. If the Hyper-V role is installed, run {INSTALL_MODULE} on the host")
     # The host answered, but with an error: there is no better-fitting reason in collectors/errors.py.
     return CollectionError("http_status", text)
+
+
+def hidden_vms(facts: HyperVFacts) -> str:
+    """Why an empty Get-VM cannot be trusted ("" when it can).
+
+    Get-VM run by an account without Hyper-V rights returns nothing and raises nothing. With the VMMS
+    running, VM worker processes present (one vmwp.exe per running VM) or the account in neither
+    Administrators nor Hyper-V Administrators, "no VMs" is a rights problem, never an all-clear.
+    """
+    a = facts.access
+    if facts.vms or a is None or a.vmms_status != "Running":
+        return ""
+    if a.vm_worker_processes:
+        return (f"Get-VM listed no VMs, but the Hyper-V service (vmms) is running with {a.vm_worker_processes} "
+                "VM worker process(es): the account lacks Hyper-V rights. Add it to the host's Hyper-V "
+                "Administrators group: Add-LocalGroupMember -SID 'S-1-5-32-578' -Member <account>")
+    if a.hyperv_rights is False:
+        return ("Get-VM listed no VMs, but the Hyper-V service (vmms) is running and the account is neither in "
+                "Administrators nor in Hyper-V Administrators, so VMs would be hidden from it. Add it: "
+                "Add-LocalGroupMember -SID 'S-1-5-32-578' -Member <account>")
+    return ""
 
 
 def collect(runner: ScriptRunner, settings: CollectSettings, deadline: float) -> HyperVInventory:
@@ -73,9 +111,13 @@ def collect(runner: ScriptRunner, settings: CollectSettings, deadline: float) ->
         raise failure(result)
     payload = ps.decode_payload(result.stdout)
     facts = parse(payload, settings.target)
+    hidden = hidden_vms(facts)
+    if hidden:
+        raise CollectionError("forbidden", hidden)
     return HyperVInventory(
         hyperv=facts,
-        neutral=to_neutral(facts, settings.selector, settings.host_os_vcpus),
+        neutral=to_neutral(facts, settings.selector, settings.host_os_vcpus, settings.allowed_services),
         round_trip_seconds=result.elapsed_seconds,
         payload_bytes=len(result.stdout),
+        allowed_services=settings.allowed_services,
     )

@@ -1,6 +1,6 @@
 """Integer values Windows PowerShell 5.1's ConvertTo-Json writes for Hyper-V enums, and their names.
 
-Source: shared/reference/hyperv.md section 3 (Hyper-V module 2.0.0.0 type stubs; cluster docs).
+Source: the Hyper-V module 2.0.0.0 type stubs and Microsoft's cluster docs (docs/hyperv.md, Sources).
 Unknown integers map to "Unknown(<n>)" rather than failing: a newer Windows may add members.
 """
 
@@ -64,3 +64,20 @@ def name(table: Mapping[int, str], value: object) -> str | None:
             return table.get(int(text), f"Unknown({text})")
         return text
     return f"Unknown({value!r})"
+
+# Win32_ServerFeature.ID of the server roles that make a host more than a virtualization host
+# (docs/hyperv.md "Host dedicated to guests"; IDs from Microsoft's Win32_ServerFeature class page).
+# Not listed, because a Hyper-V host needs or commonly carries them: 6/481 File and Storage Services
+# (always installed), 20 Hyper-V, 33 Failover Clustering, 57 Multipath I/O, 39 Windows Server Backup,
+# and every feature/role service (ParentID != 0 or ID not a role).
+SERVER_APPLICATION_ROLES: Mapping[int, str] = {
+    1: "Application Server", 2: "Web Server (IIS)", 3: "Streaming Media Services", 5: "Fax Server",
+    7: "Print and Document Services", 8: "Active Directory Federation Services",
+    9: "Active Directory Lightweight Directory Services", 10: "Active Directory Domain Services",
+    11: "UDDI Services", 12: "DHCP Server", 13: "DNS Server", 14: "Network Policy and Access Services",
+    16: "Active Directory Certificate Services", 17: "Active Directory Rights Management Services",
+    18: "Remote Desktop Services", 19: "Windows Deployment Services", 21: "Windows Server Update Services",
+    40: "WINS Server", 48: "SMTP Server", 404: "Windows Server Update Services",
+    409: "IP Address Management (IPAM) Server",
+    468: "Remote Access", 485: "Windows Server Essentials Experience",
+}

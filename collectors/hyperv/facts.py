@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-AppRole = Literal["exchange", "sql_server", "ad_ds"]
+AppRole = Literal["exchange", "sql_server", "ad_ds", "sap"]
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,29 @@ class ServiceInfo:
     role: AppRole
     status: str  # Running, Stopped, ...
     start_type: str | None  # Automatic, Manual, Disabled; None before PowerShell 5.0
+
+
+@dataclass(frozen=True)
+class FeatureInfo:
+    """One Win32_ServerFeature row: an installed role, role service or feature."""
+
+    id: int
+    parent_id: int
+    name: str  # localized display name
+
+
+@dataclass(frozen=True)
+class AccessProbe:
+    """What the script saw about its own rights, read before and besides Get-VM.
+
+    Get-VM run by an account without Hyper-V rights lists nothing and raises nothing; these facts
+    tell such an empty answer from a host that really has no VMs.
+    """
+
+    vmms_status: str | None  # the Hyper-V Virtual Machine Management service: Running, Stopped; None = absent
+    vm_worker_processes: int | None  # vmwp.exe processes: one per running VM; None = not read
+    hyperv_rights: bool | None  # member of Administrators (S-1-5-32-544) or Hyper-V Administrators (-578)
+    hyperv_module: bool | None  # the Hyper-V PowerShell module is installed; None = not reported
 
 
 @dataclass(frozen=True)
@@ -36,6 +59,8 @@ class HostInfo:
     os_version: str
     ps_version: str
     services: tuple[ServiceInfo, ...]
+    # Installed roles and features (Win32_ServerFeature); None = the class could not be read.
+    features: tuple[FeatureInfo, ...] | None = None
 
     @property
     def is_domain_controller(self) -> bool:
@@ -86,6 +111,20 @@ class VmInfo:
     offline_action: str | None  # cluster resource OfflineAction; None if not clustered or not found
     snapshots: tuple[SnapshotInfo, ...]
     disks: tuple[DiskInfo, ...]
+    memory_assigned: int = 0  # MemoryAssigned (bytes) at collection time; 0 when off
+    cluster_resource: str = ""  # name of its cluster "Virtual Machine" resource (collected, not assumed)
+    cluster_group: str = ""  # its cluster group (role)
+    group_priority: int | None = None  # ClusterGroup.Priority: 3000 High, 2000 Medium, 1000 Low, 0 No Auto Start
+    # Per-VM collection errors ("snapshots: ...", "disks: ..."): that part of the VM is unknown.
+    collect_errors: tuple[str, ...] = ()
+
+    @property
+    def snapshots_known(self) -> bool:
+        return not any(e.startswith("snapshots:") for e in self.collect_errors)
+
+    @property
+    def disks_known(self) -> bool:
+        return not any(e.startswith("disks:") for e in self.collect_errors)
 
 
 @dataclass(frozen=True)
@@ -94,3 +133,7 @@ class HyperVFacts:
     vms: tuple[VmInfo, ...]
     errors: tuple[str, ...]  # non-fatal errors the script reported ("cluster: ...")
     script_seconds: float  # the script's own run time on the host
+    # The "Virtual Machine" resource type's MoveTypeThreshold: on a node drain, VMs whose group
+    # priority is below it are quick-migrated (saved). None = not clustered or not readable.
+    move_type_threshold: int | None = None
+    access: AccessProbe | None = None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
+from collections.abc import Sequence
+
 from collectors import hypervisor as hv
 from collectors.hyperv import enums
 from collectors.hyperv.facts import DiskInfo, HyperVFacts, VmInfo
@@ -45,6 +48,11 @@ def disk_allocation(d: DiskInfo) -> hv.DiskAllocation:
     return "unknown"  # Get-VHD not run (VM outside the patterns) or failed (vhd_error)
 
 
+def is_checkpoint_disk(d: DiskInfo) -> bool:
+    """Hyper-V names a checkpoint's differencing disk <disk>_<GUID>.avhdx (.avhd for VHD)."""
+    return not d.passthrough and d.path.lower().endswith((".avhd", ".avhdx"))
+
+
 def to_disk(d: DiskInfo) -> hv.DiskFacts:
     return hv.DiskFacts(
         path=d.path,
@@ -52,6 +60,7 @@ def to_disk(d: DiskInfo) -> hv.DiskFacts:
         allocation=disk_allocation(d),
         on_smb=d.location == "smb",
         on_nfs=False,  # Hyper-V stores VHDs on block volumes, CSVs or SMB 3 shares; never NFS
+        checkpoint=is_checkpoint_disk(d),
     )
 
 
@@ -70,9 +79,12 @@ def saves_state_on_failover(vm: VmInfo) -> bool | None:
     return vm.offline_action == "Save"
 
 
-def snapshot_count(vm: VmInfo) -> int:
+def snapshot_count(vm: VmInfo) -> int | None:
     # A VM running from a checkpoint tree whose rows we could not read still has one.
-    return len(vm.snapshots) or (1 if vm.parent_snapshot_id else 0)
+    count = len(vm.snapshots) or (1 if vm.parent_snapshot_id else 0)
+    if count == 0 and not vm.snapshots_known:
+        return None  # Get-VMSnapshot failed for this VM: unknown, not "none"
+    return count
 
 
 def to_vm(vm: VmInfo, host: str, selector: hv.ExchangeSelector) -> hv.VmFacts:
@@ -90,18 +102,39 @@ def to_vm(vm: VmInfo, host: str, selector: hv.ExchangeSelector) -> hv.VmFacts:
         saves_state_on_stop=saves_state_on_stop(vm),
         saves_state_on_failover=saves_state_on_failover(vm),
         disks=tuple(to_disk(d) for d in vm.disks),
+        disks_complete=vm.disks_known,
+        memory_assigned_bytes=vm.memory_assigned or None,
+        cluster_resource=vm.cluster_resource,
     )
 
 
-def app_services(facts: HyperVFacts) -> tuple[str, ...]:
-    """Service names of Exchange / SQL Server / AD DS on the host; a DC without NTDS seen still counts."""
-    names = [s.name for s in facts.host.services]
+def allowed(name: str, allowed_services: Sequence[str]) -> bool:
+    """A service on the configured allow-list (management/backup products' own SQL Express instances)."""
+    return any(fnmatch.fnmatchcase(name.lower(), p.lower()) for p in allowed_services)
+
+
+def app_services(facts: HyperVFacts, allowed_services: Sequence[str] = ()) -> tuple[str, ...]:
+    """Service names of Exchange / SQL Server / AD DS / SAP on the host, minus the allow-list; a DC
+    without NTDS seen still counts."""
+    names = [s.name for s in facts.host.services if not allowed(s.name, allowed_services)]
     if facts.host.is_domain_controller and not any(s.role == "ad_ds" for s in facts.host.services):
         names.append("NTDS")
     return tuple(names)
 
 
-def to_neutral(facts: HyperVFacts, selector: hv.ExchangeSelector, host_os_vcpus: int | None) -> hv.HypervisorFacts:
+def server_roles(facts: HyperVFacts) -> tuple[str, ...]:
+    """Installed server roles beyond virtualization (Win32_ServerFeature, enums.SERVER_APPLICATION_ROLES)."""
+    roles = enums.SERVER_APPLICATION_ROLES
+    found = {roles[f.id] for f in facts.host.features or () if f.id in roles}
+    return tuple(sorted(found))
+
+
+def to_neutral(
+    facts: HyperVFacts,
+    selector: hv.ExchangeSelector,
+    host_os_vcpus: int | None,
+    allowed_services: Sequence[str] = (),
+) -> hv.HypervisorFacts:
     h = facts.host
     host = hv.HostFacts(
         hypervisor="hyperv",
@@ -111,6 +144,7 @@ def to_neutral(facts: HyperVFacts, selector: hv.ExchangeSelector, host_os_vcpus:
         logical_processors=h.logical_processors,
         memory_bytes=h.memory_bytes,
         host_os_vcpus=hv.default_host_os_vcpus("hyperv", host_os_vcpus),
-        app_services=app_services(facts),
+        app_services=app_services(facts, allowed_services),
+        server_roles=server_roles(facts),
     )
     return hv.HypervisorFacts(hosts=(host,), vms=tuple(to_vm(vm, h.name, selector) for vm in facts.vms))

@@ -13,10 +13,22 @@ from typing import Any
 
 from collectors.errors import CollectionError
 from collectors.hyperv import enums
-from collectors.hyperv.facts import AppRole, DiskInfo, HostInfo, HyperVFacts, ServiceInfo, SnapshotInfo, VmInfo
+from collectors.hyperv.facts import (
+    AccessProbe,
+    AppRole,
+    DiskInfo,
+    FeatureInfo,
+    HostInfo,
+    HyperVFacts,
+    ServiceInfo,
+    SnapshotInfo,
+    VmInfo,
+)
 from collectors.hyperv.paths import location
 
 _DATE_RE = re.compile(r"^/Date\((-?\d+)(?:[+-]\d{4})?\)/$")
+# An SAP instance service: SAP<SID>_<instance number> (SID: 3 characters, first a letter).
+_SAP_INSTANCE_RE = re.compile(r"^SAP[A-Z][A-Z0-9]{2}_\d{2}$")
 
 
 class _Malformed(CollectionError):
@@ -85,7 +97,33 @@ def service_role(name: str) -> AppRole | None:
         return "sql_server"
     if n in ("NTDS", "ADWS"):
         return "ad_ds"
+    if n.startswith("SAPSERVICE") or _SAP_INSTANCE_RE.match(n):
+        return "sap"
     return None
+
+
+def _features(data: Mapping[str, Any], where: str) -> tuple[FeatureInfo, ...] | None:
+    if data.get("Features") is None:
+        return None
+    out = []
+    for i, f in enumerate(_list(data, "Features", where)):
+        w = f"{where}.Features[{i}]"
+        out.append(FeatureInfo(id=_req_int(f, "ID", w), parent_id=_int(f, "ParentID", w, 0) or 0, name=_str(f, "Name")))
+    return tuple(sorted(out, key=lambda f: f.id))
+
+
+def access_probe(payload: Mapping[str, Any]) -> AccessProbe | None:
+    data = payload.get("Access")
+    if not isinstance(data, Mapping):
+        return None
+    where = "Access"
+    status = data.get("VmmsStatus")
+    return AccessProbe(
+        vmms_status=enums.name(enums.SERVICE_STATUS, status) if status is not None else None,
+        vm_worker_processes=_int(data, "VmWorkerProcesses", where),
+        hyperv_rights=_bool(data, "HyperVRights", where),
+        hyperv_module=_bool(data, "HyperVModule", where),
+    )
 
 
 def _host(data: Mapping[str, Any], cluster: str, fallback_name: str) -> HostInfo:
@@ -126,6 +164,7 @@ def _host(data: Mapping[str, Any], cluster: str, fallback_name: str) -> HostInfo
         os_version=_str(data, "OSVersion"),
         ps_version=_str(data, "PSVersion"),
         services=tuple(sorted(services, key=lambda s: s.name.lower())),
+        features=_features(data, where),
     )
 
 
@@ -175,9 +214,15 @@ def parse(payload: Mapping[str, Any], fallback_host: str = "") -> HyperVFacts:
     disks: dict[str, list[DiskInfo]] = {}
     for i, d in enumerate(_list(payload, "Disks", "payload")):
         disks.setdefault(_guid(d.get("VMId")), []).append(_disk(d, f"Disks[{i}]"))
-    offline: dict[str, str | None] = {}
+    resources: dict[str, Mapping[str, Any]] = {}
     for r in _list(payload, "ClusterVmResources", "payload"):
-        offline[_guid(r.get("VmID"))] = enums.name(enums.OFFLINE_ACTION, r.get("OfflineAction"))
+        resources[_guid(r.get("VmID"))] = r
+    vm_errors: dict[str, list[str]] = {}
+    named_errors: list[str] = []
+    for e in _list(payload, "VmErrors", "payload"):
+        text = f"{_str(e, 'Part') or 'vm'}: {_str(e, 'Message')}"
+        vm_errors.setdefault(_guid(e.get("VMId")), []).append(text)
+        named_errors.append(f"VM {_str(e, 'VMName')}: {text}")
 
     vms = []
     for i, v in enumerate(_list(payload, "VMs", "payload")):
@@ -186,6 +231,7 @@ def parse(payload: Mapping[str, Any], fallback_host: str = "") -> HyperVFacts:
         if not vm_id or not _str(v, "Name"):
             raise _Malformed(w, "Name or Id missing")
         clustered = bool(_bool(v, "IsClustered", w))
+        res = resources.get(vm_id) if clustered else None
         vms.append(VmInfo(
             name=_str(v, "Name"),
             id=vm_id,
@@ -204,17 +250,26 @@ def parse(payload: Mapping[str, Any], fallback_host: str = "") -> HyperVFacts:
             automatic_checkpoints=_bool(v, "AutomaticCheckpointsEnabled", w),
             parent_snapshot_id=_guid(v.get("ParentSnapshotId")) or None,
             notes=_str(v, "Notes"),
-            offline_action=offline.get(vm_id) if clustered else None,
+            offline_action=enums.name(enums.OFFLINE_ACTION, res.get("OfflineAction")) if res else None,
             snapshots=tuple(snapshots.get(vm_id, ())),
             disks=tuple(disks.get(vm_id, ())),
+            memory_assigned=_int(v, "MemoryAssigned", w, 0) or 0,
+            cluster_resource=_str(res, "Name") if res else "",
+            cluster_group=_str(res, "OwnerGroup") if res else "",
+            group_priority=_int(res, "GroupPriority", f"ClusterVmResources[{vm_id}]") if res else None,
+            collect_errors=tuple(vm_errors.get(vm_id, ())),
         ))
     errors = payload.get("Errors") or []
     if not isinstance(errors, list):
         errors = [errors]
+    # Per-VM errors count as the script's non-fatal errors too (ndo_hyperv_script_errors).
+    errors = [*errors, *named_errors]
     elapsed = payload.get("ElapsedMs")
     return HyperVFacts(
         host=host,
         vms=tuple(vms),
         errors=tuple(str(e) for e in errors),
         script_seconds=float(elapsed) / 1000.0 if isinstance(elapsed, int | float) else 0.0,
+        move_type_threshold=_int(payload, "MoveTypeThreshold", "payload"),
+        access=access_probe(payload),
     )

@@ -1,4 +1,4 @@
-"""Where a virtual disk lives, from its path alone (shared/reference/hyperv.md section 2.5)."""
+"""Where a virtual disk lives, from its path alone (docs/hyperv.md, "Disk location")."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Why a bootstrap: ``Session.run_ps`` sends ``powershell -encodedcommand <UTF-16LE base64>`` through
 cmd.exe, whose command line stops at 8,191 characters (pywinrm #87/#184); our ~7 KB script would be
 ~19 K characters there. Instead a ~200-character ``-EncodedCommand`` bootstrap reads the real script
-from stdin (WinRS Send), which has no length limit (shared/reference/hyperv.md section 4.2, option B).
+from stdin (WinRS Send), which has no length limit (docs/hyperv.md, "How it travels").
 The script's output is base64(gzip(UTF-8 JSON)) so the console code page cannot corrupt it.
 """
 

@@ -2,7 +2,7 @@
 
 Behind a one-method interface (``ScriptRunner.run``) so pypsrp can replace pywinrm later
 (docs/hyperv.md "Why not pypsrp (yet)"). What this module works around, from
-shared/reference/hyperv.md section 5.5:
+docs/hyperv.md (Transport; pywinrm issues listed in its Sources):
 * ``Session.run_ps`` goes through cmd.exe (8,191-character limit): we use the ``Protocol`` API with
   WINRS_SKIP_CMD_SHELL and send the script on stdin (collectors/hyperv/script.py);
 * ``get_command_output`` retries ``WinRMOperationTimeoutError`` forever: we loop on

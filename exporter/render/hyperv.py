@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from collectors.hyperv import checks
+from collectors.hyperv import checks, enums
 from collectors.hyperv.collect import HyperVInventory
 from collectors.hyperv.facts import VmInfo
+from collectors.hyperv.neutral import allowed
 from exporter.render import hypervisor as neutral
 from exporter.render.family import Family, MetricDef
 
@@ -38,6 +39,27 @@ HOST_APP_SERVICE = _g(
     "host_app_service_running",
     "Server application service installed on the host itself (role exchange|sql_server|ad_ds): 1 running, 0 not.",
     (*_H, "service", "role"),
+)
+HOST_APP_SERVICE_ALLOWED = _g(
+    "host_app_service_allowed",
+    "1 for a server application service on the host that the target's host_allowed_services allow-list accepts "
+    "(e.g. a backup product's SQL Express instance); not held against the host.",
+    (*_H, "service", "role"),
+)
+HOST_SERVER_ROLE = _g(
+    "host_server_role",
+    "Installed server role beyond virtualization (Win32_ServerFeature ID, e.g. 2 Web Server (IIS), 12 DHCP Server), "
+    "value 1.",
+    (*_H, "role_id", "role"),
+)
+HOST_VMMS_WORKERS = _g(
+    "host_vm_worker_processes", "vmwp.exe processes on the host (one per running VM), read besides Get-VM.", _H
+)
+CLUSTER_MOVE_THRESHOLD = _g(
+    "cluster_move_type_threshold",
+    "MoveTypeThreshold of the cluster's \"Virtual Machine\" resource type: a drain quick-migrates roles with a "
+    "lower priority (default 2000).",
+    (*_H, "cluster"),
 )
 SCRIPT_SECONDS = _g("script_duration_seconds", "Run time of the collection script on the host, as it measured it.", _H)
 ROUND_TRIP_SECONDS = _g(
@@ -75,6 +97,26 @@ VM_OFFLINE_ACTION = _g(
     "OfflineAction of a clustered Exchange guest's cluster resource, one series per action (1 Save is the default).",
     (*_V, "action"),
 )
+VM_CLUSTER_RESOURCE = _g(
+    "exchange_vm_cluster_resource_info",
+    "Cluster \"Virtual Machine\" resource and group (role) of a clustered Exchange guest, as named in the cluster "
+    "(value 1); fixes use these names.",
+    (*_V, "resource", "group"),
+)
+VM_GROUP_PRIORITY = _g(
+    "exchange_vm_cluster_group_priority",
+    "Priority of a clustered Exchange guest's cluster group (3000 High, 2000 Medium, 1000 Low, 0 No Auto Start).",
+    _V,
+)
+VM_MEMORY_ASSIGNED = _g(
+    "exchange_vm_memory_assigned_bytes", "Memory assigned to the Exchange guest now (Get-VM MemoryAssigned), bytes.", _V
+)
+VM_COLLECT_ERRORS = _g(
+    "exchange_vm_collection_errors",
+    "Parts of an Exchange guest the script could not read (part = snapshots|disks); its rules on that part are "
+    "unknown.",
+    (*_V, "part"),
+)
 VM_DISKS = _g(
     "exchange_vm_disks",
     "Disks of the Exchange guest by format (VHD|VHDX|VHDSet|passthrough|unknown), type and location "
@@ -107,7 +149,7 @@ def _stateset(fam: Family, key: list[str], states: tuple[str, ...], value: str |
         fam.add([*key, value], 1)
 
 
-def _render_vm(fams: dict[str, Family], key: list[str], vm: VmInfo) -> None:
+def _render_vm(fams: dict[str, Family], key: list[str], vm: VmInfo, threshold: int | None) -> None:
     fams[VM_INFO.name].add([*key, vm.id, str(vm.generation or ""), vm.version, str(vm.is_clustered).lower()], 1)
     _stateset(fams[VM_STOP_ACTION.name], key, STOP_ACTIONS, vm.stop_action)
     _stateset(fams[VM_CHECKPOINT_TYPE.name], key, CHECKPOINT_TYPES, vm.checkpoint_type)
@@ -117,6 +159,14 @@ def _render_vm(fams: dict[str, Family], key: list[str], vm: VmInfo) -> None:
         fams[VM_CHECKPOINTS.name].add([*key, kind], n)
     if vm.is_clustered:
         _stateset(fams[VM_OFFLINE_ACTION.name], key, OFFLINE_ACTIONS, vm.offline_action)
+        if vm.cluster_resource:
+            fams[VM_CLUSTER_RESOURCE.name].add([*key, vm.cluster_resource, vm.cluster_group], 1)
+        if vm.group_priority is not None:
+            fams[VM_GROUP_PRIORITY.name].add(key, vm.group_priority)
+    if vm.memory_assigned:
+        fams[VM_MEMORY_ASSIGNED.name].add(key, vm.memory_assigned)
+    for part, n in sorted(Counter(e.split(":", 1)[0] for e in vm.collect_errors).items()):
+        fams[VM_COLLECT_ERRORS.name].add([*key, part], n)
     disks = Counter(
         ("passthrough" if d.passthrough else d.vhd_format or "unknown",
          "passthrough" if d.passthrough else d.vhd_type or "unknown", d.location)
@@ -124,12 +174,12 @@ def _render_vm(fams: dict[str, Family], key: list[str], vm: VmInfo) -> None:
     )
     for (fmt, typ, loc), n in sorted(disks.items()):
         fams[VM_DISKS.name].add([*key, fmt, typ, loc], n)
-    for check, violated in checks.vm_checks(vm).items():
+    for check, violated in checks.vm_checks(vm, threshold).items():
         if violated is not None:
             fams[VM_FINDING.name].add([*key, check], _b(violated))
 
 
-def render_hyperv(target: str, inv: HyperVInventory) -> list[Family]:
+def render_hyperv(target: str, inv: HyperVInventory, allowed_services: tuple[str, ...] = ()) -> list[Family]:
     fams = {m.name: Family(m) for m in METRICS}
     h = inv.hyperv.host
     key = [target, "hyperv", h.name]
@@ -138,6 +188,16 @@ def render_hyperv(target: str, inv: HyperVInventory) -> list[Family]:
     fams[HOST_DC.name].add(key, _b(h.is_domain_controller))
     for s in h.services:
         fams[HOST_APP_SERVICE.name].add([*key, s.name, s.role], _b(s.status == "Running"))
+        if allowed(s.name, allowed_services):
+            fams[HOST_APP_SERVICE_ALLOWED.name].add([*key, s.name, s.role], 1)
+    for f in h.features or ():
+        if f.id in enums.SERVER_APPLICATION_ROLES:
+            fams[HOST_SERVER_ROLE.name].add([*key, str(f.id), enums.SERVER_APPLICATION_ROLES[f.id]], 1)
+    access = inv.hyperv.access
+    if access is not None and access.vm_worker_processes is not None:
+        fams[HOST_VMMS_WORKERS.name].add(key, access.vm_worker_processes)
+    if inv.hyperv.move_type_threshold is not None:
+        fams[CLUSTER_MOVE_THRESHOLD.name].add([*key, h.cluster], inv.hyperv.move_type_threshold)
     fams[SCRIPT_SECONDS.name].add(key, inv.hyperv.script_seconds)
     fams[ROUND_TRIP_SECONDS.name].add(key, inv.round_trip_seconds)
     fams[PAYLOAD_BYTES.name].add(key, inv.payload_bytes)
@@ -147,10 +207,10 @@ def render_hyperv(target: str, inv: HyperVInventory) -> list[Family]:
     for vm in inv.hyperv.vms:
         if vm.name in exchange and vm.name not in seen:
             seen.add(vm.name)
-            _render_vm(fams, [*key, vm.name], vm)
+            _render_vm(fams, [*key, vm.name], vm, inv.hyperv.move_type_threshold)
     return list(fams.values())
 
 
 def render(target: str, inv: HyperVInventory) -> list[Family]:
     """The ``inventory`` collector's families: the neutral Exchange-rule metrics, then Hyper-V's own."""
-    return [*neutral.render(target, inv.neutral), *render_hyperv(target, inv)]
+    return [*neutral.render(target, inv.neutral), *render_hyperv(target, inv, inv.allowed_services)]

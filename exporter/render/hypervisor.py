@@ -41,12 +41,18 @@ HOST_VCPUS_ALLOCATED = _g(
 )
 HOST_BASELINE = _g(
     "host_os_baseline_vcpus",
-    "vCPUs counted for the host OS in the ratio (Microsoft's Hyper-V baseline is 2; vSphere 0 by default).",
+    "vCPUs counted for the host OS in the ratio (Microsoft's baseline, 2 by default on every hypervisor).",
     _H,
 )
 HOST_RATIO = _g(
     "host_vcpu_core_ratio",
     "(powered-on guest vCPUs + host-OS baseline) / physical cores. Exchange: supported <= 2, recommended <= 1.",
+    _H,
+)
+HOST_ALLOCATED_RATIO = _g(
+    "host_allocated_vcpu_core_ratio",
+    "(vCPUs of every registered guest, whatever its power state + host-OS baseline) / physical cores. "
+    "Exchange: supported <= 2.",
     _H,
 )
 HOST_JUDGED = _g(
@@ -61,8 +67,28 @@ HOST_OTHER_VMS = _g(
 )
 HOST_FINDING = _g(
     "host_finding",
-    "Host rule of a judged host: 1 violated, 0 fine; absent when not judged or unknown. check = alert name.",
+    "Host rule: 1 violated, 0 fine; absent when not judged (no powered-on Exchange guest; for the allocated "
+    "ratio: no registered Exchange guest) or unknown. check = alert name.",
     (*_H, "check"),
+)
+
+# -- clusters --------------------------------------------------------------------------------
+CLUSTER_HOSTS = _g("cluster_hosts", "Hosts of the cluster seen by this target.", (*_T, "cluster"))
+CLUSTER_RATIO = _g(
+    "cluster_failover_vcpu_core_ratio",
+    "N-1 failover headroom: (vCPUs of the cluster's powered-on guests + host-OS baseline of the surviving hosts) / "
+    "physical cores of the surviving hosts, after the loss of the host with the most cores. Absent with fewer than "
+    "2 hosts or an unknown core count.",
+    (*_T, "cluster"),
+)
+CLUSTER_JUDGED = _g(
+    "cluster_exchange_judged", "1 when a powered-on Exchange guest runs in the cluster, so its rules apply.",
+    (*_T, "cluster"),
+)
+CLUSTER_FINDING = _g(
+    "cluster_finding",
+    "Cluster rule: 1 violated, 0 fine; absent when unknown. check = alert name.",
+    (*_T, "cluster", "check"),
 )
 
 # -- Exchange VMs ----------------------------------------------------------------------------
@@ -111,6 +137,7 @@ def render_hosts(target: str, facts: hv.HypervisorFacts) -> list[Family]:
     on, allocated, baseline, ratio = (
         Family(HOST_VCPUS_ON), Family(HOST_VCPUS_ALLOCATED), Family(HOST_BASELINE), Family(HOST_RATIO)
     )
+    allocated_ratio = Family(HOST_ALLOCATED_RATIO)
     judged, exch, other, finding = Family(HOST_JUDGED), Family(HOST_EXCHANGE_VMS), Family(HOST_OTHER_VMS), Family(
         HOST_FINDING
     )
@@ -129,6 +156,8 @@ def render_hosts(target: str, facts: hv.HypervisorFacts) -> list[Family]:
         baseline.add(key, h.host_os_vcpus)
         if a.ratio is not None:
             ratio.add(key, a.ratio)
+        if a.allocated_ratio is not None:
+            allocated_ratio.add(key, a.allocated_ratio)
         judged.add(key, _b(a.judged))
         for state in hv.POWER_STATES:
             exch.add([*key, state], a.exchange_vms[state])
@@ -136,7 +165,22 @@ def render_hosts(target: str, facts: hv.HypervisorFacts) -> list[Family]:
         for check, violated in a.checks.items():
             if violated is not None:
                 finding.add([*key, check], _b(violated))
-    return [info, cores, logical, memory, on, allocated, baseline, ratio, judged, exch, other, finding]
+    return [info, cores, logical, memory, on, allocated, baseline, ratio, allocated_ratio, judged, exch, other, finding]
+
+
+def render_clusters(target: str, facts: hv.HypervisorFacts) -> list[Family]:
+    hosts, ratio, judged, finding = Family(CLUSTER_HOSTS), Family(CLUSTER_RATIO), Family(CLUSTER_JUDGED), Family(
+        CLUSTER_FINDING
+    )
+    for c in hv.cluster_assessments(facts):
+        key = [target, c.hypervisor, c.cluster]
+        hosts.add(key, len(c.hosts))
+        judged.add(key, _b(c.judged))
+        if c.ratio is not None:
+            ratio.add(key, c.ratio)
+        if c.violated is not None:
+            finding.add([*key, hv.CLUSTER_FAILOVER_RATIO_UNSUPPORTED], _b(c.violated))
+    return [hosts, ratio, judged, finding]
 
 
 def render_exchange_vms(target: str, facts: hv.HypervisorFacts) -> list[Family]:
@@ -163,7 +207,8 @@ def render_exchange_vms(target: str, facts: hv.HypervisorFacts) -> list[Family]:
             reservation.add(key, vm.memory_reservation_bytes)
         if vm.dynamic_memory is not None:
             dynamic.add(key, _b(vm.dynamic_memory))
-        snapshots.add(key, vm.snapshots)
+        if vm.snapshots is not None:
+            snapshots.add(key, vm.snapshots)
         disks.add(key, len(vm.disks))
         problems, _ = hv.storage_problems(vm)
         counts = Counter(p.problem for p in problems)
@@ -188,7 +233,7 @@ def render_totals(target: str, facts: hv.HypervisorFacts, findings: Iterable[Fin
         counts[(f.where_dict().get("hypervisor", ""), f.check, f.severity)] += 1
     # Every known check gets a value (0 when none), so "no findings" is a value, not an absence.
     for h in hypervisors:
-        for check in (*hv.HOST_CHECKS, *hv.VM_CHECKS):
+        for check in (*hv.HOST_CHECKS, *hv.CLUSTER_CHECKS, *hv.VM_CHECKS):
             sev = hv.SEVERITY[check]
             fam.add([target, h, check, sev], counts.pop((h, check, sev), 0))
     for (h, check, sev), n in sorted(counts.items()):
@@ -200,6 +245,7 @@ def render(target: str, facts: hv.HypervisorFacts) -> list[Family]:
     """Every ``ndo_hypervisor_*`` family of one target's facts (findings derived here too)."""
     return [
         *render_hosts(target, facts),
+        *render_clusters(target, facts),
         *render_exchange_vms(target, facts),
         *render_totals(target, facts, hv.derive(target, facts)),
     ]

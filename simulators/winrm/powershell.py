@@ -104,8 +104,9 @@ def run(command_line: str, skip_cmd_shell: bool, stdin: bytes, scenario: Scenari
     stderr = CLIXML_PROGRESS if faults.clixml_stderr else b""
     rc = 0
     if faults.script_error:
+        # The script fails after its rights probe, which stays in the payload (collect.ps1).
         payload = {**payload, "Ok": False, "Errors": [faults.script_error], "VMs": [], "Snapshots": [],
-                   "Disks": [], "ClusterVmResources": [], "VMHost": None}
+                   "Disks": [], "VmErrors": [], "ClusterVmResources": [], "VMHost": None}
         stderr = clixml(faults.script_error)
         rc = 2
     stdout = _encode(payload)

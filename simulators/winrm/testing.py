@@ -46,6 +46,7 @@ class SimTarget:
     timeout_seconds: float = 10.0
     connect_timeout_seconds: float = 2.0
     host_os_vcpus: int | None = None
+    host_allowed_services: list[str] = field(default_factory=list)
 
     def resolve_password(self) -> str:
         return self.password

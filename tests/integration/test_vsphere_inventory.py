@@ -53,7 +53,8 @@ def test_facts_of_the_known_inventory(sim: vs.Vcsim) -> None:
     assert (hosts["DC0_C0_H0"].physical_cores, hosts["DC0_C0_H0"].logical_processors) == (8, 16)
     assert hosts["DC0_C0_H1"].physical_cores == 4 and hosts["DC0_C0_H2"].physical_cores == 2
     assert {h.cluster for h in hosts.values()} == {"DC0_C0"}
-    assert all(h.host_os_vcpus == 0 and h.app_services is None for h in hosts.values())
+    # Microsoft's 2-vCPU host-OS baseline applies to every hypervisor (issue 12 item 6).
+    assert all(h.host_os_vcpus == 2 and h.app_services is None for h in hosts.values())
     vms = {v.name: v for v in inv.facts.vms}
     assert len(vms) == 8
     assert vms["EXCH02"].memory_reservation_bytes == 2 * 2**30 and vms["EXCH02"].memory_bytes == 8 * 2**30
@@ -76,8 +77,12 @@ def test_findings_of_the_known_inventory(sim: vs.Vcsim) -> None:
     findings = hv.derive("vc-lab", inv.facts)
     found = {(f.check, f.where_dict().get("host", ""), f.where_dict().get("vm", "")) for f in findings}
     assert found == {
-        (hv.RATIO_UNSUPPORTED, "DC0_C0_H0", ""),  # (8+4+8+2)/8 = 2.75
-        (hv.RATIO_ABOVE_RECOMMENDED, "DC0_C0_H2", ""),  # (2+1)/2 = 1.5
+        (hv.RATIO_UNSUPPORTED, "DC0_C0_H0", ""),  # (8+4+8+2 + 2 host OS)/8 = 3.0
+        (hv.RATIO_ABOVE_RECOMMENDED, "DC0_C0_H1", ""),  # (4 + 2)/4 = 1.5
+        (hv.ALLOCATED_RATIO_UNSUPPORTED, "DC0_C0_H1", ""),  # suspended EXCH03 counts in the allocated ratio
+        (hv.RATIO_UNSUPPORTED, "DC0_C0_H2", ""),  # (2+1 + 2)/2 = 2.5
+        # N-1: the 29 powered-on vCPUs + 2x2 baseline on the 4+2 cores left after H0 (8 cores) fails
+        (hv.CLUSTER_FAILOVER_RATIO_UNSUPPORTED, "", ""),
         (hv.MEMORY_OVERCOMMITTED, "DC0_C0_H0", "EXCH02"),
         (hv.SNAPSHOT_PRESENT, "DC0_C0_H0", "MBX04"),
         (hv.SAVED_STATE, "DC0_C0_H1", "EXCH03"),
@@ -85,13 +90,16 @@ def test_findings_of_the_known_inventory(sim: vs.Vcsim) -> None:
         (hv.SAVES_STATE_ON_STOP, "DC0_C0_H1", "APP02"),
         (hv.STORAGE_UNSUPPORTED, "DC0_C0_H2", "MBX05"),
     }
-    by = {(f.check, f.where_dict().get("vm", "")): f for f in findings}
+    by = {(f.check, f.where_dict().get("vm", f.where_dict().get("host", ""))): f for f in findings}
     snap = by[(hv.SNAPSHOT_PRESENT, "MBX04")]
     assert snap.action == "Get-VM -Name 'MBX04' | Get-Snapshot | Remove-Snapshot -Confirm:$false"
     assert "MemReservationGB 8" in by[(hv.MEMORY_OVERCOMMITTED, "EXCH02")].action
     assert "StartsWith('[nfs01]')" in by[(hv.STORAGE_UNSUPPORTED, "MBX05")].action
-    assert "2.75:1" in by[(hv.RATIO_UNSUPPORTED, "")].what
-    assert "1.50:1" in by[(hv.RATIO_ABOVE_RECOMMENDED, "")].what
+    assert "3.00:1" in by[(hv.RATIO_UNSUPPORTED, "DC0_C0_H0")].what
+    assert "1.50:1" in by[(hv.RATIO_ABOVE_RECOMMENDED, "DC0_C0_H1")].what
+    cluster = by[(hv.CLUSTER_FAILOVER_RATIO_UNSUPPORTED, "")]
+    assert cluster.where_dict() == {"hypervisor": "vsphere", "cluster": "DC0_C0"}
+    assert "5.50:1" in cluster.what and "DC0_C0_H0 failed" in cluster.what
 
 
 def test_selector_by_custom_attribute(sim: vs.Vcsim) -> None:
@@ -103,10 +111,10 @@ def test_selector_by_custom_attribute(sim: vs.Vcsim) -> None:
 
 
 def test_host_os_baseline_is_configurable(sim: vs.Vcsim) -> None:
-    inv = collect(settings(sim, host_os_vcpus=2))
+    inv = collect(settings(sim, host_os_vcpus=0))
     a = {x.host.name: x for x in hv.host_assessments(inv.facts)}
-    assert a["DC0_C0_H1"].ratio == pytest.approx((4 + 2) / 4)  # EXCH03 suspended does not count
-    assert a["DC0_C0_H1"].checks[hv.RATIO_ABOVE_RECOMMENDED] is True
+    assert a["DC0_C0_H1"].ratio == pytest.approx(4 / 4)  # EXCH03 suspended does not count
+    assert a["DC0_C0_H1"].checks[hv.RATIO_ABOVE_RECOMMENDED] is False
 
 
 def test_exported_families_and_promtool(sim: vs.Vcsim) -> None:
@@ -114,7 +122,8 @@ def test_exported_families_and_promtool(sim: vs.Vcsim) -> None:
     fams = render.render_inventory("vc-lab", inv)
     s = {name: dict(f.samples) for name, f in families_by_name(fams).items()}
     h0 = ("vc-lab", "vsphere", "DC0_C0_H0")
-    assert s["ndo_hypervisor_host_vcpu_core_ratio"][h0] == pytest.approx(2.75)
+    assert s["ndo_hypervisor_host_vcpu_core_ratio"][h0] == pytest.approx(3.0)
+    assert s["ndo_hypervisor_cluster_failover_vcpu_core_ratio"][("vc-lab", "vsphere", "DC0_C0")] == pytest.approx(5.5)
     assert s["ndo_hypervisor_host_physical_cores"][h0] == 8
     assert s["ndo_hypervisor_host_logical_processors"][h0] == 16
     assert s["ndo_hypervisor_host_powered_on_vcpus"][h0] == 22

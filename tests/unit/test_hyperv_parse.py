@@ -145,7 +145,10 @@ def test_vhd_not_queried_is_unknown_but_extension_still_tells() -> None:
     vm = neutral.to_vm(parse(p).vms[0], "HV01", SELECTOR)
     allocations = sorted(d.allocation for d in vm.disks)
     assert allocations == ["differencing", "passthrough", "unknown"]
-    assert hv.vm_checks(vm)[hv.STORAGE_UNSUPPORTED] is True  # the .avhdx alone is enough
+    # The .avhdx is a checkpoint's disk: the snapshot rule owns it (issue 12 item 5); the storage rule
+    # stays unknown because the other disk's type was not read.
+    assert hv.vm_checks(vm)[hv.SNAPSHOT_PRESENT] is True
+    assert hv.vm_checks(vm)[hv.STORAGE_UNSUPPORTED] is None
 
 
 def test_domain_controller_counts_as_not_dedicated() -> None:
@@ -166,3 +169,53 @@ def test_services_by_role() -> None:
     assert roles["MSSQLSERVER"] == ("sql_server", "Running")
     assert roles["SQLSERVERAGENT"] == ("sql_server", "Stopped")
     assert roles["MSExchangeIS"] == ("exchange", "Running")
+
+
+# -- issue 12 ------------------------------------------------------------------------------------
+
+
+def test_new_fields_of_the_payload() -> None:
+    facts = parse(Scenario.load("low-priority-clustered").payload(["*"]))
+    assert facts.move_type_threshold == 2000
+    exch02 = next(v for v in facts.vms if v.name == "EXCH02")
+    assert (exch02.cluster_resource, exch02.cluster_group, exch02.group_priority) == (
+        "SCVMM EXCH02 Resources", "SCVMM EXCH02", 1000)
+    assert exch02.memory_assigned == 68719476736
+    assert facts.access is not None and facts.access.vmms_status == "Running" and facts.access.hyperv_rights
+
+
+def test_per_vm_errors_keep_the_others() -> None:
+    facts = parse(Scenario.load("snapshot-error").payload(["*"]))
+    by = {v.name: v for v in facts.vms}
+    assert by["EXCH02"].collect_errors and not by["EXCH02"].snapshots_known and by["EXCH02"].disks_known
+    assert by["EXCH01"].snapshots_known and len(by["EXCH01"].disks) == 3
+    assert facts.errors == (
+        "VM EXCH02: snapshots: The operation cannot be performed while the object is in its current state.",)
+    n = neutral.to_vm(by["EXCH02"], "HV01", SELECTOR)
+    assert n.snapshots is None and hv.vm_checks(n)[hv.SNAPSHOT_PRESENT] is None
+    p = Scenario.load("snapshot-error").payload(["*"])
+    p["VmErrors"][0]["Part"] = "disks"
+    n = neutral.to_vm(next(v for v in parse(p).vms if v.name == "EXCH02"), "HV01", SELECTOR)
+    assert n.disks_complete is False and hv.vm_checks(n)[hv.STORAGE_UNSUPPORTED] is None
+
+
+def test_roles_sap_and_the_allow_list() -> None:
+    facts = parse(Scenario.load("role-laden-host").payload(["*"]))
+    assert [s.role for s in facts.host.services] == ["sql_server", "sap", "sap"]
+    assert neutral.server_roles(facts) == ("DHCP Server", "Web Server (IIS)")
+    assert neutral.app_services(facts) == ("MSSQL$VEEAMSQL2016", "SAPNW1_00", "SAPServiceNW1")
+    assert neutral.app_services(facts, ["mssql$veeamsql*"]) == ("SAPNW1_00", "SAPServiceNW1")
+
+
+@pytest.mark.parametrize(("name", "role"), [
+    ("SAPServiceNW1", "sap"), ("SAPNW1_00", "sap"), ("SAPHostControl", None), ("SAPHostExec", None),
+    ("MSSQL$VEEAMSQL2016", "sql_server"), ("vmms", None),
+])
+def test_sap_services(name: str, role: str | None) -> None:
+    from collectors.hyperv.parse import service_role
+    assert service_role(name) == role
+
+
+def test_features_absent_is_unknown_not_none() -> None:
+    facts = parse(payload("compliant"))
+    assert facts.host.features is None and neutral.server_roles(facts) == ()

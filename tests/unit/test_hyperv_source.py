@@ -88,7 +88,7 @@ def test_hyperv_only_checks() -> None:
     inv = _inventory("compliant")
     vm = next(v for v in inv.hyperv.vms if v.name == "EXCH01")
     assert checks.vm_checks(vm) == {checks.AUTOMATIC_CHECKPOINTS: False, checks.CHECKPOINTS_ALLOWED: False,
-                                    checks.DISK_UNREADABLE: False}
+                                    checks.DISK_UNREADABLE: False, checks.QUICK_MIGRATED_ON_DRAIN: None}
     assert checks.findings("hv01", inv.hyperv, inv.neutral) == []  # FILE01 breaks them all: not Exchange
 
 
@@ -121,3 +121,67 @@ def test_disk_unreadable_and_automatic_checkpoints() -> None:
 def test_transport_errors_are_classified_without_secrets(exc: BaseException, reason: str) -> None:
     err = classify(exc, "https://hv01:5986/wsman")
     assert err.reason == reason and "hv01" in str(err)
+
+
+# -- issue 12: rights and the missing module -------------------------------------------------------
+
+
+def _facts(access: dict[str, object] | None, vms: bool = False) -> object:
+    p = Scenario.load("compliant").payload(["*"])
+    if not vms:
+        p["VMs"], p["Snapshots"], p["Disks"] = [], [], []
+    p["Access"] = access
+    return parse(p)
+
+
+def test_empty_get_vm_with_vmms_running_is_forbidden() -> None:
+    from collectors.hyperv.collect import hidden_vms
+
+    workers = {"VmmsStatus": 4, "VmWorkerProcesses": 3, "HyperVRights": True, "HyperVModule": True}
+    assert "3 VM worker process" in hidden_vms(_facts(workers))  # type: ignore[arg-type]
+    no_rights = {"VmmsStatus": 4, "VmWorkerProcesses": 0, "HyperVRights": False, "HyperVModule": True}
+    assert "neither in Administrators nor in Hyper-V Administrators" in hidden_vms(_facts(no_rights))  # type: ignore[arg-type]
+    # a Hyper-V Administrator on a host without VMs: really empty
+    empty = {"VmmsStatus": 4, "VmWorkerProcesses": 0, "HyperVRights": True, "HyperVModule": True}
+    assert hidden_vms(_facts(empty)) == ""  # type: ignore[arg-type]
+    assert hidden_vms(_facts(workers, vms=True)) == ""  # type: ignore[arg-type]
+    assert hidden_vms(_facts(None)) == ""  # type: ignore[arg-type]  # an old script: no probe
+
+
+def test_missing_hyperv_module_says_how_to_install_it() -> None:
+    from collectors.errors import UnsupportedError
+    from collectors.hyperv import script as ps
+    from collectors.hyperv.collect import failure
+    from collectors.hyperv.transport import ScriptResult
+
+    msg = ("The specified module 'Hyper-V' was not loaded because no valid module file was found in any module "
+           "directory.")
+    p = {"Schema": 1, "Ok": False, "Errors": [msg],
+         "Access": {"VmmsStatus": 4, "VmWorkerProcesses": 2, "HyperVRights": True, "HyperVModule": False}}
+    err = failure(ScriptResult(ps.encode_payload(p), b"", 2, 0.1))
+    assert isinstance(err, UnsupportedError)
+    assert "Install-WindowsFeature -Name Hyper-V-PowerShell" in str(err) and "role is installed" in str(err)
+    p["Access"] = {"VmmsStatus": None, "VmWorkerProcesses": 0, "HyperVRights": True, "HyperVModule": False}
+    err = failure(ScriptResult(ps.encode_payload(p), b"", 2, 0.1))
+    assert isinstance(err, UnsupportedError) and "No Hyper-V role" in str(err)
+
+
+def test_host_allowed_services_from_the_config_file() -> None:
+    from exporter.config import ConfigError, load_config_text
+
+    text = """
+targets:
+  - name: hv01
+    kind: hyperv
+    address: hv01.contoso.local
+    credentials: {username: 'CONTOSO\\\\svc', password_env: NDO_HV_PW}
+    host_allowed_services: ["MSSQL$VEEAMSQL*", "SQLAgent$VEEAMSQL*"]
+"""
+    cfg = load_config_text(text)
+    t = cfg.targets[0]
+    assert t.host_allowed_services == ["MSSQL$VEEAMSQL*", "SQLAgent$VEEAMSQL*"]
+    s = settings_for(target(host_allowed_services=t.host_allowed_services))  # type: ignore[arg-type]
+    assert s.collect.allowed_services == ("MSSQL$VEEAMSQL*", "SQLAgent$VEEAMSQL*")
+    assert settings_for(target()).collect.allowed_services == ()  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="host_allowed_services"):
+        load_config_text(text.replace('["MSSQL$VEEAMSQL*", "SQLAgent$VEEAMSQL*"]', "MSSQL$X"))

@@ -81,23 +81,27 @@ def test_microsoft_example_dual_quad_core_16_vcpus_is_the_limit_on_hyperv() -> N
     assert "Get-VM -ComputerName 'HV01'" in f.action
 
 
-def test_vsphere_has_no_host_baseline_so_16_vcpus_on_8_cores_is_supported() -> None:
+def test_vsphere_gets_microsofts_host_baseline_too() -> None:
+    # Issue 12 item 6: "the equivalent number of virtual processors required in the host operating
+    # system for a system hosting Exchange virtual machines is 2" names no hypervisor: 16 guest vCPUs
+    # on 8 cores are (16 + 2) / 8 = 2.25:1 on ESXi as on Hyper-V (old main: 2.0, baseline 0).
     facts = hv.HypervisorFacts(
         hosts=(host("esx1", 8, "vsphere"),),
         vms=(vm("EXCH01", 8, "esx1", "vsphere"), vm("APP01", 8, "esx1", "vsphere")),
     )
     a = hv.host_assessment(facts.hosts[0], facts.vms)
-    assert a.ratio == pytest.approx(2.0)
-    assert a.host.host_os_vcpus == 0
+    assert a.ratio == pytest.approx(2.25)
+    assert a.host.host_os_vcpus == 2
     found = hv.derive("vc1", facts)
-    assert checks_of(found) == [hv.RATIO_ABOVE_RECOMMENDED]
+    assert checks_of(found) == [hv.RATIO_UNSUPPORTED]
     assert "Get-VMHost -Name 'esx1'" in found[0].action
+    assert "+ 2 host-OS baseline" in found[0].what
 
 
 def test_baseline_is_configurable() -> None:
-    assert hv.default_host_os_vcpus("vsphere") == 0
+    assert hv.default_host_os_vcpus("vsphere") == 2
     assert hv.default_host_os_vcpus("hyperv") == 2
-    assert hv.default_host_os_vcpus("vsphere", 2) == 2
+    assert hv.default_host_os_vcpus("vsphere", 0) == 0
     assert hv.default_host_os_vcpus("hyperv", 0) == 0
 
 
@@ -125,7 +129,12 @@ def test_hosts_without_a_running_exchange_guest_are_not_judged() -> None:
     a1, a2 = hv.host_assessments(facts)
     assert a1.ratio == pytest.approx(9.0) and not a1.judged and a1.checks == {}
     assert not a2.judged
-    assert hv.derive("t", facts) == []
+    # The powered-off Exchange guest still has its 4 vCPUs allocated on HV02's 2 cores: (4 + 2) / 2 = 3:1
+    # is Microsoft's "don't allocate more than ..." (issue 12 item 7); the powered-on rules stay silent.
+    assert a2.allocated_ratio == pytest.approx(3.0) and a2.ratio == pytest.approx(1.0)
+    assert set(a2.checks) == {hv.ALLOCATED_RATIO_UNSUPPORTED}
+    (f,) = hv.derive("t", facts)
+    assert (f.check, f.where_dict()["host"]) == (hv.ALLOCATED_RATIO_UNSUPPORTED, "HV02")
 
 
 def test_unknown_core_count_is_unknown_not_infinite() -> None:
@@ -194,7 +203,21 @@ def test_saves_state_on_stop() -> None:
     facts = hv.HypervisorFacts(hosts=(host(cores=16),), vms=(vm("EXCH01", 4, saves_state_on_stop=True),))
     (f,) = hv.derive("t", facts)
     assert f.check == hv.SAVES_STATE_ON_STOP
-    assert f.action == "Set-VM -ComputerName 'HV01' -Name 'EXCH01' -AutomaticStopAction ShutDown"
+    # Issue 12 item 3: Hyper-V changes AutomaticStopAction only on a VM that is off.
+    assert f.action.startswith(
+        "Move-ActiveMailboxDatabase -Server 'EXCH01' -Confirm:$false; Stop-VM -ComputerName 'HV01' -Name 'EXCH01'; "
+        "Set-VM -ComputerName 'HV01' -Name 'EXCH01' -AutomaticStopAction ShutDown; "
+        "Start-VM -ComputerName 'HV01' -Name 'EXCH01'   # "
+    )
+    off = replace(facts, vms=(vm("EXCH01", 4, saves_state_on_stop=True, power_state="off"),))
+    assert hv.derive("t", off)[0].action == "Set-VM -ComputerName 'HV01' -Name 'EXCH01' -AutomaticStopAction ShutDown"
+    saved = replace(facts, vms=(vm("EXCH01", 4, saves_state_on_stop=True, power_state="saved"),))
+    by = {f.check: f for f in hv.derive("t", saved)}
+    assert by[hv.SAVES_STATE_ON_STOP].action == (
+        "Remove-VMSavedState -ComputerName 'HV01' -VMName 'EXCH01'; "
+        "Set-VM -ComputerName 'HV01' -Name 'EXCH01' -AutomaticStopAction ShutDown; "
+        "Start-VM -ComputerName 'HV01' -Name 'EXCH01'"
+    )
 
 
 # -- storage ----------------------------------------------------------------------------------
@@ -336,3 +359,120 @@ def test_vsphere_reservation_fix_uses_mb_when_not_whole_gib() -> None:
     facts = hv.HypervisorFacts(hosts=(host("esx1", 16, "vsphere"),), vms=(odd,))
     (f,) = hv.derive("vc", facts)
     assert "Set-VMResourceConfiguration -MemReservationMB 25088" in f.action
+
+
+# -- issue 12 ------------------------------------------------------------------------------------
+
+
+def test_smb_disk_of_unknown_type_is_unknown_not_unsupported() -> None:
+    # Item 1: with NTLM, Get-VHD cannot open a file on a share (double hop). Old main answered
+    # "smb-not-fixed" (and a Convert-VHD fix) for every such disk, fixed VHDX included.
+    unreadable = disk(r"\\sofs01\vmstore\EXCH01-db02.vhdx", "vhdx", "unknown", on_smb=True)
+    assert hv.disk_problem(unreadable) == "unknown"
+    facts = hv.HypervisorFacts(hosts=(host(cores=16),), vms=(vm("EXCH01", 4, disks=(unreadable,)),))
+    assert hv.vm_checks(facts.vms[0])[hv.STORAGE_UNSUPPORTED] is None
+    assert hv.derive("t", facts) == []
+
+
+def test_dynamic_memory_fix_uses_the_larger_of_assigned_and_startup() -> None:
+    # Item 2: startup 32 GiB, 41 GiB assigned by dynamic memory: the static size is 41 GiB.
+    dm = vm("EXCH02", 8, dynamic_memory=True, memory_bytes=32 * GIB, memory_assigned_bytes=41 * GIB)
+    (f,) = hv.derive("t", hv.HypervisorFacts(hosts=(host(cores=16),), vms=(dm,)))
+    assert "-DynamicMemoryEnabled $false -StartupBytes 41GB" in f.action
+    assert "41 GiB static" in f.what
+    # never below the startup memory; rounded up to Hyper-V's 2 MiB granularity
+    assert hv.sized_memory_bytes(replace(dm, memory_assigned_bytes=8 * GIB)) == 32 * GIB
+    odd = replace(dm, memory_bytes=GIB, memory_assigned_bytes=GIB + 1)
+    assert hv.sized_memory_bytes(odd) == GIB + 2 * 2**20
+
+
+def test_offline_action_fix_uses_the_collected_resource_name() -> None:
+    # Item 4: the resource is "Virtual Machine <vm>" only by default.
+    clustered = vm("EXCH03", 4, saves_state_on_failover=True, cluster_resource="SCVMM EXCH03 Resources")
+    facts = hv.HypervisorFacts(hosts=(host(cores=16, cluster="HVCLU01"),), vms=(clustered,))
+    (f,) = hv.derive("t", facts)
+    assert f.check == hv.SAVED_STATE
+    assert f.action == (
+        "Get-ClusterResource -Cluster 'HVCLU01' -Name 'SCVMM EXCH03 Resources' | "
+        "Set-ClusterParameter -Name OfflineAction -Value 2"
+    )
+    assert "restored from saved state on failover" not in f.what
+    assert "unplanned failover is not affected" in f.cause
+
+
+def test_checkpoint_disk_is_the_snapshot_finding_and_other_differencing_is_converted() -> None:
+    # Item 5: a checkpoint's .avhdx belongs to the snapshot finding; another differencing disk is
+    # converted into a standalone disk (Remove-VMSnapshot would do nothing to it).
+    avhdx = replace(disk(r"C:\VMs\EXCH01-os_1234.avhdx", "vhdx", "differencing"), checkpoint=True)
+    assert hv.disk_problem(avhdx) is None
+    with_cp = vm("EXCH01", 4, disks=(avhdx,), snapshots=1)
+    assert checks_of(hv.derive("t", hv.HypervisorFacts(hosts=(host(cores=16),), vms=(with_cp,)))) == [
+        hv.SNAPSHOT_PRESENT
+    ]
+    # the .avhdx alone proves a checkpoint when the snapshot list could not be read
+    assert hv.snapshot_present(replace(with_cp, snapshots=None)) is True
+    golden = disk(r"C:\VMs\EXCH02-os.vhdx", "vhdx", "differencing")
+    (f,) = hv.derive("t", hv.HypervisorFacts(hosts=(host(cores=16),), vms=(vm("EXCH02", 4, disks=(golden,)),)))
+    assert f.check == hv.STORAGE_UNSUPPORTED and "not a checkpoint" in f.what
+    assert "Remove-VMSnapshot" not in f.action
+    assert "Convert-VHD -ComputerName 'HV01' -Path 'C:\\VMs\\EXCH02-os.vhdx' -DestinationPath " in f.action
+    assert "| Where-Object Path -eq 'C:\\VMs\\EXCH02-os.vhdx' | Set-VMHardDiskDrive -Path " in f.action
+
+
+def test_unknown_snapshots_and_disks_are_unknown() -> None:
+    # Item 9: a VM whose Get-VMSnapshot / Get-VMHardDiskDrive threw is unknown, not compliant.
+    u = vm("EXCH01", 4, snapshots=None, disks_complete=False)
+    checks = hv.vm_checks(u)
+    assert checks[hv.SNAPSHOT_PRESENT] is None and checks[hv.STORAGE_UNSUPPORTED] is None
+
+
+def test_allocated_ratio_is_exclusive_with_the_powered_on_one() -> None:
+    # Item 7: 8 cores; 14 vCPUs on + 2 = 2.0 (supported); 4 more off: (18 + 2) / 8 = 2.5 allocated.
+    vms = (vm("EXCH01", 8), vm("FILE01", 6), vm("OLD01", 4, power_state="off"))
+    a = hv.host_assessment(host(cores=8), vms)
+    assert (a.ratio, a.allocated_ratio) == (pytest.approx(2.0), pytest.approx(2.5))
+    assert a.checks[hv.ALLOCATED_RATIO_UNSUPPORTED] is True
+    # everything on: the powered-on check says it, the allocated one stays quiet
+    on = hv.host_assessment(host(cores=8), (vm("EXCH01", 8), vm("FILE01", 10)))
+    assert on.checks[hv.RATIO_UNSUPPORTED] is True and on.checks[hv.ALLOCATED_RATIO_UNSUPPORTED] is False
+
+
+def test_cluster_failover_headroom_n_minus_1() -> None:
+    # Three hosts of cluster C1 (16, 8, 8 cores), 36 vCPUs powered on, baseline 2 each. Losing the
+    # 16-core host: (36 + 2 + 2) / 16 = 2.5 -> finding; each host alone is fine (<= 2:1).
+    hosts = (host("H1", 16, cluster="C1"), host("H2", 8, cluster="C1"), host("H3", 8, cluster="C1"),
+             host("S1", 4))
+    vms = (vm("EXCH01", 16, "H1"), vm("APP01", 4, "H1"), vm("EXCH02", 8, "H2"), vm("APP02", 8, "H3"),
+           vm("OFF01", 8, "H3", power_state="off"), vm("EXCH09", 2, "S1"))
+    facts = hv.HypervisorFacts(hosts=hosts, vms=vms)
+    (c,) = hv.cluster_assessments(facts)  # the standalone host S1 has no cluster
+    assert (c.cluster, c.largest_host, c.surviving_cores, c.powered_on_vcpus) == ("C1", "H1", 16, 36)
+    assert c.ratio == pytest.approx(2.5) and c.violated is True
+    found = [f for f in hv.derive("t", facts) if f.check == hv.CLUSTER_FAILOVER_RATIO_UNSUPPORTED]
+    (f,) = found
+    assert f.where == (("hypervisor", "hyperv"), ("cluster", "C1"))
+    assert "if host H1 failed" in f.what and "2.50:1" in f.what
+    assert f.action.startswith("Get-VM -ComputerName (Get-ClusterNode -Cluster 'C1').Name")
+    # one host of a cluster (a Hyper-V target alone) has no N-1 ratio: unknown, no finding
+    single = hv.HypervisorFacts(hosts=(host("H1", 16, cluster="C1"),), vms=(vm("EXCH01", 16, "H1"),))
+    (c1,) = hv.cluster_assessments(single)
+    assert c1.ratio is None and c1.violated is None
+
+
+def test_cluster_headroom_is_neutral_for_vsphere() -> None:
+    hosts = (host("esx1", 8, "vsphere", cluster="Prod"), host("esx2", 8, "vsphere", cluster="Prod"))
+    vms = (vm("EXCH01", 8, "esx1", "vsphere"), vm("APP01", 8, "esx2", "vsphere"))
+    (c,) = hv.cluster_assessments(hv.HypervisorFacts(hosts=hosts, vms=vms))
+    # (16 + 2) / 8 = 2.25 after losing one of two equal hosts
+    assert c.hypervisor == "vsphere" and c.ratio == pytest.approx(2.25) and c.violated is True
+
+
+def test_server_roles_make_a_host_not_dedicated() -> None:
+    facts = hv.HypervisorFacts(
+        hosts=(host("HV01", 16, server_roles=("DHCP Server", "Web Server (IIS)")),),
+        vms=(vm("EXCH01", 4),),
+    )
+    (f,) = hv.derive("t", facts)
+    assert f.check == hv.HOST_NOT_DEDICATED
+    assert "role DHCP Server, role Web Server (IIS)" in f.what
+    assert "Get-WindowsFeature -ComputerName 'HV01'" in f.action
