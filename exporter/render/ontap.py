@@ -519,11 +519,13 @@ def render_derived(target: str, fragments: Mapping[str, Any], findings: list[Fin
         if isinstance(lifs, LifsFacts):
             standby, partner_up = Family(NO_STANDBY), Family(PARTNER_LIFS_UP)
             covered = {(c.svm, c.node): c for c in checks.standby_coverage(nodes, lifs, files)}
+            taken_over = checks.taken_over_nodes(nodes)
             # Every SMB SVM x node gets a value (0 when nothing to protect), so absence means unknown.
             for svm in checks.smb_svms(lifs):
                 for n in nodes.nodes:
                     c = covered.get((svm, n.name))
-                    standby.add([target, svm, n.name], _b(c is not None and c.partner_lifs_up == 0))
+                    gap = c is not None and c.partner_lifs_up == 0 and bool(c.partner) and c.partner not in taken_over
+                    standby.add([target, svm, n.name], _b(gap))
             for c in covered.values():
                 partner_up.add([target, c.svm, c.node, c.partner], c.partner_lifs_up)
             out += [standby, partner_up]

@@ -494,8 +494,11 @@ def _no_ha_cluster(node_names: tuple[str, ...]) -> ClusterBuilder:
         b.share("vs1", vol, vol, comment="Hyper-V VMs")
     b.health()
     for i, _name in enumerate(node_names, start=1):
-        s = b.session("vs1", f"vs1_data{i}", f"192.168.20.{100 + i}", f"CORP\\HV0{i}$", [f"hyperv_vms{i}"])
-        _vm_files(b, s, f"hyperv_vms{i}", f"vm{i:02d}")
+        for h in range(3):  # three Hyper-V hosts per node, three VMs each
+            s = b.session("vs1", f"vs1_data{i}", f"192.168.20.{100 + 10 * i + h}", f"CORP\\HV{i}{h}$",
+                          [f"hyperv_vms{i}"])
+            for vm in range(3):
+                _vm_files(b, s, f"hyperv_vms{i}", f"vm{i}{h}{vm}")
     return b
 
 
