@@ -271,6 +271,9 @@ def test_giveback_pending_is_one_state_not_a_pile_of_reverts(tmp_path: Path) -> 
     assert value(m, "ndo_ontap_node_taken_over", node="cluster1-01") == 0
     assert value(m, "ndo_ontap_findings", check="HaTakeoverInProgress", severity="warning") == 1
     assert value(m, "ndo_ontap_findings", check="LifNotHome", severity="warning") is None
+    # The survivor's missing standby is the takeover's doing: left to HaTakeoverInProgress.
+    assert value(m, "ndo_ontap_no_standby_lif_cifs_ndo", svm="vs2", node="cluster1-01") == 0
+    assert value(m, "ndo_ontap_ha_not_ready_cifs_ndo", node="cluster1-01") == 1
     with simulator("giveback-pending") as sim:
         cfg = tmp_path / "once.yml"
         import yaml
@@ -311,3 +314,19 @@ def test_idle_session_is_exported_but_not_judged(tmp_path: Path) -> None:
         continuously_available="no",
     )
     assert held is None
+    # Sessions that hold files are in the judged view (the SQL Server hosts on sql_data).
+    holding = [
+        v
+        for (n, ls), v in m.items()
+        if n == "ndo_ontap_cifs_volume_sessions_with_open_files" and dict(ls).get("volume") == "sql_data"
+    ]
+    assert holding and sum(holding) >= 2
+
+
+def test_degraded_home_port_is_not_called_a_cable_problem(tmp_path: Path) -> None:
+    with simulator("degraded-port") as sim:
+        store = run_once_all(write_config(tmp_path, [target_entry("cluster1", sim, password_file(tmp_path))]))
+        down = [f for f in store.findings() if f.check == "LifHomePortDown"]
+    assert len(down) == 1
+    assert "link is up" in down[0].cause and "cable" not in down[0].cause
+    assert down[0].action.startswith("network port show -node cluster1-02 -port e0d -health")
