@@ -231,7 +231,7 @@ def takeover_findings(target: str, nodes: NodesFacts, lifs: LifsFacts | None) ->
                 check="HaTakeoverInProgress",
                 severity="warning",
                 target=target,
-                where=(("node", name),),
+                where=(("node", name), ("by", survivor)),
                 what=(
                     f"{name} is taken over by {survivor} (node state {state}"
                     + (f", giveback {giveback}" if giveback else "")
@@ -720,7 +720,12 @@ def health_findings(target: str, health: HealthFacts) -> list[Finding]:
                 check="OntapCifsNdoPolicyDisabled",
                 severity="warning",
                 target=target,
-                where=(("node", policy.node), ("policy", policy.policy)),
+                where=(
+                    ("node", policy.node),
+                    ("monitor", policy.monitor),
+                    ("policy", policy.policy),
+                    ("alert_id", policy.alert_id),
+                ),
                 what=(
                     f"Health policy {policy.policy} of monitor {policy.monitor or 'node_connect'} on {policy.node} "
                     f"is disabled: ONTAP will never raise {policy.alert_id or 'its CIFS-NDO alert'} for this node."

@@ -449,14 +449,18 @@ def takeover_in_progress() -> tuple[Cluster, Meta]:
     n2 = b.c.node(N2)
     n2.state, n2.interconnect_state, n2.takeover_state = "down", "down", "not_possible"
     b.c.node(N1).interconnect_state = "down"
+    _ontap_ha_alert(b, N1)  # cluster1-01 now holds CA files with no partner to fail over to
     return b.c, meta(
         f"""Takeover in progress: {N1} is taking over {N2} (ha.takeover.state in_progress, {N2}
         down). {N2}'s aggregate, data LIFs and sessions are already on {N1}. The on-call view
         says "{N2} is taken over" once, and the LIF revert / LIF create findings the takeover
-        causes are folded into it; {N1} now holds every CA file with no partner to fail over to.""",
+        causes are folded into it; {N1} now holds every CA file with no partner to fail over to,
+        and ONTAP raises HaNotReadyCifsNdo_Alert for it.""",
         [
-            finding("HaTakeoverInProgress", node=N2),
+            finding("HaTakeoverInProgress", node=N2, by=N1),
             finding("HaNotReadyCifsNdo", node=N1),
+            finding("OntapCifsNdoHealthDegraded"),
+            finding("OntapHealthAlert", node=N1, alert_id="HaNotReadyCifsNdo_Alert", alerting_resource=N1),
         ],
     )
 
@@ -473,7 +477,7 @@ def giveback_pending() -> tuple[Cluster, Meta]:
         says "{N2} is taken over by {N1}: giveback when ready" with the giveback command; no
         LifNotHome, LifHomePortDown, SvmNodeWithoutDataLif or NoStandbyLifCifsNdo pile-up.""",
         [
-            finding("HaTakeoverInProgress", node=N2),
+            finding("HaTakeoverInProgress", node=N2, by=N1),
             finding("HaNotReadyCifsNdo", node=N1),
             finding("OntapCifsNdoHealthDegraded"),
             finding("OntapHealthAlert", node=N1, alert_id="HaNotReadyCifsNdo_Alert", alerting_resource=N1),
@@ -555,7 +559,8 @@ def health_policy_disabled() -> tuple[Cluster, Meta]:
     return b.c, meta(
         f"""Someone ran `system health policy definition modify -enable false` for the policy
         behind HaNotReadyCifsNdo_Alert on {N2}: ONTAP would never raise that alert for {N2}.""",
-        [finding("OntapCifsNdoPolicyDisabled", node=N2, policy=policy.policy_id)],
+        [finding("OntapCifsNdoPolicyDisabled", node=N2, monitor="node_connect", policy=policy.policy_id,
+                 alert_id="HaNotReadyCifsNdo_Alert")],
     )
 
 

@@ -188,7 +188,7 @@ class Oracle:
 
         taken_over = self.taken_over()
         for name in sorted(taken_over):
-            add("HaTakeoverInProgress", node=name)
+            add("HaTakeoverInProgress", node=name, by=self.partner(nodes[name]))
 
         # HaNotReadyCifsNdo: CA files on volumes of aggregates owned by a node (in an HA pair) that
         # its partner cannot take over now.
@@ -265,7 +265,8 @@ class Oracle:
                 yield ("OntapHealthMonitorNotInitialized", (("node", mon["node"]), ("monitor", _norm(mon["monitor"]))))
         for policy in self.records("api/private/cli/system/health/policy/definition"):
             if policy.get("alert_id") in CIFS_NDO_ALERTS and policy.get("enable") is False:
-                yield ("OntapCifsNdoPolicyDisabled", (("node", policy["node"]), ("policy", policy["policy_id"])))
+                yield ("OntapCifsNdoPolicyDisabled", (("node", policy["node"]), ("monitor", _norm(policy["monitor"])),
+                                                      ("policy", policy["policy_id"]), ("alert_id", policy["alert_id"])))
         for alert in self.records("api/private/cli/system/health/alert"):
             if _yes(alert.get("suppress")):
                 continue

@@ -244,7 +244,7 @@ def test_taken_over_node_is_one_finding_and_its_lif_findings_are_folded() -> Non
     )
     found = checks.derive(T, {"nodes": n_owned, "lifs": lf, "files": f})
     assert checks_of(found) == {
-        ("HaTakeoverInProgress", (("node", "n2"),)),
+        ("HaTakeoverInProgress", (("node", "n2"), ("by", "n1"))),
         ("HaNotReadyCifsNdo", (("node", "n1"),)),  # the survivor holds everything: ONTAP keeps it too
     }
     takeover = next(x for x in found if x.check == "HaTakeoverInProgress")
@@ -259,7 +259,7 @@ def test_takeover_in_progress_seen_from_the_taker_side() -> None:
     n = nodes(n1_ha=ha("n2", takeover_state="in_progress"), n2_state="unknown")
     assert checks.taken_over_nodes(n) == {"n2": "n1"}
     found = checks.takeover_findings(T, n, None)
-    assert [x.where for x in found] == [(("node", "n2"),)]
+    assert [x.where for x in found] == [(("node", "n2"), ("by", "n1"))]
     assert "giveback -ofnode" not in found[0].action  # still in progress, n2 not waiting yet
 
 
@@ -533,7 +533,15 @@ def test_disabled_cifs_ndo_health_policy_is_a_finding_with_the_enable_command() 
     )
     found = checks.health_findings(T, h)
     assert checks_of(found) == {
-        ("OntapCifsNdoPolicyDisabled", (("node", "n1"), ("policy", "HaNotReadyCifsNdo_Policy")))
+        (
+            "OntapCifsNdoPolicyDisabled",
+            (
+                ("node", "n1"),
+                ("monitor", "node_connect"),
+                ("policy", "HaNotReadyCifsNdo_Policy"),
+                ("alert_id", "HaNotReadyCifsNdo_Alert"),
+            ),
+        )
     }
     assert found[0].action == (
         "system health policy definition modify -node n1 -monitor node-connect "

@@ -54,8 +54,8 @@ CHECKS: dict[str, list[tuple[str, ...]]] = {
     "OntapCifsNdoHealthDegraded": [()],
     "OntapHealthMonitorNotInitialized": [("node", "monitor"), ("subsystem",)],
     "OntapHealthAlert": [("node", "alert_id", "alerting_resource")],
-    "HaTakeoverInProgress": [("node",)],
-    "OntapCifsNdoPolicyDisabled": [("node", "policy")],
+    "HaTakeoverInProgress": [("node", "by")],
+    "OntapCifsNdoPolicyDisabled": [("node", "monitor", "policy", "alert_id")],
 }
 
 
