@@ -265,8 +265,9 @@ class Oracle:
                 yield ("OntapHealthMonitorNotInitialized", (("node", mon["node"]), ("monitor", _norm(mon["monitor"]))))
         for policy in self.records("api/private/cli/system/health/policy/definition"):
             if policy.get("alert_id") in CIFS_NDO_ALERTS and policy.get("enable") is False:
-                yield ("OntapCifsNdoPolicyDisabled", (("node", policy["node"]), ("monitor", _norm(policy["monitor"])),
-                                                      ("policy", policy["policy_id"]), ("alert_id", policy["alert_id"])))
+                where = (("node", policy["node"]), ("monitor", _norm(policy["monitor"])),
+                         ("policy", policy["policy_id"]), ("alert_id", policy["alert_id"]))
+                yield ("OntapCifsNdoPolicyDisabled", where)
         for alert in self.records("api/private/cli/system/health/alert"):
             if _yes(alert.get("suppress")):
                 continue
