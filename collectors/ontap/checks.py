@@ -14,8 +14,9 @@ share properties a continuously available share needs.
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from collectors.ontap.facts import (
     LifsFacts,
     NodeFact,
     NodesFacts,
+    PortFact,
     SessionsFacts,
     ShareFact,
     SharesFacts,
@@ -40,40 +42,100 @@ SMB3 = frozenset({"smb3", "smb3_1"})
 # HA readiness and where CA files live
 
 
+# Node states of a node whose partner has taken over its storage (REST `state`, cluster/nodes):
+# a giveback returns it. ``taken_over`` covers a node still down or booting; ONTAP refuses the
+# giveback until it is waiting for it, and `storage failover show-giveback` says so.
+TAKEN_OVER_STATES = frozenset({"taken_over", "waiting_for_giveback"})
+# ha.takeover.state of the node that is taking over (or has taken over) its partner.
+TAKING_OVER_STATES = frozenset({"in_takeover", "in_progress"})
+
+
 @dataclass(frozen=True)
 class HaReadiness:
+    """Can node N be taken over by its partner right now (would N's CA files survive N's failure)?
+
+    ``ready`` is about N *being taken over*: it reads the partner's side (the partner's takeover
+    state and node state) plus the pair-wide conditions (failover enabled on both, interconnect).
+    ``in_ha_pair`` False means a node without an HA partner (single-node cluster, non-HA mode): no
+    takeover exists for it at all, so there is nothing to fix and nothing to page.
+    """
+
     ready: bool
     reasons: tuple[str, ...]  # why not, in words
     partner: str
+    in_ha_pair: bool = True
+    last_takeover_check: str = ""  # context only: an on-demand check's leftover, never a reason
+
+
+def taken_over_nodes(nodes: NodesFacts) -> dict[str, str]:
+    """Nodes whose storage their partner holds right now (takeover done or in progress) -> survivor."""
+    out: dict[str, str] = {}
+    for node in nodes.nodes:
+        partner = node.ha.partners[0] if node.ha.partners else ""
+        if not partner:
+            continue
+        partner_fact = nodes.node(partner)
+        if node.state in TAKEN_OVER_STATES or (
+            partner_fact is not None and partner_fact.ha.takeover_state in TAKING_OVER_STATES
+        ):
+            out[node.name] = partner
+    return out
+
+
+def _takeover_check_text(node: NodeFact) -> str:
+    ha = node.ha
+    if ha.takeover_possible is None:
+        return ""
+    verdict = "takeover possible" if ha.takeover_possible else "takeover not possible"
+    detail = "; ".join(ha.takeover_reasons)
+    return verdict + (f" ({detail})" if detail else "")
 
 
 def ha_readiness(nodes: NodesFacts) -> dict[str, HaReadiness]:
-    """Would a takeover of each node by its partner keep SMB CA handles alive?
+    """Per node N: would a takeover of N by its partner P work now? (docs/ontap-semantics.md)
 
-    Not ready when storage failover is disabled, the node has no partner, ONTAP says takeover is
-    not possible (``ha.takeover.state``/``ha.takeover_check``), the HA interconnect is down, or
-    the partner itself is not up. Unknown fields (older releases) are not held against the node.
+    Directional reasons come from P: ``P.ha.takeover.state == not_possible`` (the REST reference
+    describes ``ha.takeover`` as the state of the node *taking over* its partner, and
+    `storage failover show` prints "Takeover of <partner> is not possible" on the taker's row),
+    and P not being up. Symmetric reasons: storage failover disabled on either node, HA
+    interconnect down on either side. N already taken over cannot be taken over again.
+    ``ha.takeover_check`` is the result of an on-demand `storage failover takeover -check-only`,
+    possibly weeks old: it is kept as context, never a reason. Unknown fields (older releases)
+    are not held against a node.
     """
+    taken_over = taken_over_nodes(nodes)
     out: dict[str, HaReadiness] = {}
     for node in nodes.nodes:
         ha = node.ha
-        reasons: list[str] = []
         partner = ha.partners[0] if ha.partners else ""
-        if ha.enabled is False:
-            reasons.append("storage failover is disabled")
+        check = _takeover_check_text(node)
         if not partner:
-            reasons.append("the node has no HA partner")
-        if ha.takeover_state == "not_possible":
-            reasons.append("ONTAP reports takeover not possible")
-        if ha.takeover_possible is False:
-            detail = "; ".join(ha.takeover_reasons)
-            reasons.append("takeover check failed" + (f" ({detail})" if detail else ""))
-        if ha.interconnect_state == "down":
+            out[node.name] = HaReadiness(
+                ready=False,
+                reasons=("the node has no HA partner (single-node cluster or non-HA configuration)",),
+                partner="",
+                in_ha_pair=False,
+                last_takeover_check=check,
+            )
+            continue
+        p = nodes.node(partner)
+        reasons: list[str] = []
+        if ha.enabled is False:
+            reasons.append(f"storage failover is disabled on {node.name}")
+        if p is not None and p.ha.enabled is False:
+            reasons.append(f"storage failover is disabled on partner {partner}")
+        if ha.interconnect_state == "down" or (p is not None and p.ha.interconnect_state == "down"):
             reasons.append("the HA interconnect is down")
-        partner_fact = nodes.node(partner) if partner else None
-        if partner and partner_fact is not None and partner_fact.state not in (None, "up"):
-            reasons.append(f"partner {partner} is {partner_fact.state}")
-        out[node.name] = HaReadiness(ready=not reasons, reasons=tuple(reasons), partner=partner)
+        if node.name in taken_over:
+            reasons.append(f"{node.name} is already taken over by {partner} (giveback pending)")
+        elif p is not None:
+            if p.state not in (None, "up"):
+                reasons.append(f"partner {partner} is {p.state}")
+            if p.ha.takeover_state == "not_possible":
+                reasons.append(f"ONTAP reports that partner {partner} cannot take over {node.name}")
+        out[node.name] = HaReadiness(
+            ready=not reasons, reasons=tuple(reasons), partner=partner, last_takeover_check=check
+        )
     return out
 
 
@@ -99,9 +161,10 @@ def ha_not_ready_cifs_ndo(target: str, nodes: NodesFacts, files: FilesFacts) -> 
     ca_files = ca_files_by_owner(nodes, files)
     findings = []
     for node_name, state in sorted(readiness.items()):
-        if state.ready or ca_files.get(node_name, 0) == 0:
+        # A node without an HA partner has no takeover to be ready for: nothing to fix, no page.
+        if state.ready or not state.in_ha_pair or ca_files.get(node_name, 0) == 0:
             continue
-        node = nodes.node(node_name)
+        context = f" (last on-demand takeover check: {state.last_takeover_check})" if state.last_takeover_check else ""
         findings.append(
             Finding(
                 check="HaNotReadyCifsNdo",
@@ -110,10 +173,10 @@ def ha_not_ready_cifs_ndo(target: str, nodes: NodesFacts, files: FilesFacts) -> 
                 where=(("node", node_name),),
                 what=(
                     f"{ca_files[node_name]} continuously available SMB files are open on volumes of node "
-                    f"{node_name}, but its HA is not ready: {'; '.join(state.reasons)}"
+                    f"{node_name}, but {state.partner} cannot take it over now: {'; '.join(state.reasons)}" + context
                 ),
                 cause="Storage failover is not configured or not healthy for this node's HA pair.",
-                action=_ha_action(node, state) if node else f"storage failover show -node {node_name}",
+                action=ha_action(nodes, node_name, state),
                 effect=(
                     "If this node fails, its aggregates cannot be taken over: Hyper-V VMs and SQL Server "
                     "databases on these CA shares lose their storage."
@@ -123,16 +186,71 @@ def ha_not_ready_cifs_ndo(target: str, nodes: NodesFacts, files: FilesFacts) -> 
     return findings
 
 
-def _ha_action(node: NodeFact, state: HaReadiness) -> str:
-    n = node.name
-    steps = [f"storage failover show -node {n} -instance"]
-    if node.ha.enabled is False:
-        steps.append(f"storage failover modify -node {n} -enabled true")
-    if node.ha.interconnect_state == "down":
-        steps.append(f"system ha interconnect status show -node {n}")
-    if state.partner and any(r.startswith("partner ") for r in state.reasons):
-        steps.append(f"storage failover giveback -ofnode {state.partner}")
+def ha_action(nodes: NodesFacts, node_name: str, state: HaReadiness) -> str:
+    """Commands that work as written at the default (admin) prompt, for what is actually wrong."""
+    node, partner = nodes.node(node_name), nodes.node(state.partner) if state.partner else None
+    steps = [f"storage failover show -node {node_name} -instance"]
+    if any(n is not None and n.ha.enabled is False for n in (node, partner)):
+        # One command enables storage failover on both nodes of the pair.
+        steps.append(f"storage failover modify -node {node_name} -enabled true")
+    if any(n is not None and n.ha.interconnect_state == "down" for n in (node, partner)):
+        # `system ha interconnect status show` is an advanced-privilege command.
+        down = [n.name for n in (node, partner) if n is not None and n.ha.interconnect_state == "down"]
+        steps.append(
+            "set -privilege advanced; "
+            + "; ".join(f"system ha interconnect status show -node {n}" for n in down)
+            + "; set -privilege admin"
+        )
+    # Giveback only returns storage to a node that is taken over or waiting for it; a partner that
+    # is down, booting or unknown must come up first (storage failover show says what it waits for).
+    for n in (node, partner):
+        if n is not None and n.state in TAKEN_OVER_STATES:
+            steps.append(f"storage failover show-giveback; storage failover giveback -ofnode {n.name}")
     return "; ".join(steps)
+
+
+def takeover_findings(target: str, nodes: NodesFacts, lifs: LifsFacts | None) -> list[Finding]:
+    """A takeover in progress or awaiting giveback, as one finding per taken-over node.
+
+    The LifNotHome / LifHomePortDown / SvmNodeWithoutDataLif / NoStandbyLifCifsNdo findings the
+    takeover itself causes are folded into it (see ``folded_by_takeover``): their revert and
+    create commands cannot work until the giveback.
+    """
+    findings = []
+    for name, survivor in sorted(taken_over_nodes(nodes).items()):
+        node = nodes.node(name)
+        state = node.state if node is not None and node.state else "unknown"
+        survivor_fact = nodes.node(survivor)
+        giveback = survivor_fact.ha.giveback_state if survivor_fact is not None else None
+        off_home = (
+            sum(1 for lif in lifs.lifs if lif.home_node == name and lif.is_home is False) if lifs is not None else 0
+        )
+        can_giveback = state in TAKEN_OVER_STATES
+        findings.append(
+            Finding(
+                check="HaTakeoverInProgress",
+                severity="warning",
+                target=target,
+                where=(("node", name), ("by", survivor)),
+                what=(
+                    f"{name} is taken over by {survivor} (node state {state}"
+                    + (f", giveback {giveback}" if giveback else "")
+                    + f"): giveback when ready. {survivor} serves all of the pair's storage"
+                    + (f"; {off_home} SMB data LIFs homed on {name} are off home until then." if off_home else ".")
+                ),
+                cause="A planned or automatic storage failover moved the node's aggregates and LIFs to its partner.",
+                action=(
+                    f"storage failover show-giveback; storage failover giveback -ofnode {name}"
+                    if can_giveback
+                    else f"storage failover show-takeover; storage failover show -node {survivor} -instance"
+                ),
+                effect=(
+                    f"No HA protection for the pair until the giveback: a failure of {survivor} stops every CA "
+                    "workload of both nodes. LIF revert commands cannot work before it."
+                ),
+            )
+        )
+    return findings
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,8 +295,11 @@ def lif_create_command(svm: str, node: str) -> str:
 
 def no_standby_lif_cifs_ndo(target: str, nodes: NodesFacts, lifs: LifsFacts, files: FilesFacts) -> list[Finding]:
     findings = []
+    taken_over = taken_over_nodes(nodes)
     for cov in standby_coverage(nodes, lifs, files):
-        if cov.partner_lifs_up > 0:
+        # No partner: no takeover, no standby to have. Partner taken over: the takeover moved its
+        # LIFs here, HaTakeoverInProgress says so and the giveback brings them back.
+        if cov.partner_lifs_up > 0 or not cov.partner or cov.partner in taken_over:
             continue
         partner = cov.partner or "<partner>"
         findings.append(
@@ -209,9 +330,12 @@ def no_standby_lif_cifs_ndo(target: str, nodes: NodesFacts, lifs: LifsFacts, fil
 # LIFs
 
 
-def lif_findings(target: str, lifs: LifsFacts) -> list[Finding]:
+def lif_findings(target: str, lifs: LifsFacts, taken_over: Collection[str] = ()) -> list[Finding]:
+    """LIFs off home and home ports down; those of a taken-over node wait for the giveback."""
     findings = []
     for lif in sorted(lifs.lifs, key=lambda x: (x.svm, x.name)):
+        if lif.home_node in taken_over:
+            continue
         home_port = lifs.port(lif.home_node, lif.home_port)
         home_port_up = home_port is not None and home_port.state == "up"
         if lif.is_home is False:
@@ -245,14 +369,12 @@ def lif_findings(target: str, lifs: LifsFacts) -> list[Finding]:
                         f"Home port {lif.home_node}:{lif.home_port} of LIF {lif.name} ({lif.svm}) is "
                         f"{home_port.state or 'unknown'}."
                     ),
-                    cause=(
-                        "The port is administratively down"
-                        if home_port.enabled is False
-                        else "Link down: cable, SFP or switch port problem."
-                    ),
+                    cause=_port_cause(home_port),
                     action=(
                         f"network port modify -node {lif.home_node} -port {lif.home_port} -up-admin true"
                         if home_port.enabled is False
+                        else f"network port show -node {lif.home_node} -port {lif.home_port} -health"
+                        if home_port.state == "degraded"
                         else f"network port show -node {lif.home_node} -port {lif.home_port} -instance"
                     )
                     + f"; then network interface revert -vserver {lif.svm} -lif {lif.name}",
@@ -260,6 +382,19 @@ def lif_findings(target: str, lifs: LifsFacts) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _port_cause(port: PortFact) -> str:
+    if port.enabled is False:
+        return "The port is administratively down."
+    if port.state == "degraded":
+        # ONTAP's port health monitor: link up, but link flapping (or, in the Cluster IPspace, lost
+        # layer-2 reachability) made it mark the port unhealthy and move LIFs off it.
+        return (
+            "The link is up but ONTAP marked the port degraded (link flapping or lost reachability "
+            "in its broadcast domain); ONTAP moves LIFs off degraded ports."
+        )
+    return "Link down: cable, SFP or switch port problem."
 
 
 def smb_svms(lifs: LifsFacts) -> list[str]:
@@ -273,8 +408,9 @@ def svm_node_lifs_up(nodes: NodesFacts, lifs: LifsFacts) -> dict[tuple[str, str]
 
 def svm_node_without_data_lif(target: str, nodes: NodesFacts, lifs: LifsFacts) -> list[Finding]:
     findings = []
+    taken_over = taken_over_nodes(nodes)
     for (svm, node), up in sorted(svm_node_lifs_up(nodes, lifs).items()):
-        if up:
+        if up or node in taken_over:  # a taken-over node serves nothing until the giveback
             continue
         findings.append(
             Finding(
@@ -414,7 +550,10 @@ def session_findings(
     ca_volumes = ca_share_volumes(shares, patterns)
     per_svm_node: Counter[tuple[str, str]] = Counter()
     levels: dict[tuple[str, str], set[str]] = {}
-    for (node, svm, proto, ca, volumes), n in sessions.by_volume_set:
+    # Only sessions that hold files: an idle session (a management console, a share browse that
+    # closed its handles) has no CA handle and ONTAP reports it `unavailable`; it loses nothing.
+    judged = sessions.by_volume_set if sessions.by_volume_set_with_files is None else sessions.by_volume_set_with_files
+    for (node, svm, proto, ca, volumes), n in judged:
         if proto in SMB3 and ca in ("no", "partial") and any((svm, v) in ca_volumes for v in volumes):
             per_svm_node[(svm, node)] += n
             levels.setdefault((svm, node), set()).add(ca)
@@ -427,7 +566,7 @@ def session_findings(
                 target=target,
                 where=(("svm", svm), ("node", node)),
                 what=(
-                    f"{n} SMB 3 sessions of SVM {svm} on node {node} have continuous availability "
+                    f"{n} SMB 3 sessions of SVM {svm} on node {node} hold open files with continuous availability "
                     f"{'/'.join(sorted(levels[(svm, node)]))} on volumes with CA shares."
                 ),
                 cause=(
@@ -435,8 +574,9 @@ def session_findings(
                     "the same volume, or do not request persistent handles (not Hyper-V/SQL Server)."
                 ),
                 action=(
-                    f"vserver cifs session show -vserver {svm} -node {node} -continuously-available No,Partial "
-                    "-fields address,windows-user,shares,protocol-version; then reconnect those clients "
+                    f"vserver cifs session show -vserver {svm} -node {node} -continuously-available No|Partial "
+                    "-open-files >0 -fields address,windows-user,shares,protocol-version,open-files; "
+                    "then reconnect those clients "
                     "(Hyper-V: live-migrate or restart the VM; SQL Server: restart the instance)"
                 ),
                 effect="These sessions are disrupted by a takeover, giveback or LIF move.",
@@ -475,6 +615,38 @@ def file_findings(target: str, files: FilesFacts, shares: SharesFacts, patterns:
 # ONTAP's own health view
 
 CIFS_NDO = "cifs_ndo"
+CIFS_NDO_ALERTS = frozenset({"HaNotReadyCifsNdo_Alert", "NoStandbyLifCifsNdo_Alert"})
+
+
+def is_cifs_ndo_policy(alert_id: str, policy: str) -> bool:
+    """A node-connect policy that raises one of the two CIFS-NDO alerts (matched on the alert it
+    raises; the policy identifiers themselves are not published, so they are only a fallback)."""
+    return alert_id in CIFS_NDO_ALERTS or "cifsndo" in policy.lower().replace("_", "").replace("-", "")
+
+
+_RESOURCE_SPLIT = re.compile(r"[\s,;:=()\[\]{}<>\"'/|]+")
+_RESOURCE_SVM_KEY = re.compile(r"(?:vserver|svm)\s*[:=]\s*\"?([A-Za-z0-9_.-]+)", re.IGNORECASE)
+
+
+def alert_svm(resource: str, svms: Iterable[str], node_names: Iterable[str] = ()) -> str:
+    """The SVM a NoStandbyLifCifsNdo_Alert is about, from its ``alerting_resource``.
+
+    The resource is of type CifsNdoNodeVserver (vserver, node, partner) and its string form is not
+    documented: match the cluster's SVM names among its tokens (node names excluded), else a
+    ``vserver=``/``svm:`` key, else nothing (callers then correlate on the alert's node only).
+    """
+    known = set(svms)
+    nodes_ = set(node_names)
+    tokens = [t for t in _RESOURCE_SPLIT.split(resource.strip()) if t]
+    matches = [t for t in tokens if t in known and t not in nodes_] or [t for t in tokens if t in known]
+    if matches:
+        return matches[0]
+    keyed = _RESOURCE_SVM_KEY.search(resource)
+    if keyed and (not known or keyed.group(1) in known):
+        return keyed.group(1)
+    return ""
+
+
 _ONTAP_SEVERITY = {
     "critical": "critical",
     "fatal": "critical",
@@ -540,6 +712,32 @@ def health_findings(target: str, health: HealthFacts) -> list[Finding]:
                     effect="ONTAP cannot raise CIFS-NDO alerts for this node.",
                 )
             )
+    for policy in health.policies:
+        if not is_cifs_ndo_policy(policy.alert_id, policy.policy) or policy.enabled is not False:
+            continue
+        findings.append(
+            Finding(
+                check="OntapCifsNdoPolicyDisabled",
+                severity="warning",
+                target=target,
+                where=(
+                    ("node", policy.node),
+                    ("monitor", policy.monitor),
+                    ("policy", policy.policy),
+                    ("alert_id", policy.alert_id),
+                ),
+                what=(
+                    f"Health policy {policy.policy} of monitor {policy.monitor or 'node_connect'} on {policy.node} "
+                    f"is disabled: ONTAP will never raise {policy.alert_id or 'its CIFS-NDO alert'} for this node."
+                ),
+                cause="Someone disabled the policy with `system health policy definition modify -enable false`.",
+                action=(
+                    f"system health policy definition modify -node {policy.node} -monitor "
+                    f"{(policy.monitor or 'node_connect').replace('_', '-')} -policy-id {policy.policy} -enable true"
+                ),
+                effect="ONTAP's own CIFS-NDO watch is off for this node; only this exporter's derivation is watching.",
+            )
+        )
     for alert in health.alerts:
         if alert.suppressed:
             continue
@@ -585,12 +783,14 @@ def derive(target: str, fragments: Mapping[str, Any]) -> list[Finding]:
     out: list[Finding] = []
     if isinstance(health, HealthFacts):
         out += health_findings(target, health)
+    if isinstance(nodes, NodesFacts):
+        out += takeover_findings(target, nodes, lifs if isinstance(lifs, LifsFacts) else None)
     if isinstance(nodes, NodesFacts) and isinstance(files, FilesFacts):
         out += ha_not_ready_cifs_ndo(target, nodes, files)
     if isinstance(nodes, NodesFacts) and isinstance(lifs, LifsFacts) and isinstance(files, FilesFacts):
         out += no_standby_lif_cifs_ndo(target, nodes, lifs, files)
     if isinstance(lifs, LifsFacts):
-        out += lif_findings(target, lifs)
+        out += lif_findings(target, lifs, taken_over_nodes(nodes) if isinstance(nodes, NodesFacts) else ())
     if isinstance(nodes, NodesFacts) and isinstance(lifs, LifsFacts):
         out += svm_node_without_data_lif(target, nodes, lifs)
     if isinstance(shares, SharesFacts):

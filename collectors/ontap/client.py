@@ -174,7 +174,9 @@ class OntapClient:
         one thread at a time, and leaving the loop early waits for the in-flight request.
         """
         params: dict[str, str] | None = {
-            "fields": ",".join(fields),
+            # No fields at all is sent as no ``fields=`` parameter: `system health status show`
+            # documents no parameters, so its passthrough is asked bare (ontap-semantics.md).
+            **({"fields": ",".join(fields)} if fields else {}),
             "max_records": str(self.settings.max_records),
             **(query or {}),
         }

@@ -17,6 +17,7 @@ from collectors.ontap import endpoints as ep
 from collectors.ontap import parse
 from collectors.ontap.client import OntapClient
 from collectors.ontap.facts import (
+    HEALTH_PARTS,
     ClientSessionKey,
     ClusterInfo,
     FileKey,
@@ -75,21 +76,47 @@ def _parse_one(parser: Callable[[dict[str, Any]], T], record: Any, path: str, in
 
 
 def collect_health(client: OntapClient, deadline: float) -> HealthFacts:
+    """ONTAP's own CIFS-NDO view: five private-CLI requests, each on its own.
+
+    A failing request (a role without one command, a 500 from one table) leaves only its own part
+    empty and recorded in ``failed``; the others still report. Only when every part fails does
+    the collection fail, with the first error (the target is then down for health, as before).
+    """
     cluster = client.cluster(deadline)
-    status_rows = list(_records(client, ep.HEALTH_STATUS, cluster, deadline))
-    status = norm(status_rows[0].get("status")) if status_rows else "unknown"
+    failed: list[tuple[str, str]] = []
+    first_error: CollectionError | None = None
+
+    def part(name: str, read: Callable[[], tuple[T, ...]]) -> tuple[T, ...]:
+        nonlocal first_error
+        try:
+            return read()
+        except CollectionError as exc:
+            if exc.reason == "timeout":  # the deadline is shared: nothing after this would answer
+                raise
+            failed.append((name, f"{exc.reason}: {exc}"))
+            first_error = first_error or exc
+            log.info("target %s: health %s unavailable: %s", client.settings.name, name, exc)
+            return ()
+
+    def read(endpoint: ep.Endpoint, parser: Callable[[dict[str, Any]], T]) -> Callable[[], tuple[T, ...]]:
+        return lambda: _parse_all(_records(client, endpoint, cluster, deadline), parser, endpoint.path)
+
+    status_rows = part("status", lambda: tuple(_records(client, ep.HEALTH_STATUS, cluster, deadline)))
+    subsystems = part("subsystem", read(ep.HEALTH_SUBSYSTEM, parse.subsystem))
+    alerts = part("alert", read(ep.HEALTH_ALERT, parse.health_alert))
+    monitors = part("config", read(ep.HEALTH_CONFIG, parse.health_monitor))
+    policies = part("policy", read(ep.HEALTH_POLICY, parse.health_policy))
+    if first_error is not None and len(failed) == len(HEALTH_PARTS):
+        raise first_error
+    status = norm(status_rows[0].get("status")) if status_rows and isinstance(status_rows[0], dict) else ""
     return HealthFacts(
         cluster=cluster,
         status=status or "unknown",
-        subsystems=_parse_all(
-            _records(client, ep.HEALTH_SUBSYSTEM, cluster, deadline), parse.subsystem, ep.HEALTH_SUBSYSTEM.path
-        ),
-        alerts=_parse_all(
-            _records(client, ep.HEALTH_ALERT, cluster, deadline), parse.health_alert, ep.HEALTH_ALERT.path
-        ),
-        monitors=_parse_all(
-            _records(client, ep.HEALTH_CONFIG, cluster, deadline), parse.health_monitor, ep.HEALTH_CONFIG.path
-        ),
+        subsystems=subsystems,
+        alerts=alerts,
+        monitors=monitors,
+        policies=policies,
+        failed=tuple(failed),
     )
 
 
@@ -154,6 +181,8 @@ def collect_sessions(client: OntapClient, deadline: float) -> SessionsFacts:
     by_volume: Counter[VolumeSessionKey] = Counter()
     by_volume_set: Counter[SessionVolumesKey] = Counter()
     clients: Counter[ClientSessionKey] = Counter()
+    by_volume_set_files: Counter[SessionVolumesKey] = Counter()
+    by_volume_files: Counter[VolumeSessionKey] = Counter()
     total = 0
     for index, r in enumerate(_records(client, ep.SESSIONS, cluster, deadline, fields)):
         if not isinstance(r, dict):
@@ -165,6 +194,7 @@ def collect_sessions(client: OntapClient, deadline: float) -> SessionsFacts:
             ca = _SESSION_CA.get(norm(r.get("continuous_availability")), "unknown")
             auth = norm(r.get("authentication")) or "unknown"
             volumes = parse.names(r.get("volumes"), "volumes")
+            open_files = parse.to_int(r.get("open_files"), "open_files")
             if detail:
                 clients[(node, svm, parse.text(r, "client_ip"), parse.text(r, "user"), protocol, ca)] += 1
         except MalformedRecord as exc:
@@ -173,6 +203,10 @@ def collect_sessions(client: OntapClient, deadline: float) -> SessionsFacts:
         for vol in volumes:
             by_volume[(node, svm, vol, protocol, ca)] += 1
         by_volume_set[(node, svm, protocol, ca, tuple(sorted(set(volumes))))] += 1
+        if open_files is None or open_files > 0:  # not reported: judged, as before
+            by_volume_set_files[(node, svm, protocol, ca, tuple(sorted(set(volumes))))] += 1
+            for vol in volumes:
+                by_volume_files[(node, svm, vol, protocol, ca)] += 1
         total += 1
     return SessionsFacts(
         cluster=cluster,
@@ -181,6 +215,8 @@ def collect_sessions(client: OntapClient, deadline: float) -> SessionsFacts:
         by_volume_set=tuple(sorted(by_volume_set.items())),
         clients=tuple(sorted(clients.items())) if detail else None,
         total=total,
+        by_volume_set_with_files=tuple(sorted(by_volume_set_files.items())),
+        by_volume_with_files=tuple(sorted(by_volume_files.items())),
     )
 
 

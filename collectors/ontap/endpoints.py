@@ -34,7 +34,9 @@ class Endpoint:
 
 
 # -- health (private CLI passthrough: `system health ...`; `fields=*` is refused there) --------
-HEALTH_STATUS = Endpoint("api/private/cli/system/health/status", ("status",))
+# `system health status show` documents no parameters (not even -fields): ask it bare; the
+# passthrough returns its one default column, ``status`` (ontap-semantics.md).
+HEALTH_STATUS = Endpoint("api/private/cli/system/health/status", ())
 HEALTH_SUBSYSTEM = Endpoint(
     "api/private/cli/system/health/subsystem",
     ("subsystem", "health", "init_state", "outstanding_alert_count", "suppressed_alert_count"),
@@ -59,6 +61,11 @@ HEALTH_ALERT = Endpoint(
 )
 HEALTH_CONFIG = Endpoint(
     "api/private/cli/system/health/config", ("node", "monitor", "subsystem", "health", "init_state")
+)
+# `system health policy definition show`: the guide's step to see whether the node-connect
+# policies that raise the CIFS-NDO alerts are enabled (``-enable``, "Policy Status").
+HEALTH_POLICY = Endpoint(
+    "api/private/cli/system/health/policy/definition", ("node", "monitor", "policy_id", "alert_id", "enable")
 )
 
 # -- nodes / HA ------------------------------------------------------------------------------
@@ -128,7 +135,7 @@ SHARES_CLI = Endpoint("api/private/cli/vserver/cifs/share", ("share_properties",
 # -- sessions and open files -----------------------------------------------------------------
 SESSIONS = Endpoint(
     "api/protocols/cifs/sessions",
-    ("node.name", "svm.name", "protocol", "continuous_availability", "authentication", "volumes.name"),
+    ("node.name", "svm.name", "protocol", "continuous_availability", "authentication", "volumes.name", "open_files"),
     since=(8, 0),
 )
 SESSION_CLIENT_FIELDS = ("client_ip", "user")

@@ -76,6 +76,21 @@ class HealthMonitor:
         return self.init_state in ("initialized", "discovery_done", "")
 
 
+@dataclass(frozen=True, slots=True)
+class HealthPolicy:
+    """One row of `system health policy definition show`: a rule that raises an alert when true."""
+
+    node: str
+    monitor: str  # normalised, e.g. "node_connect"
+    policy: str  # the policy identifier (``-policy-id``)
+    alert_id: str  # the alert the policy raises, e.g. "HaNotReadyCifsNdo_Alert"
+    enabled: bool | None  # ``-enable`` (Policy Status)
+
+
+# The separately fetched parts of the health view; one failing costs only its own series.
+HEALTH_PARTS = ("status", "subsystem", "alert", "config", "policy")
+
+
 @dataclass(frozen=True)
 class HealthFacts:
     cluster: ClusterInfo
@@ -83,6 +98,12 @@ class HealthFacts:
     subsystems: tuple[Subsystem, ...]
     alerts: tuple[HealthAlert, ...]
     monitors: tuple[HealthMonitor, ...]
+    policies: tuple[HealthPolicy, ...] = ()
+    # part (one of HEALTH_PARTS) -> why it could not be read; its tuple above is then empty.
+    failed: tuple[tuple[str, str], ...] = ()
+
+    def known(self, part: str) -> bool:
+        return all(p != part for p, _ in self.failed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,6 +257,11 @@ class SessionsFacts:
     by_volume_set: tuple[tuple[SessionVolumesKey, int], ...]
     clients: tuple[tuple[ClientSessionKey, int], ...] | None  # only with client detail on
     total: int
+    # The same two views restricted to sessions that hold open files (``open_files`` > 0, or not
+    # reported). An idle session reports continuous availability ``unavailable`` because it has no
+    # CA handle (ontap-semantics.md); only sessions holding files are judged. None: not collected.
+    by_volume_set_with_files: tuple[tuple[SessionVolumesKey, int], ...] | None = None
+    by_volume_with_files: tuple[tuple[VolumeSessionKey, int], ...] = ()
 
 
 # (node, svm, volume, share, continuously_available)

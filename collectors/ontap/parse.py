@@ -15,6 +15,7 @@ from collectors.ontap.facts import (
     HaState,
     HealthAlert,
     HealthMonitor,
+    HealthPolicy,
     LifFact,
     NodeFact,
     PortFact,
@@ -194,6 +195,16 @@ def health_monitor(r: dict[str, Any]) -> HealthMonitor:
         subsystems=tuple(norm(s) for s in str_list(r.get("subsystem"), "subsystem")),
         health=norm(r.get("health")),
         init_state=norm(r.get("init_state")),
+    )
+
+
+def health_policy(r: dict[str, Any]) -> HealthPolicy:
+    return HealthPolicy(
+        node=text(r, "node"),
+        monitor=norm(r.get("monitor")),
+        policy=text(r, "policy_id", required=True),
+        alert_id=text(r, "alert_id"),
+        enabled=to_bool(r.get("enable"), "enable"),
     )
 
 

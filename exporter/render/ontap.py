@@ -14,6 +14,7 @@ from typing import Any
 from collectors.findings import Finding
 from collectors.ontap import checks
 from collectors.ontap.facts import (
+    HEALTH_PARTS,
     ClusterInfo,
     FilesFacts,
     HealthFacts,
@@ -76,6 +77,30 @@ HEALTH_ALERT = _g(
     "subsystem",
     "ontap_severity",
 )
+HEALTH_PART_OK = _g(
+    "health_request_ok",
+    "1 when this part of ONTAP's health view (status, subsystem, alert, config, policy) could be read; "
+    "each is fetched on its own and a failure blanks only its own series.",
+    "part",
+)
+HEALTH_POLICY_ENABLED = _g(
+    "health_policy_enabled",
+    "1 when the node-connect health policy that raises a CIFS-NDO alert is enabled "
+    "(`system health policy definition show`), 0 when disabled.",
+    "node",
+    "monitor",
+    "policy",
+    "alert_id",
+)
+HEALTH_ALERT_SVM = _g(
+    "health_alert_svm_info",
+    "The SVM an active CIFS-NDO health alert is about, read from its alerting_resource by matching the cluster's "
+    "SVM names (svm empty when it cannot be told: correlate on node).",
+    "node",
+    "alert_id",
+    "alerting_resource",
+    "svm",
+)
 HEALTH_ALERT_INFO = _g(
     "health_alert_info",
     "ONTAP's probable cause and corrective action for an active health alert (value 1).",
@@ -103,13 +128,24 @@ HA_INTERCONNECT_UP = _g(
     "node_ha_interconnect_up", "1 when the HA interconnect is up (ONTAP 9.11+; absent before).", "node"
 )
 HA_TAKEOVER_POSSIBLE = _g(
-    "node_ha_takeover_possible", "ONTAP's takeover check verdict (ONTAP 9.14+; absent before).", "node"
+    "node_ha_takeover_possible",
+    "Last takeover check: the verdict left by the last on-demand `storage failover takeover -check-only` "
+    "(ha.takeover_check, ONTAP 9.14+), possibly old; context only, never used for readiness.",
+    "node",
 )
 HA_READY = _g(
     "node_ha_ready",
-    "1 when a takeover of this node would keep SMB CA handles: failover enabled, partner present and up, "
-    "takeover possible, interconnect up.",
+    "1 when the node's HA partner can take it over now (its CA files would survive its failure): failover "
+    "enabled on both, interconnect up, partner up and able to take over, node not already taken over. "
+    "0 for a node without HA partner.",
     "node",
+)
+NODE_TAKEN_OVER = _g(
+    "node_taken_over",
+    "1 while the node's storage is held by its HA partner (taken over, waiting for giveback, or a takeover in "
+    "progress); `by` is the partner. 0 otherwise.",
+    "node",
+    "by",
 )
 AGGREGATE_INFO = _g("aggregate_info", "Aggregate ownership (value 1).", "aggregate", "node", "home_node", "state")
 
@@ -176,6 +212,16 @@ SESSIONS = _g(
     "continuously_available",
     "authentication",
 )
+VOLUME_SESSIONS_WITH_FILES = _g(
+    "cifs_volume_sessions_with_open_files",
+    "SMB sessions using each volume that hold open files (idle sessions left out), by node, protocol and "
+    "continuous availability.",
+    "node",
+    "svm",
+    "volume",
+    "protocol",
+    "continuously_available",
+)
 VOLUME_SESSIONS = _g(
     "cifs_volume_sessions",
     "SMB sessions using each volume, by node, protocol and continuous availability.",
@@ -223,8 +269,8 @@ VOLUME_AGGREGATE = _g(
 # -- derived ---------------------------------------------------------------------------------
 HA_NOT_READY = _g(
     "ha_not_ready_cifs_ndo",
-    "Exporter's derivation of HaNotReadyCifsNdo: 1 when CA files are open on the node's aggregates and its HA is not "
-    "ready.",
+    "Exporter's derivation of HaNotReadyCifsNdo: 1 when CA files are open on the node's aggregates and its HA partner "
+    "cannot take it over now (always 0 for a node without HA partner).",
     "node",
 )
 NODE_CA_FILES = _g("node_ca_open_files", "CA-protected open files on volumes whose aggregates the node owns.", "node")
@@ -267,8 +313,12 @@ def _b(v: bool | None) -> float:
 
 
 def render_health(target: str, facts: HealthFacts) -> list[Family]:
+    parts = Family(HEALTH_PART_OK)
+    for part in HEALTH_PARTS:
+        parts.add([target, part], _b(facts.known(part)))
     status = Family(HEALTH_STATUS)
-    _stateset(status, [target], HEALTH_STATUS_STATES, facts.status)
+    if facts.known("status"):
+        _stateset(status, [target], HEALTH_STATUS_STATES, facts.status)
     sub_status, sub_init = Family(SUBSYSTEM_STATUS), Family(SUBSYSTEM_INITIALIZED)
     sub_out, sub_sup = Family(SUBSYSTEM_OUTSTANDING), Family(SUBSYSTEM_SUPPRESSED)
     for sub in facts.subsystems:
@@ -289,7 +339,11 @@ def render_health(target: str, facts: HealthFacts) -> list[Family]:
             continue
         alert.add([target, a.node, a.monitor, a.alert_id, a.alerting_resource, a.subsystem, a.perceived_severity], 1)
         alert_info.add([target, a.node, a.alert_id, a.alerting_resource, a.probable_cause, a.corrective_action], 1)
-    return [status, sub_status, sub_init, sub_out, sub_sup, mon_init, mon_sub, alert, alert_info]
+    policies = Family(HEALTH_POLICY_ENABLED)
+    for p in facts.policies:
+        if p.enabled is not None and checks.is_cifs_ndo_policy(p.alert_id, p.policy):
+            policies.add([target, p.node, p.monitor, p.policy, p.alert_id], _b(p.enabled))
+    return [parts, status, sub_status, sub_init, sub_out, sub_sup, mon_init, mon_sub, alert, alert_info, policies]
 
 
 def render_nodes(target: str, facts: NodesFacts) -> list[Family]:
@@ -312,10 +366,14 @@ def render_nodes(target: str, facts: NodesFacts) -> list[Family]:
         if n.ha.takeover_possible is not None:
             possible.add([target, n.name], _b(n.ha.takeover_possible))
         ready.add([target, n.name], _b(readiness[n.name].ready))
+    taken, taken_over = Family(NODE_TAKEN_OVER), checks.taken_over_nodes(facts)
+    for n in facts.nodes:
+        by = taken_over.get(n.name, n.ha.partners[0] if n.ha.partners else "")
+        taken.add([target, n.name, by], _b(n.name in taken_over))
     aggr = Family(AGGREGATE_INFO)
     for a in facts.aggregates:
         aggr.add([target, a.name, a.node, a.home_node, a.state or "unknown"], 1)
-    return [state, enabled, partner, takeover, giveback, interconnect, possible, ready, aggr]
+    return [state, enabled, partner, takeover, giveback, interconnect, possible, ready, taken, aggr]
 
 
 def render_lifs(target: str, facts: LifsFacts) -> list[Family]:
@@ -389,6 +447,11 @@ def render_sessions(target: str, facts: SessionsFacts) -> list[Family]:
     for vkey, n in facts.by_volume:
         volumes.add([target, *vkey], n)
     out = [sessions, volumes]
+    if facts.by_volume_set_with_files is not None:
+        with_files = Family(VOLUME_SESSIONS_WITH_FILES)
+        for vkey, n in facts.by_volume_with_files:
+            with_files.add([target, *vkey], n)
+        out.append(with_files)
     if facts.clients is not None:
         clients = Family(CLIENT_SESSIONS)
         for ckey, n in facts.clients:
@@ -450,16 +513,19 @@ def render_derived(target: str, fragments: Mapping[str, Any], findings: list[Fin
         not_ready, ca_files = Family(HA_NOT_READY), Family(NODE_CA_FILES)
         for n in nodes.nodes:
             ca_files.add([target, n.name], ca.get(n.name, 0))
-            not_ready.add([target, n.name], _b(ca.get(n.name, 0) > 0 and not readiness[n.name].ready))
+            state = readiness[n.name]
+            not_ready.add([target, n.name], _b(ca.get(n.name, 0) > 0 and state.in_ha_pair and not state.ready))
         out += [not_ready, ca_files]
         if isinstance(lifs, LifsFacts):
             standby, partner_up = Family(NO_STANDBY), Family(PARTNER_LIFS_UP)
             covered = {(c.svm, c.node): c for c in checks.standby_coverage(nodes, lifs, files)}
+            taken_over = checks.taken_over_nodes(nodes)
             # Every SMB SVM x node gets a value (0 when nothing to protect), so absence means unknown.
             for svm in checks.smb_svms(lifs):
                 for n in nodes.nodes:
                     c = covered.get((svm, n.name))
-                    standby.add([target, svm, n.name], _b(c is not None and c.partner_lifs_up == 0))
+                    gap = c is not None and c.partner_lifs_up == 0 and bool(c.partner) and c.partner not in taken_over
+                    standby.add([target, svm, n.name], _b(gap))
             for c in covered.values():
                 partner_up.add([target, c.svm, c.node, c.partner], c.partner_lifs_up)
             out += [standby, partner_up]
@@ -468,12 +534,32 @@ def render_derived(target: str, fragments: Mapping[str, Any], findings: list[Fin
         for (svm, node), up in sorted(checks.svm_node_lifs_up(nodes, lifs).items()):
             per.add([target, svm, node], up)
         out.append(per)
+    health = fragments.get("health")
+    if isinstance(health, HealthFacts):
+        out.append(_alert_svms(target, health, nodes, lifs))
     counts: Counter[tuple[str, str]] = Counter((f.check, f.severity) for f in findings)
     fam = Family(FINDINGS)
     for (check, severity), count in sorted(counts.items()):
         fam.add([target, check, severity], count)
     out.append(fam)
     return out
+
+
+def _alert_svms(target: str, health: HealthFacts, nodes: Any, lifs: Any) -> Family:
+    """Which SVM each active NoStandbyLifCifsNdo_Alert names, so rules can join it on (svm, node)."""
+    svms: set[str] = set()
+    if isinstance(lifs, LifsFacts):
+        svms = {s.svm for s in lifs.cifs_servers} | {lif.svm for lif in lifs.lifs}
+    node_names = [n.name for n in nodes.nodes] if isinstance(nodes, NodesFacts) else []
+    fam = Family(HEALTH_ALERT_SVM)
+    for a in health.alerts:
+        if a.suppressed or a.alert_id != "NoStandbyLifCifsNdo_Alert":
+            continue
+        fam.add(
+            [target, a.node, a.alert_id, a.alerting_resource, checks.alert_svm(a.alerting_resource, svms, node_names)],
+            1,
+        )
+    return fam
 
 
 RENDERERS: dict[str, Callable[[str, Any], list[Family]]] = {

@@ -11,6 +11,7 @@ from simulators.ontap.model import (
     VERSIONS,
     Aggregate,
     Cluster,
+    HealthPolicy,
     Lif,
     Monitor,
     Node,
@@ -41,6 +42,12 @@ CLUSTER_MGMT_SERVICES = [
 SUBSYSTEMS = ["sas_connect", "environment", "memory", "service_processor", "switch_health", "cifs_ndo",
               "motherboard", "io", "ha_health"]
 DATA_PORTS = ("e0c", "e0d")
+# (policy_id, alert_id, resource type) of node-connect health policies the simulator lists.
+POLICIES = (
+    ("HaNotReadyCifsNdo_Policy", "HaNotReadyCifsNdo_Alert", "CifsNdoNode"),
+    ("NoStandbyLifCifsNdo_Policy", "NoStandbyLifCifsNdo_Alert", "CifsNdoNodeVserver"),
+    ("DisabledInuseSASPort_Policy", "DisabledInuseSASPort_Alert", "SasAdapter"),
+)
 
 
 class ClusterBuilder:
@@ -58,6 +65,37 @@ class ClusterBuilder:
         ))
 
     # -- nodes ----------------------------------------------------------------------------------
+    def single_node(self, name: str, cluster_lifs: bool = False) -> Node:
+        """A node without HA partner (single-node cluster, or a node in non-HA mode): storage
+        failover disabled, no partners, takeover not possible."""
+        index = len(self.c.nodes) + 1
+        node = Node(
+            name=name, uuid=self.ids.uuid(), serial=self.ids.serial(),
+            system_id=f"05{self.ids.rng.randrange(10**7, 10**8)}",
+            mgmt_ip=f"{self._mgmt_net}.{50 + index}", partner=None, ha_enabled=False,
+            takeover_state="not_possible", interconnect_state="down", takeover_possible=False,
+            takeover_reasons=["Node is not in HA mode."],
+        )
+        self.c.nodes.append(node)
+        self._node_ports(name)
+        self.c.lifs.append(Lif(
+            f"{name}_mgmt1", self.ids.uuid(), "", node.mgmt_ip, name, "e0M", scope="cluster",
+            service_policy="default-management", services=list(NODE_MGMT_SERVICES), auto_revert=True,
+        ))
+        if cluster_lifs:  # a multi-node cluster of non-HA nodes still has its cluster network
+            self._cluster_lifs(name)
+        if self.c.lifs[0].home_node == "":
+            self.c.lifs[0].home_node = name
+        return node
+
+    def _cluster_lifs(self, name: str) -> None:
+        for n, port in ((1, "e0a"), (2, "e0b")):
+            self.c.lifs.append(Lif(
+                f"{name}_clus{n}", self.ids.uuid(), "", f"169.254.{self.ids.rng.randrange(1, 254)}."
+                f"{self.ids.rng.randrange(1, 254)}", name, port, scope="cluster", ipspace="Cluster",
+                service_policy="default-cluster", services=["cluster_core"], auto_revert=True, netmask="16",
+            ))
+
     def ha_pair(self, first: str, second: str) -> tuple[Node, Node]:
         nodes = []
         for name, partner in ((first, second), (second, first)):
@@ -160,7 +198,14 @@ class ClusterBuilder:
     def health(self) -> None:
         self.c.subsystems = [Subsystem(name) for name in SUBSYSTEMS]
         self.c.monitors = []
+        self.c.policies = []
         for n in self.c.nodes:
+            # node-connect policies: the two CIFS-NDO ones and a SAS one (identifiers UNVERIFIED:
+            # NetApp publishes the alert IDs, not the policy IDs; docs/ontap-semantics.md).
+            self.c.policies += [
+                HealthPolicy(n.name, "node_connect", pid, alert, responsible_resource_name=res)
+                for pid, alert, res in POLICIES
+            ]
             self.c.monitors += [
                 Monitor(n.name, "node_connect", ["sas_connect", "ha_health", "cifs_ndo"],
                         resources=["SasAdapter", "SasDisk", "SasShelf", "CifsNdoNode", "CifsNdoNodeVserver"]),

@@ -275,7 +275,8 @@ def no_standby_lif() -> tuple[Cluster, Meta]:
             finding("NoStandbyLifCifsNdo", svm="vs2", node=N1),
             finding("SvmNodeWithoutDataLif", svm="vs2", node=N2),
             finding("OntapCifsNdoHealthDegraded"),
-            finding("OntapHealthAlert", node=N1, alert_id="NoStandbyLifCifsNdo_Alert", alerting_resource="vs2"),
+            finding("OntapHealthAlert", node=N1, alert_id="NoStandbyLifCifsNdo_Alert",
+                    alerting_resource=texts.cifs_ndo_node_vserver("vs2", N1, N2)),
         ],
     )
 
@@ -318,9 +319,12 @@ def sessions_not_ca() -> tuple[Cluster, Meta]:
         b.open_file(s, "hyperv_vms", "hyperv_vms", f"vm0{w}\\Virtual Hard Disks\\vm0{w}.avhdx",
                     continuously_available="yes")
         b.open_file(s, "ipc$", "vs1_root", "srvsvc", open_mode="w", share_mode="r", continuously_available="no")
-    # Unavailable: a backup agent on SMB 3.0 that does not ask for persistent handles (no files open).
+    # Unavailable: a backup agent on SMB 3.0 that does not ask for persistent handles, reading a
+    # backup file it holds open without CA.
     s = b.session("vs2", "vs2_data2", "192.168.30.140", "CORP\\svc_backup", ["sql_data"],
                   protocol="smb3", continuous_availability="unavailable", idle_seconds=1_800)
+    b.open_file(s, "sql_data", "sql_data", "MSSQL\\Backup\\sales_full.bak", open_mode="r", share_mode="r",
+                continuously_available="no")
     # Not a finding: an SMB 2.1 client cannot have CA at all, and is judged by the files check only.
     b.session("vs2", "vs2_data1", "192.168.30.150", "CORP\\svc_report", ["sql_logs"], protocol="smb2_1",
               continuous_availability="unavailable", authentication="ntlmv2")
@@ -328,11 +332,13 @@ def sessions_not_ca() -> tuple[Cluster, Meta]:
     return b.c, meta(
         """SMB 3 sessions without full CA on volumes with CA shares: two Hyper-V admin consoles
         through cluster1-01 are partial (a non-CA named pipe on IPC$ next to their CA handles), a
-        backup agent through cluster1-02 is unavailable. An SMB 2.1 reporting client on a CA
-        volume is not an SMB 3 session and does not count.""",
+        backup agent through cluster1-02 is unavailable and holds a backup file open without CA
+        on the CA share sql_data. An SMB 2.1 reporting client on a CA volume is not an SMB 3
+        session and does not count.""",
         [
             finding("CifsSessionNotContinuouslyAvailable", svm="vs1", node=N1),
             finding("CifsSessionNotContinuouslyAvailable", svm="vs2", node=N2),
+            finding("CifsOpenFilesNotContinuouslyAvailable", svm="vs2", share="sql_data"),
         ],
     )
 
@@ -381,6 +387,194 @@ def ontap_9_10() -> tuple[Cluster, Meta]:
     )
 
 
+# -- issue 11: how real clusters fail (asymmetric, in progress, non-HA, half broken) -------------
+
+HA_NOT_POSSIBLE = "Takeover is not possible: the partner's NVRAM log is not synchronized."
+
+
+def _ontap_ha_alert(b: ClusterBuilder, node: str) -> None:
+    b.c.alerts.append(texts.ha_not_ready(node, ALERT_TIME))
+    cifs = next(s for s in b.c.subsystems if s.name == "cifs_ndo")
+    cifs.health, cifs.outstanding_alert_count = "degraded", cifs.outstanding_alert_count + 1
+
+
+def _asymmetric(taker: str, at_risk: str, description: str) -> tuple[Cluster, Meta]:
+    b = base()
+    # Only `taker` cannot take its partner over (REST ha.takeover is the taking-over node's
+    # state; its `storage failover show` row reads "Takeover of <partner> is not possible").
+    n = b.c.node(taker)
+    n.takeover_state, n.takeover_failure = "not_possible", HA_NOT_POSSIBLE
+    n.takeover_possible, n.takeover_reasons = False, [HA_NOT_POSSIBLE]
+    _ontap_ha_alert(b, at_risk)
+    return b.c, meta(
+        description,
+        [
+            finding("HaNotReadyCifsNdo", node=at_risk),
+            finding("OntapCifsNdoHealthDegraded"),
+            finding("OntapHealthAlert", node=at_risk, alert_id="HaNotReadyCifsNdo_Alert", alerting_resource=at_risk),
+        ],
+    )
+
+
+def ha_asymmetric_n1_cannot_take_over() -> tuple[Cluster, Meta]:
+    return _asymmetric(N1, N2, f"""Asymmetric HA fault: {N1} cannot take over {N2} (its ha.takeover.state is
+        not_possible); {N2} can still take over {N1}. CA files are open on both nodes' aggregates.
+        Only {N2}'s files are at risk: HaNotReadyCifsNdo is about {N2}, as ONTAP's own alert.""")
+
+
+def ha_asymmetric_n2_cannot_take_over() -> tuple[Cluster, Meta]:
+    return _asymmetric(N2, N1, f"""Asymmetric HA fault, other direction: {N2} cannot take over {N1}; {N1} can
+        still take over {N2}. Only {N1}'s CA files are at risk.""")
+
+
+def _take_over(b: ClusterBuilder, survivor: str, victim: str) -> None:
+    """What a takeover leaves behind: the victim's aggregates owned by the survivor, its data LIFs
+    (and their sessions) on the survivor, its ports without link."""
+    for a in b.c.aggregates:
+        if a.node == victim:
+            a.node = survivor
+    for lif in list(b.c.lifs):
+        if lif.home_node == victim and lif.scope == "svm":
+            move_lif(b, lif.name, survivor, lif.home_port)
+    for p in b.c.ports:
+        if p.node == victim:
+            p.state = "down"
+
+
+def takeover_in_progress() -> tuple[Cluster, Meta]:
+    b = base()
+    _take_over(b, N1, N2)
+    b.c.node(N1).takeover_state = "in_progress"
+    b.c.node(N1).giveback_state = "not_attempted"
+    n2 = b.c.node(N2)
+    n2.state, n2.interconnect_state, n2.takeover_state = "down", "down", "not_possible"
+    b.c.node(N1).interconnect_state = "down"
+    _ontap_ha_alert(b, N1)  # cluster1-01 now holds CA files with no partner to fail over to
+    return b.c, meta(
+        f"""Takeover in progress: {N1} is taking over {N2} (ha.takeover.state in_progress, {N2}
+        down). {N2}'s aggregate, data LIFs and sessions are already on {N1}. The on-call view
+        says "{N2} is taken over" once, and the LIF revert / LIF create findings the takeover
+        causes are folded into it; {N1} now holds every CA file with no partner to fail over to,
+        and ONTAP raises HaNotReadyCifsNdo_Alert for it.""",
+        [
+            finding("HaTakeoverInProgress", node=N2, by=N1),
+            finding("HaNotReadyCifsNdo", node=N1),
+            finding("OntapCifsNdoHealthDegraded"),
+            finding("OntapHealthAlert", node=N1, alert_id="HaNotReadyCifsNdo_Alert", alerting_resource=N1),
+        ],
+    )
+
+
+def giveback_pending() -> tuple[Cluster, Meta]:
+    b = base()
+    _take_over(b, N1, N2)
+    b.c.node(N1).takeover_state = "in_takeover"
+    b.c.node(N1).giveback_state = "not_attempted"
+    b.c.node(N2).state, b.c.node(N2).takeover_state = "waiting_for_giveback", "not_possible"
+    _ontap_ha_alert(b, N1)  # ONTAP keeps HaNotReadyCifsNdo_Alert while a node is in takeover
+    return b.c, meta(
+        f"""Giveback pending: {N1} has taken over {N2}, which is waiting for giveback. The finding
+        says "{N2} is taken over by {N1}: giveback when ready" with the giveback command; no
+        LifNotHome, LifHomePortDown, SvmNodeWithoutDataLif or NoStandbyLifCifsNdo pile-up.""",
+        [
+            finding("HaTakeoverInProgress", node=N2, by=N1),
+            finding("HaNotReadyCifsNdo", node=N1),
+            finding("OntapCifsNdoHealthDegraded"),
+            finding("OntapHealthAlert", node=N1, alert_id="HaNotReadyCifsNdo_Alert", alerting_resource=N1),
+        ],
+    )
+
+
+def _no_ha_cluster(node_names: tuple[str, ...]) -> ClusterBuilder:
+    b = ClusterBuilder("cluster1", seed="bundled", version="9.14.1")
+    for name in node_names:
+        b.single_node(name, cluster_lifs=len(node_names) > 1)
+        b.aggregate(f"aggr1_{name[-1]}", name)
+    b.svm("vs1", f"aggr1_{node_names[0][-1]}", mgmt_ip="192.168.20.10")
+    for i, name in enumerate(node_names, start=1):
+        b.data_lif("vs1", f"vs1_data{i}", f"192.168.20.{10 + i}", name, "e0c")
+        vol = f"hyperv_vms{i}"
+        b.volume("vs1", vol, [f"aggr1_{name[-1]}"], size=8 * 1024**4, used=0.4, comment="Hyper-V")
+        b.share("vs1", vol, vol, comment="Hyper-V VMs")
+    b.health()
+    for i, _name in enumerate(node_names, start=1):
+        for h in range(3):  # three Hyper-V hosts per node, three VMs each
+            s = b.session("vs1", f"vs1_data{i}", f"192.168.20.{100 + 10 * i + h}", f"CORP\\HV{i}{h}$",
+                          [f"hyperv_vms{i}"])
+            for vm in range(3):
+                _vm_files(b, s, f"hyperv_vms{i}", f"vm{i}{h}{vm}")
+    return b
+
+
+def single_node_cluster() -> tuple[Cluster, Meta]:
+    b = _no_ha_cluster((N1,))
+    return b.c, meta(
+        f"""Single-node cluster {N1} (no HA partner, storage failover disabled, takeover not
+        possible) with Hyper-V VMs on a CA share. No takeover exists to be ready for: no page,
+        and no impossible `storage failover modify -enabled true`.""",
+        [],
+    )
+
+
+def non_ha_cluster() -> tuple[Cluster, Meta]:
+    b = _no_ha_cluster((N1, N2))
+    return b.c, meta(
+        """Two nodes in non-HA mode (ha.enabled false, no partners): each serves its own CA
+        share. Nothing pages: no HA pair, so no HaNotReadyCifsNdo and no standby-LIF rule.""",
+        [],
+    )
+
+
+def degraded_port() -> tuple[Cluster, Meta]:
+    b = base()
+    b.c.port(N2, "e0d").state = "degraded"  # link up, but ONTAP's port health monitor flagged it
+    move_lif(b, "vs1_data4", N2, "e0c")  # ONTAP moves LIFs off degraded ports
+    return b.c, meta(
+        f"""Port {N2}:e0d is degraded (link up but unhealthy: link flapping); ONTAP moved its LIF
+        vs1_data4 to {N2}:e0c. The fix is to look at the port's health, not at a cable.""",
+        [
+            finding("LifNotHome", svm="vs1", lif="vs1_data4"),
+            finding("LifHomePortDown", svm="vs1", lif="vs1_data4", node=N2, port="e0d"),
+        ],
+    )
+
+
+def idle_session() -> tuple[Cluster, Meta]:
+    b = base()
+    # The guide's own example: an SMB 3 session with Open Files: 0, Continuously Available: No.
+    b.session("vs2", "vs2_data1", "10.20.9.77", "CORP\\dba_console", ["sql_data"], protocol="smb3",
+              continuous_availability="unavailable", idle_seconds=3_600, open_shares=1)
+    return b.c, meta(
+        """An administrator's SMB 3 session on the CA volume sql_data holds no open file, so ONTAP
+        reports it Continuously Available: No (unavailable). It has nothing to lose in a takeover:
+        no finding, and nobody is told to restart a VM over it.""",
+        [],
+    )
+
+
+def health_policy_disabled() -> tuple[Cluster, Meta]:
+    b = base()
+    policy = next(p for p in b.c.policies if p.node == N2 and p.alert_id == "HaNotReadyCifsNdo_Alert")
+    policy.enable = False
+    return b.c, meta(
+        f"""Someone ran `system health policy definition modify -enable false` for the policy
+        behind HaNotReadyCifsNdo_Alert on {N2}: ONTAP would never raise that alert for {N2}.""",
+        [finding("OntapCifsNdoPolicyDisabled", node=N2, monitor="node_connect", policy=policy.policy_id,
+                 alert_id="HaNotReadyCifsNdo_Alert")],
+    )
+
+
+def health_status_fails() -> tuple[Cluster, Meta]:
+    b = base()
+    return b.c, meta(
+        """Only `system health status show` fails (HTTP 500 from the private CLI). The other
+        health requests still answer: ONTAP's CIFS-NDO subsystem, alerts, monitors and policies
+        stay visible, and only the overall status series is missing.""",
+        [],
+        faults=[{"path": "api/private/cli/system/health/status", "status": 500}],
+    )
+
+
 @dataclass(frozen=True)
 class Bundled:
     name: str
@@ -401,6 +595,16 @@ BUNDLED = (
     Bundled("files-not-ca", files_not_ca),
     Bundled("health-not-initialized", health_not_initialized),
     Bundled("ontap-9-10", ontap_9_10),
+    Bundled("ha-asymmetric-n1-cannot-take-over", ha_asymmetric_n1_cannot_take_over),
+    Bundled("ha-asymmetric-n2-cannot-take-over", ha_asymmetric_n2_cannot_take_over),
+    Bundled("takeover-in-progress", takeover_in_progress),
+    Bundled("giveback-pending", giveback_pending),
+    Bundled("single-node-cluster", single_node_cluster),
+    Bundled("non-ha-cluster", non_ha_cluster),
+    Bundled("degraded-port", degraded_port),
+    Bundled("idle-session", idle_session),
+    Bundled("health-policy-disabled", health_policy_disabled),
+    Bundled("health-status-fails", health_status_fails),
 )
 
 

@@ -130,7 +130,17 @@ SPECS: dict[str, EndpointSpec] = {
             None,
         ),
         # -- private CLI passthrough: field names are the CLI parameters, hyphens -> underscores --
-        EndpointSpec(CLI_PREFIX + "system/health/status", "cli", (), ("status",), None),
+        # `system health status show` has no key and no parameters: a bare GET returns its one
+        # column (UNVERIFIED against a live cluster; docs/ontap-semantics.md).
+        EndpointSpec(CLI_PREFIX + "system/health/status", "cli", ("status",), ("status",), None),
+        EndpointSpec(
+            CLI_PREFIX + "system/health/policy/definition",
+            "cli",
+            ("node", "monitor", "policy_id"),
+            ("node", "monitor", "policy_id", "rule_expression", "where", "enable", "alert_id",
+             "responsible_resource_name", "asup_enable"),
+            None,
+        ),
         EndpointSpec(
             CLI_PREFIX + "system/health/subsystem",
             "cli",

@@ -229,6 +229,18 @@ class Monitor:
 
 
 @dataclass
+class HealthPolicy:
+    """A row of `system health policy definition show` (private CLI system/health/policy/definition)."""
+
+    node: str
+    monitor: str
+    policy_id: str
+    alert_id: str
+    enable: bool = True
+    responsible_resource_name: str = ""
+
+
+@dataclass
 class Alert:
     node: str
     monitor: str
@@ -269,6 +281,7 @@ class Cluster:
     subsystems: list[Subsystem] = field(default_factory=list)
     monitors: list[Monitor] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    policies: list[HealthPolicy] = field(default_factory=list)
     cluster_lif_uuid: str = ""
     certificate_uuid: str = ""
 

@@ -18,6 +18,9 @@ from simulators.ontap.scenario import Scenario
 ADMIN_SHARES = frozenset({"ipc$", "admin$", "c$"})
 SMB3 = frozenset({"smb3", "smb3_1"})
 CIFS_NDO = "cifs_ndo"
+CIFS_NDO_ALERTS = frozenset({"HaNotReadyCifsNdo_Alert", "NoStandbyLifCifsNdo_Alert"})
+TAKEN_OVER = frozenset({"taken_over", "waiting_for_giveback"})
+TAKING_OVER = frozenset({"in_takeover", "in_progress"})
 
 
 def _dig(record: Any, path: str) -> Any:
@@ -62,18 +65,36 @@ class Oracle:
         partners = _dig(node, "ha.partners") or []
         return str(partners[0]["name"]) if partners else ""
 
+    def taken_over(self) -> set[str]:
+        """Nodes whose partner holds their storage: their own state says so, or the partner's
+        ha.takeover.state (the state of the node taking over) does."""
+        nodes = self.nodes()
+        out = set()
+        for name, node in nodes.items():
+            partner = nodes.get(self.partner(node))
+            if node.get("state") in TAKEN_OVER or (
+                partner is not None and _dig(partner, "ha.takeover.state") in TAKING_OVER
+            ):
+                out.add(name)
+        return out
+
     def ha_ready(self, name: str) -> bool:
+        """Can the node's partner take it over now? Only asked of nodes that have a partner.
+
+        Pair-wide: failover enabled on both, interconnect not down on either. Directional, read
+        from the partner: up, and its ha.takeover.state (it describes the taking-over node) not
+        ``not_possible``. The on-demand ha.takeover_check plays no part."""
         nodes = self.nodes()
         node = nodes[name]
-        partner = self.partner(node)
-        partner_state = nodes[partner].get("state") if partner in nodes else None
+        p = nodes.get(self.partner(node), {})
         return not (
             _dig(node, "ha.enabled") is False
-            or not partner
-            or _dig(node, "ha.takeover.state") == "not_possible"
+            or _dig(p, "ha.enabled") is False
             or _dig(node, "ha.interconnect.state") == "down"
-            or _dig(node, "ha.takeover_check.takeover_possible") is False
-            or (partner_state is not None and partner_state != "up")
+            or _dig(p, "ha.interconnect.state") == "down"
+            or name in self.taken_over()
+            or (p.get("state") is not None and p.get("state") != "up")
+            or _dig(p, "ha.takeover.state") == "not_possible"
         )
 
     def files(self) -> Iterator[FileRow]:
@@ -165,16 +186,22 @@ class Oracle:
         files = list(self.files())
         lifs = [x for x in self.records("api/network/ip/interfaces") if x.get("scope", "svm") == "svm"]
 
-        # HaNotReadyCifsNdo: CA files on volumes of aggregates owned by a node whose HA is not ready.
+        taken_over = self.taken_over()
+        for name in sorted(taken_over):
+            add("HaTakeoverInProgress", node=name, by=self.partner(nodes[name]))
+
+        # HaNotReadyCifsNdo: CA files on volumes of aggregates owned by a node (in an HA pair) that
+        # its partner cannot take over now.
         ca_owner_nodes = {n for f in files if f.ca for n in owners.get((f.svm, f.volume), ())}
         for name in sorted(ca_owner_nodes):
-            if name in nodes and not self.ha_ready(name):
+            if name in nodes and self.partner(nodes[name]) and not self.ha_ready(name):
                 add("HaNotReadyCifsNdo", node=name)
 
-        # NoStandbyLifCifsNdo: CA files of an SVM served through a node whose partner has no usable LIF.
+        # NoStandbyLifCifsNdo: CA files of an SVM served through a node whose partner has no usable
+        # LIF (no partner: nothing to stand by; partner taken over: left to HaTakeoverInProgress).
         for svm, node in sorted({(f.svm, f.node) for f in files if f.ca}):
             partner = self.partner(nodes[node]) if node in nodes else ""
-            if not any(self.usable_lif(x, svm, partner) for x in lifs):
+            if partner and partner not in taken_over and not any(self.usable_lif(x, svm, partner) for x in lifs):
                 add("NoStandbyLifCifsNdo", svm=svm, node=node)
 
         ports = {(_dig(p, "node.name"), p["name"]): p for p in self.records("api/network/ethernet/ports")}
@@ -182,6 +209,8 @@ class Oracle:
             if "data_cifs" not in (x.get("services") or []):
                 continue
             svm, name = _dig(x, "svm.name"), x["name"]
+            if _dig(x, "location.home_node.name") in taken_over:
+                continue  # cannot go home before the giveback
             if _dig(x, "location.is_home") is False:
                 add("LifNotHome", svm=svm, lif=name)
             home = (_dig(x, "location.home_node.name"), _dig(x, "location.home_port.name"))
@@ -193,7 +222,7 @@ class Oracle:
                 continue
             svm = _dig(server, "svm.name")
             for node in sorted(nodes):
-                if not any(self.usable_lif(x, svm, node) for x in lifs):
+                if node not in taken_over and not any(self.usable_lif(x, svm, node) for x in lifs):
                     add("SvmNodeWithoutDataLif", svm=svm, node=node)
 
         shares = self.shares()
@@ -208,6 +237,7 @@ class Oracle:
             svm = _dig(sess, "svm.name")
             if (
                 sess.get("continuous_availability") in ("partial", "unavailable")
+                and sess.get("open_files", 1) != 0  # an idle session has no CA handle to lose
                 and sess.get("protocol") in SMB3
                 and any((svm, v.get("name")) in ca_volumes for v in sess.get("volumes") or [])
             ):
@@ -233,6 +263,11 @@ class Oracle:
             subsystems = {_norm(s) for s in mon.get("subsystem") or []}
             if CIFS_NDO in subsystems and _norm(mon.get("init_state")) != "initialized":
                 yield ("OntapHealthMonitorNotInitialized", (("node", mon["node"]), ("monitor", _norm(mon["monitor"]))))
+        for policy in self.records("api/private/cli/system/health/policy/definition"):
+            if policy.get("alert_id") in CIFS_NDO_ALERTS and policy.get("enable") is False:
+                where = (("node", policy["node"]), ("monitor", _norm(policy["monitor"])),
+                         ("policy", policy["policy_id"]), ("alert_id", policy["alert_id"]))
+                yield ("OntapCifsNdoPolicyDisabled", where)
         for alert in self.records("api/private/cli/system/health/alert"):
             if _yes(alert.get("suppress")):
                 continue

@@ -543,6 +543,13 @@ class Renderer:
             for m in self.c.monitors
         ])
 
+    def cli_policies(self) -> Body:
+        return _collection([
+            {"node": p.node, "monitor": p.monitor, "policy_id": p.policy_id, "enable": p.enable,
+             "alert_id": p.alert_id, "responsible_resource_name": p.responsible_resource_name}
+            for p in self.c.policies
+        ])
+
     def cli_shares(self) -> Body:
         out = []
         for sh in self._all_shares():
@@ -624,6 +631,7 @@ class Renderer:
             CLI + "system/health/subsystem": self.cli_subsystems(),
             CLI + "system/health/alert": self.cli_alerts(),
             CLI + "system/health/config": self.cli_config(),
+            CLI + "system/health/policy/definition": self.cli_policies(),
             CLI + "vserver/cifs/share": self.cli_shares(),
             CLI + "vserver/cifs/session/file": self.cli_files(),
         }

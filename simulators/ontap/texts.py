@@ -52,9 +52,18 @@ def ha_not_ready(node: str, when: str) -> Alert:
     )
 
 
+def cifs_ndo_node_vserver(svm: str, node: str, partner: str) -> str:
+    """The alerting resource of a NoStandbyLifCifsNdo_Alert: type CifsNdoNodeVserver, keyed by
+    vserver, node and partner (the alert definition's ``$(cifs_ndo_node_vserver_resource.*)``).
+    How ONTAP spells the key as one string is not published: this form is an assumption, and the
+    exporter must not depend on it (it matches the cluster's SVM names; docs/ontap-semantics.md)."""
+    return f"vserver:{svm},node:{node},partner:{partner}"
+
+
 def no_standby_lif(svm: str, node: str, partner: str, when: str) -> Alert:
     return Alert(
-        node=node, monitor="node_connect", alert_id="NoStandbyLifCifsNdo_Alert", alerting_resource=svm,
+        node=node, monitor="node_connect", alert_id="NoStandbyLifCifsNdo_Alert",
+        alerting_resource=cifs_ndo_node_vserver(svm, node, partner),
         subsystem="cifs_ndo", perceived_severity="minor", probable_cause="configuration_error",
         description=NO_STANDBY_DESCRIPTION.format(svm=svm, node=node, partner=partner),
         corrective_actions=NO_STANDBY_ACTION.format(svm=svm, partner=partner),

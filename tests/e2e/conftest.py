@@ -76,8 +76,9 @@ def timeline(stack: Stack) -> Timeline:
     # switch scenario: the whole cluster becomes the HA-broken one (ONTAP raises its own alert too)
     clusters["switch"].switch_scenario("ha-not-ready-ca-files")
     tl.applied["switch"] = time.monotonic()
-    # flip a node's HA: storage failover disabled on cluster1-02, which holds CA files
-    assert clusters["ha"].set_ha_enabled("cluster1-02", False) == 1
+    # flip the pair's HA: storage failover disabled (one `storage failover modify -enabled false`
+    # disables both nodes of the pair, as ONTAP reports it); both nodes hold CA files
+    assert sum(clusters["ha"].set_ha_enabled(n, False) for n in ("cluster1-01", "cluster1-02")) == 2
     tl.applied["ha"] = time.monotonic()
     # move a LIF off its home port (as a manual migrate would)
     assert clusters["lif"].move_lif(home=False) == 1

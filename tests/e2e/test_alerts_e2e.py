@@ -15,6 +15,7 @@ runs concurrently: the suite takes about three minutes.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,13 @@ def exporter_alert(name: str, target: str, **labels: str) -> Labels:
     return frozenset({"alertname": name, "severity": SEVERITY[name][0], "target": target, **labels}.items())
 
 
+def _svm_in(resource: str, scenario: str) -> str:
+    """The one SVM of the scenario (vs1, vs2: the bundled clusters' SVMs) named in an alert resource."""
+    names = [s for s in ("vs1", "vs2") if re.search(rf"(?<![\w-]){s}(?![\w-])", resource)]
+    assert len(names) == 1, (scenario, resource)
+    return names[0]
+
+
 def expected(scenario: str, cluster: str) -> set[Labels]:
     """The alerts a scenario must raise, from its ``expected_findings`` (the checks' contract)."""
     out: set[Labels] = set()
@@ -86,8 +94,9 @@ def expected(scenario: str, cluster: str) -> set[Labels]:
             if where["alert_id"] == "HaNotReadyCifsNdo_Alert":
                 out.add(ontap_alert("HaNotReadyCifsNdo", cluster, node=where["node"], source="ontap"))
             elif where["alert_id"] == "NoStandbyLifCifsNdo_Alert":
-                out.add(ontap_alert("NoStandbyLifCifsNdo", cluster, svm=where["alerting_resource"],
-                                    node=where["node"], source="ontap"))
+                # The resource is a CifsNdoNodeVserver (vserver, node, partner), not the bare SVM name.
+                svm = _svm_in(where["alerting_resource"], scenario)
+                out.add(ontap_alert("NoStandbyLifCifsNdo", cluster, svm=svm, node=where["node"], source="ontap"))
             continue
         if check in ("HaNotReadyCifsNdo", "NoStandbyLifCifsNdo"):
             where["source"] = "exporter"
@@ -212,16 +221,18 @@ def test_switching_scenario_fires_then_resolves(timeline: Timeline) -> None:
 def test_flipping_a_nodes_ha_pages_and_ontap_silence_is_noticed(timeline: Timeline) -> None:
     stack, cluster = timeline.stack, timeline.cluster("ha")
     name = cluster.name
-    page = ontap_alert("HaNotReadyCifsNdo", name, node="cluster1-02", source="exporter")
+    # Storage failover is the pair's: disabled, neither node can be taken over, and both own CA files.
+    nodes = ("cluster1-01", "cluster1-02")
+    pages = {ontap_alert("HaNotReadyCifsNdo", name, node=n, source="exporter") for n in nodes}
     # ONTAP (simulated) raises no alert of its own: after 15 min the disagreement would fire.
-    disagree = ontap_alert("OntapHealthAlertsDisagree", name, node="cluster1-02", condition="HaNotReadyCifsNdo",
-                           source="exporter")
-    wait_for_alerts(stack, name, {page}, {disagree}, deadline_for({page}, timeline.applied["ha"]))
-    assert_delivered(stack, name, {page})
+    disagree = {ontap_alert("OntapHealthAlertsDisagree", name, node=n, condition="HaNotReadyCifsNdo",
+                            source="exporter") for n in nodes}
+    wait_for_alerts(stack, name, pages, disagree, deadline_for(pages, timeline.applied["ha"]))
+    assert_delivered(stack, name, pages)
 
-    assert cluster.set_ha_enabled("cluster1-02", True) == 1
+    assert sum(cluster.set_ha_enabled(n, True) for n in nodes) == 2
     wait_for_alerts(stack, name, set(), set(), time.monotonic() + 30)
-    wait_until(lambda: page in stack.delivered("resolved", target=name), 30, f"resolved page for {name}")
+    wait_until(lambda: pages <= stack.delivered("resolved", target=name), 30, f"resolved pages for {name}")
 
 
 def test_moving_a_lif_fires_lif_not_home_and_reverting_resolves_it(timeline: Timeline) -> None:

@@ -242,3 +242,91 @@ def test_client_level_session_detail_only_behind_its_switch(tmp_path: Path) -> N
 
     assert client_series(False) == -1
     assert client_series(True) > 1
+
+
+# -- issue 11: verdicts a real cluster would give ------------------------------------------------
+
+
+def test_asymmetric_ha_fault_pages_the_node_at_risk_not_the_safe_one(tmp_path: Path) -> None:
+    m = _metrics_of(tmp_path, "ha-asymmetric-n1-cannot-take-over")
+    # cluster1-01 cannot take over cluster1-02: cluster1-02's CA files are the ones at risk.
+    assert value(m, "ndo_ontap_ha_not_ready_cifs_ndo", node="cluster1-02") == 1
+    assert value(m, "ndo_ontap_ha_not_ready_cifs_ndo", node="cluster1-01") == 0
+    assert value(m, "ndo_ontap_node_ha_ready", node="cluster1-01") == 1
+
+
+def test_one_failing_health_request_costs_only_its_own_series(tmp_path: Path) -> None:
+    m = _metrics_of(tmp_path, "health-status-fails")
+    assert value(m, "ndo_ontap_health_request_ok", part="status") == 0
+    assert value(m, "ndo_ontap_health_request_ok", part="subsystem") == 1
+    assert not [ls for (n, ls) in m if n == "ndo_ontap_health_status"]
+    assert value(m, "ndo_ontap_health_subsystem_status", subsystem="cifs_ndo", state="ok") == 1
+    assert value(m, "ndo_ontap_health_monitor_initialized", node="cluster1-01", monitor="node_connect") == 1
+    assert all(v == 1 for (n, _), v in m.items() if n == "ndo_exporter_collector_success")
+
+
+def test_giveback_pending_is_one_state_not_a_pile_of_reverts(tmp_path: Path) -> None:
+    m = _metrics_of(tmp_path, "giveback-pending")
+    assert value(m, "ndo_ontap_node_taken_over", node="cluster1-02", by="cluster1-01") == 1
+    assert value(m, "ndo_ontap_node_taken_over", node="cluster1-01") == 0
+    assert value(m, "ndo_ontap_findings", check="HaTakeoverInProgress", severity="warning") == 1
+    assert value(m, "ndo_ontap_findings", check="LifNotHome", severity="warning") is None
+    # The survivor's missing standby is the takeover's doing: left to HaTakeoverInProgress.
+    assert value(m, "ndo_ontap_no_standby_lif_cifs_ndo", svm="vs2", node="cluster1-01") == 0
+    assert value(m, "ndo_ontap_ha_not_ready_cifs_ndo", node="cluster1-01") == 1
+    with simulator("giveback-pending") as sim:
+        cfg = tmp_path / "once.yml"
+        import yaml
+
+        cfg.write_text(yaml.safe_dump({"targets": [target_entry("cluster1", sim, password_file(tmp_path))]}))
+        out = subprocess.run(
+            [sys.executable, "-m", "exporter.cli", "once", "--config", str(cfg)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            timeout=120,
+            check=False,
+        ).stdout
+    assert "cluster1-02 is taken over by cluster1-01" in out and "giveback when ready" in out
+    assert "storage failover giveback -ofnode cluster1-02" in out
+    assert "network interface revert" not in out
+
+
+def test_disabled_cifs_ndo_policy_and_alert_svm_are_exported(tmp_path: Path) -> None:
+    m = _metrics_of(tmp_path, "health-policy-disabled")
+    assert value(m, "ndo_ontap_health_policy_enabled", node="cluster1-02", alert_id="HaNotReadyCifsNdo_Alert") == 0
+    assert value(m, "ndo_ontap_health_policy_enabled", node="cluster1-01", alert_id="HaNotReadyCifsNdo_Alert") == 1
+    m2 = _metrics_of(tmp_path, "no-standby-lif")
+    svm = [dict(ls) for (n, ls), v in m2.items() if n == "ndo_ontap_health_alert_svm_info" and v == 1]
+    assert [(x["node"], x["svm"]) for x in svm] == [("cluster1-01", "vs2")]
+    assert svm[0]["alerting_resource"] != "vs2"  # the resource is not the bare SVM name
+
+
+def test_idle_session_is_exported_but_not_judged(tmp_path: Path) -> None:
+    m = _metrics_of(tmp_path, "idle-session")
+    idle = value(m, "ndo_ontap_cifs_volume_sessions", volume="sql_data", protocol="smb3", continuously_available="no")
+    assert idle == 1
+    held = value(
+        m,
+        "ndo_ontap_cifs_volume_sessions_with_open_files",
+        volume="sql_data",
+        protocol="smb3",
+        continuously_available="no",
+    )
+    assert held is None
+    # Sessions that hold files are in the judged view (the SQL Server hosts on sql_data).
+    holding = [
+        v
+        for (n, ls), v in m.items()
+        if n == "ndo_ontap_cifs_volume_sessions_with_open_files" and dict(ls).get("volume") == "sql_data"
+    ]
+    assert holding and sum(holding) >= 2
+
+
+def test_degraded_home_port_is_not_called_a_cable_problem(tmp_path: Path) -> None:
+    with simulator("degraded-port") as sim:
+        store = run_once_all(write_config(tmp_path, [target_entry("cluster1", sim, password_file(tmp_path))]))
+        down = [f for f in store.findings() if f.check == "LifHomePortDown"]
+    assert len(down) == 1
+    assert "link is up" in down[0].cause and "cable" not in down[0].cause
+    assert down[0].action.startswith("network port show -node cluster1-02 -port e0d -health")

@@ -14,6 +14,7 @@ from collectors.ontap.facts import (
     HealthAlert,
     HealthFacts,
     HealthMonitor,
+    HealthPolicy,
     LifFact,
     LifsFacts,
     NodeFact,
@@ -114,26 +115,152 @@ def test_ha_not_ready_with_ca_files_open_fires_for_the_owner_node() -> None:
 
 
 def test_ha_not_ready_without_ca_files_is_silent() -> None:
-    n = nodes(n2_ha=ha("n1", enabled=False))
-    # Files exist on n2's aggregate but none is CA-protected; CA files sit on the healthy node.
-    f = files({("n1", "vs1", "hyperv_n2", "hyperv", "no"): 9, ("n1", "vs1", "hyperv_n1", "hyperv", "yes"): 3})
+    n = nodes(n1_ha=ha("n2", enabled=False), n2_ha=ha("n1", enabled=False))
+    # Files exist on both nodes' aggregates but none is CA-protected.
+    f = files({("n1", "vs1", "hyperv_n2", "hyperv", "no"): 9, ("n1", "vs1", "hyperv_n1", "hyperv", "no"): 3})
     assert checks.ha_not_ready_cifs_ndo(T, n, f) == []
     assert checks.ha_readiness(n)["n2"].ready is False
 
 
+def test_failover_disabled_on_one_node_is_symmetric_and_one_command_fixes_both() -> None:
+    # `storage failover modify -node X -enabled true` enables both nodes of the pair.
+    n = nodes(n2_ha=ha("n1", enabled=False))
+    r = checks.ha_readiness(n)
+    assert not r["n1"].ready and not r["n2"].ready
+    f = files({("n1", "vs1", "hyperv_n1", "hyperv", "yes"): 3})
+    found = checks.ha_not_ready_cifs_ndo(T, n, f)
+    assert [x.where for x in found] == [(("node", "n1"),)]
+    assert found[0].action.count("storage failover modify") == 1
+
+
 def test_flexgroup_ca_files_count_against_every_owner() -> None:
-    n = nodes(n1_ha=ha("n2", enabled=False))
+    n = nodes(n2_ha=ha("n1", takeover_state="not_possible"))  # n2 cannot take n1 over
     f = files({("n2", "vs1", "fg", "sql", "yes"): 2})
     assert checks.ca_files_by_owner(n, f) == {"n1": 2, "n2": 2}
     assert [x.where for x in checks.ha_not_ready_cifs_ndo(T, n, f)] == [(("node", "n1"),)]
-    assert "storage failover modify -node n1 -enabled true" in checks.ha_not_ready_cifs_ndo(T, n, f)[0].action
+    assert "storage failover show -node n1 -instance" in checks.ha_not_ready_cifs_ndo(T, n, f)[0].action
 
 
 def test_partner_down_makes_ha_not_ready() -> None:
-    n = nodes(n2_state="taken_over")
+    n = nodes(n2_state="down")
     r = checks.ha_readiness(n)
-    assert not r["n1"].ready and "partner n2 is taken_over" in r["n1"].reasons
-    assert r["n2"].ready
+    assert not r["n1"].ready and "partner n2 is down" in r["n1"].reasons
+    assert r["n2"].ready  # n1 is up and can take n2 over (n2 is down: its partner serves it)
+
+
+# -- HA readiness per direction (issue 11, item 1) ------------------------------------------------
+# NetApp: ha.takeover is "the state of the node that is taking over storage from its HA partner";
+# `storage failover show` prints "Takeover of <partner> is not possible" on the taker's row. So
+# n1's takeover_state not_possible means n1 cannot take n2 over: n2's files are at risk, not n1's.
+
+
+def test_asymmetric_fault_charges_the_node_whose_partner_cannot_take_it_over() -> None:
+    n = nodes(n1_ha=ha("n2", takeover_state="not_possible"))
+    r = checks.ha_readiness(n)
+    assert r["n1"].ready, r["n1"].reasons  # n2 can still take n1 over
+    assert not r["n2"].ready and "partner n1 cannot take over n2" in r["n2"].reasons[0]
+    f = files({("n1", "vs1", "hyperv_n1", "hyperv", "yes"): 5, ("n2", "vs1", "hyperv_n2", "hyperv", "yes"): 7})
+    found = checks.ha_not_ready_cifs_ndo(T, n, f)
+    assert [(x.where, x.what.split()[0]) for x in found] == [((("node", "n2"),), "7")]
+    assert "storage failover show -node n2" in found[0].action
+
+
+def test_asymmetric_fault_other_direction() -> None:
+    n = nodes(n2_ha=ha("n1", takeover_state="not_possible"))
+    r = checks.ha_readiness(n)
+    assert not r["n1"].ready and r["n2"].ready
+    f = files({("n1", "vs1", "hyperv_n1", "hyperv", "yes"): 5, ("n2", "vs1", "hyperv_n2", "hyperv", "yes"): 7})
+    assert [x.where for x in checks.ha_not_ready_cifs_ndo(T, n, f)] == [(("node", "n1"),)]
+
+
+def test_takeover_check_is_context_never_a_reason() -> None:
+    # ha.takeover_check is the leftover of an on-demand `takeover -check-only`, possibly weeks old.
+    stale = ha("n2", takeover_possible=False, takeover_reasons=("Partner node is not up",))
+    n = nodes(n1_ha=stale)
+    r = checks.ha_readiness(n)
+    assert r["n1"].ready and r["n2"].ready
+    assert "takeover not possible" in r["n1"].last_takeover_check
+    f = files({("n1", "vs1", "hyperv_n1", "hyperv", "yes"): 5})
+    assert checks.ha_not_ready_cifs_ndo(T, n, f) == []
+
+
+def test_interconnect_command_is_preceded_by_advanced_privilege() -> None:
+    n = nodes(n1_ha=ha("n2", interconnect_state="down"), n2_ha=ha("n1", interconnect_state="down"))
+    f = files({("n1", "vs1", "hyperv_n1", "hyperv", "yes"): 5})
+    action = checks.ha_not_ready_cifs_ndo(T, n, f)[0].action
+    assert "set -privilege advanced; system ha interconnect status show -node n1" in action
+    assert action.index("set -privilege advanced") < action.index("system ha interconnect status show")
+    assert "giveback" not in action
+
+
+def test_giveback_only_for_a_partner_that_is_taken_over_or_waiting() -> None:
+    f = files({("n1", "vs1", "hyperv_n1", "hyperv", "yes"): 5})
+    for state, expect in (
+        ("down", False),
+        ("booting", False),
+        ("unknown", False),
+        ("taken_over", True),
+        ("waiting_for_giveback", True),
+    ):
+        found = checks.ha_not_ready_cifs_ndo(T, nodes(n2_state=state), f)
+        assert [x.where for x in found] == [(("node", "n1"),)], state
+        assert ("storage failover giveback -ofnode n2" in found[0].action) is expect, (state, found[0].action)
+
+
+def test_non_ha_and_single_node_get_no_page_and_no_impossible_command() -> None:
+    single = NodesFacts(
+        cluster=CLUSTER,
+        nodes=(
+            NodeFact("n1", "u1", "up", "member", ha("", partners=(), enabled=False, takeover_state="not_possible")),
+        ),
+        aggregates=(AggregateFact("aggr1_n1", "n1", "n1", "online"),),
+    )
+    f = files({("n1", "vs1", "hyperv_n1", "hyperv", "yes"): 5})
+    r = checks.ha_readiness(single)
+    assert not r["n1"].ready and not r["n1"].in_ha_pair
+    assert checks.ha_not_ready_cifs_ndo(T, single, f) == []
+    assert checks.no_standby_lif_cifs_ndo(T, single, lifs(lif("lif1", "n1", "n1")), f) == []
+    assert all("storage failover modify" not in x.action for x in checks.derive(T, {"nodes": single, "files": f}))
+
+
+# -- takeover in progress (issue 11, "Missing") --------------------------------------------------
+
+
+def test_taken_over_node_is_one_finding_and_its_lif_findings_are_folded() -> None:
+    n = nodes(
+        n1_ha=ha("n2", takeover_state="in_takeover", giveback_state="not_attempted"),
+        n2_ha=ha("n1"),
+        n2_state="waiting_for_giveback",
+    )
+    lf = LifsFacts(
+        cluster=CLUSTER,
+        lifs=(lif("lif1", "n1", "n1"), lif("lif2", "n2", "n1")),
+        ports=(PortFact("n1", "e0d", "up", True, "physical"), PortFact("n2", "e0d", "down", True, "physical")),
+        cifs_servers=(CifsServerFact("vs1", "VS1", True),),
+    )
+    f = files({("n1", "vs1", "hyperv_n1", "hyperv", "yes"): 4, ("n1", "vs1", "hyperv_n2", "hyperv", "yes"): 2})
+    n_owned = replace(
+        n, aggregates=(AggregateFact("aggr1_n1", "n1", "n1", "online"), AggregateFact("aggr1_n2", "n1", "n2", "online"))
+    )
+    found = checks.derive(T, {"nodes": n_owned, "lifs": lf, "files": f})
+    assert checks_of(found) == {
+        ("HaTakeoverInProgress", (("node", "n2"), ("by", "n1"))),
+        ("HaNotReadyCifsNdo", (("node", "n1"),)),  # the survivor holds everything: ONTAP keeps it too
+    }
+    takeover = next(x for x in found if x.check == "HaTakeoverInProgress")
+    assert takeover.what.startswith("n2 is taken over by n1") and "giveback when ready" in takeover.what
+    assert "1 SMB data LIFs homed on n2" in takeover.what
+    assert takeover.action == "storage failover show-giveback; storage failover giveback -ofnode n2"
+    ha_finding = next(x for x in found if x.check == "HaNotReadyCifsNdo")
+    assert "storage failover giveback -ofnode n2" in ha_finding.action
+
+
+def test_takeover_in_progress_seen_from_the_taker_side() -> None:
+    n = nodes(n1_ha=ha("n2", takeover_state="in_progress"), n2_state="unknown")
+    assert checks.taken_over_nodes(n) == {"n2": "n1"}
+    found = checks.takeover_findings(T, n, None)
+    assert [x.where for x in found] == [(("node", "n2"), ("by", "n1"))]
+    assert "giveback -ofnode" not in found[0].action  # still in progress, n2 not waiting yet
 
 
 def test_unknown_ha_fields_on_old_releases_are_not_held_against_a_node() -> None:
@@ -347,3 +474,91 @@ def test_derive_skips_checks_whose_inputs_are_missing() -> None:
     f = files({("n1", "vs1", "hyperv_n2", "hyperv", "yes"): 1})
     assert {x.check for x in checks.derive(T, {"nodes": n})} == set()
     assert "HaNotReadyCifsNdo" in {x.check for x in checks.derive(T, {"nodes": n, "files": f})}
+
+
+# -- issue 11: idle sessions, fix commands, ports, policies, alert resources --------------------
+
+
+def _sessions(with_files: tuple[tuple[tuple[str, str, str, str, tuple[str, ...]], int], ...] | None) -> SessionsFacts:
+    idle = (("n1", "vs1", "smb3", "no", ("hyperv_n1",)), 1)
+    return SessionsFacts(
+        cluster=CLUSTER,
+        counts=((("n1", "vs1", "smb3", "no", "kerberos"), 1),),
+        by_volume=((("n1", "vs1", "hyperv_n1", "smb3", "no"), 1),),
+        by_volume_set=(idle,),
+        clients=None,
+        total=1,
+        by_volume_set_with_files=with_files,
+    )
+
+
+def test_idle_smb3_session_without_open_files_is_not_judged() -> None:
+    # The guide's own example: an SMB 3 session with Open Files: 0 and Continuously Available: No.
+    assert checks.session_findings(T, _sessions(()), shares(GOOD), ()) == []
+
+
+def test_session_holding_files_without_ca_is_judged_with_a_working_query() -> None:
+    holding = ((("n1", "vs1", "smb3", "no", ("hyperv_n1",)), 1),)
+    found = checks.session_findings(T, _sessions(holding), shares(GOOD), ())
+    assert [x.check for x in found] == ["CifsSessionNotContinuouslyAvailable"]
+    # CLI query OR is `|` (a comma would be a list of values for a list-typed field).
+    assert "-continuously-available No|Partial -open-files >0" in found[0].action
+    assert "No,Partial" not in found[0].action
+
+
+def test_degraded_port_is_link_up_but_unhealthy_not_a_cable() -> None:
+    lf = LifsFacts(
+        cluster=CLUSTER,
+        lifs=(lif("lif1", "n1", "n2"),),
+        ports=(PortFact("n1", "e0d", "degraded", True, "physical"), PortFact("n2", "e0d", "up", True, "physical")),
+        cifs_servers=(CifsServerFact("vs1", "VS1", True),),
+    )
+    down = next(x for x in checks.lif_findings(T, lf) if x.check == "LifHomePortDown")
+    assert "link is up" in down.cause and "cable" not in down.cause
+    assert down.action.startswith("network port show -node n1 -port e0d -health")
+
+
+def test_disabled_cifs_ndo_health_policy_is_a_finding_with_the_enable_command() -> None:
+    h = HealthFacts(
+        cluster=CLUSTER,
+        status="ok",
+        subsystems=(),
+        alerts=(),
+        monitors=(),
+        policies=(
+            HealthPolicy("n1", "node_connect", "HaNotReadyCifsNdo_Policy", "HaNotReadyCifsNdo_Alert", False),
+            HealthPolicy("n1", "node_connect", "NoStandbyLifCifsNdo_Policy", "NoStandbyLifCifsNdo_Alert", True),
+            HealthPolicy("n1", "node_connect", "SasPortDisabled_Policy", "DisabledInuseSASPort_Alert", False),
+        ),
+    )
+    found = checks.health_findings(T, h)
+    assert checks_of(found) == {
+        (
+            "OntapCifsNdoPolicyDisabled",
+            (
+                ("node", "n1"),
+                ("monitor", "node_connect"),
+                ("policy", "HaNotReadyCifsNdo_Policy"),
+                ("alert_id", "HaNotReadyCifsNdo_Alert"),
+            ),
+        )
+    }
+    assert found[0].action == (
+        "system health policy definition modify -node n1 -monitor node-connect "
+        "-policy-id HaNotReadyCifsNdo_Policy -enable true"
+    )
+
+
+def test_no_standby_alert_svm_is_extracted_from_realistic_resource_strings() -> None:
+    svms, node_names = ("vs1", "vs2", "vs2_dr"), ("cluster1-01", "cluster1-02")
+    for resource in (
+        "vs2",
+        "vs2,cluster1-01,cluster1-02",
+        "vserver:vs2,node:cluster1-01,partner:cluster1-02",
+        'Vserver "vs2" node "cluster1-01" partner "cluster1-02"',
+        "cluster1-01:vs2",
+        "vserver=vs2 node=cluster1-01 partner=cluster1-02",
+    ):
+        assert checks.alert_svm(resource, svms, node_names) == "vs2", resource
+    assert checks.alert_svm("cluster1-01", svms, node_names) == ""  # node only: correlate on node
+    assert checks.alert_svm("vserver=vs9", (), node_names) == "vs9"  # SVM names unknown: the key

@@ -54,6 +54,8 @@ CHECKS: dict[str, list[tuple[str, ...]]] = {
     "OntapCifsNdoHealthDegraded": [()],
     "OntapHealthMonitorNotInitialized": [("node", "monitor"), ("subsystem",)],
     "OntapHealthAlert": [("node", "alert_id", "alerting_resource")],
+    "HaTakeoverInProgress": [("node", "by")],
+    "OntapCifsNdoPolicyDisabled": [("node", "monitor", "policy", "alert_id")],
 }
 
 
@@ -250,7 +252,7 @@ LOWER = re.compile(r"^[a-z0-9_]*$")
 def test_cli_records_use_cli_spellings(name: str) -> None:
     s = scenario(name)
     cli = {p: e for p, e in s.endpoints.items() if p.startswith("api/private/cli/")}
-    assert len(cli) == 6
+    assert len(cli) == 7  # health status/subsystem/alert/config/policy definition, share, session file
     for path, endpoint in cli.items():
         for record in endpoint.records:
             assert "_links" not in record, f"{path}: CLI passthrough records carry no HAL links"
