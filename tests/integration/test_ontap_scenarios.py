@@ -64,15 +64,29 @@ def test_healthy_cluster_has_no_findings(tmp_path: Path) -> None:
     assert findings_of(tmp_path, "healthy") == set()
 
 
-def test_ontap_9_10_reports_open_files_unsupported_not_an_error(tmp_path: Path) -> None:
+def test_ontap_9_10_reads_open_files_through_the_cli_table(tmp_path: Path) -> None:
+    """No protocols/cifs/session/files before 9.11: `vserver cifs session file show` answers."""
     with simulator("ontap-9-10") as sim:
         config = write_config(tmp_path, [target_entry("old", sim, password_file(tmp_path))])
         store = run_once_all(config)
         by_name = {s.collector: s for s in store.snapshots("old")}
-        assert by_name["files"].unsupported and by_name["files"].last_error_reason is None
-        assert "9.11" in by_name["files"].last_error_message
-        # Every other collector worked, with the 9.14-only share field left out of the request.
-        assert all(s.ok for n, s in by_name.items() if n not in ("files", "derived")), by_name
+        assert all(s.ok for n, s in by_name.items() if n != "derived"), by_name
+        files = by_name["files"]
+        assert not files.unsupported and files.last_error_reason is None
+        asked = sim.snapshot()["requests"]
+        assert "/api/protocols/cifs/session/files" not in asked
+        assert asked.get("/api/private/cli/vserver/cifs/session/file", 0) >= 1
+
+
+def test_ontap_9_7_is_below_the_floor_and_said_so(tmp_path: Path) -> None:
+    with simulator("ontap-9-10") as sim:
+        for node_field, value in (("version.major", 7), ("version.minor", 0)):
+            sim.patch("api/cluster", {}, {node_field: value})
+        store = run_once_all(write_config(tmp_path, [target_entry("old", sim, password_file(tmp_path))]))
+        snaps = [s for s in store.snapshots("old") if s.collector != "derived"]
+        assert snaps and all(s.unsupported and s.last_error_reason is None for s in snaps), snaps
+        assert all("9.8" in s.last_error_message for s in snaps)
+        assert set(sim.snapshot()["requests"]) == {"/api/cluster"}  # nothing else was asked
 
 
 def _metrics_of(tmp_path: Path, scenario: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
