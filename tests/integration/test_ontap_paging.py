@@ -125,3 +125,17 @@ def test_private_cli_error_bodies_cost_only_the_reconnected_view(
     facts = collect_files(_client(healthy, max_records=1000), time.monotonic() + 20)
     assert facts.total > 0 and not facts.reconnected_known
     assert code in facts.reconnected_error
+
+
+def test_the_key_paging_scenario_really_pages_by_keys_and_through_an_empty_page(tmp_path: Path) -> None:
+    from exporter.scheduler import run_once_all
+    from tests.ontap_support import password_file, target_entry, write_config
+
+    with simulator("ontap-9-11-key-paging") as sim:
+        config = write_config(tmp_path, [target_entry("c1", sim, password_file(tmp_path), max_records=4)])
+        store = run_once_all(config)
+        assert all(s.ok for s in store.snapshots("c1") if s.collector != "derived")
+        targets = [r["target"] for r in sim.snapshot()["recent_requests"]]
+        assert any("start.uuid=" in t for t in targets) and any("start.node.uuid=" in t for t in targets)
+        assert not any("start.offset=" in t for t in targets if "/api/private/cli/" not in t)
+        assert [f["fired"] for f in sim.snapshot()["scenario_faults"]] == [1]  # the empty page was served

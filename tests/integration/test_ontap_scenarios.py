@@ -36,14 +36,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def findings_of(tmp_path: Path, scenario: str) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+    meta = scenario_meta(scenario)
+    # A scenario that plays paging (key-based links, empty pages) names the page size to read it with.
+    extra = {"max_records": meta["client_max_records"]} if meta.get("client_max_records") else {}
     with simulator(scenario) as sim:
         config = write_config(
             tmp_path,
-            [
-                target_entry(
-                    "cluster1", sim, password_file(tmp_path), ca_shares=scenario_meta(scenario).get("ca_shares") or []
-                )
-            ],
+            [target_entry("cluster1", sim, password_file(tmp_path), ca_shares=meta.get("ca_shares") or [], **extra)],
         )
         store = run_once_all(config)
         failed = [
@@ -55,7 +54,23 @@ def findings_of(tmp_path: Path, scenario: str) -> set[tuple[str, tuple[tuple[str
         return {(f.check, f.where) for f in store.findings()}
 
 
-@pytest.mark.parametrize("scenario", scenario_names())
+# Scenarios whose declared verdict the checks do not reach yet: strict, so the fix flips them red
+# until the entry is removed. checks.py belongs to another work item (issue 11, items 1-6).
+KNOWN_CHECK_GAPS = {
+    "four-node-one-pair": "checks.svm_node_without_data_lif judges every node of the cluster; CIFS-NDO "
+    "needs a data LIF on the HA pair an SVM lives on only (simulators/ontap/oracle.py svm_ha_nodes)",
+}
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_CHECK_GAPS[n], strict=True))
+        if n in KNOWN_CHECK_GAPS
+        else n
+        for n in scenario_names()
+    ],
+)
 def test_scenario_gives_exactly_its_expected_findings(tmp_path: Path, scenario: str) -> None:
     assert findings_of(tmp_path, scenario) == expected_findings(scenario)
 
