@@ -96,7 +96,8 @@ def main(argv: list[str]) -> int:
                 blob = json.dumps(body, sort_keys=True)
                 digest = hashlib.sha1(blob.encode()).hexdigest()[:10]
                 entry = seen.setdefault(digest, {"api": api, "body": body, "sources": []})
-                entry["sources"].append(f"netapp-ontap=={release} netapp_ontap/resources/{module}.py example {index + 1}")
+                where = f"netapp_ontap/resources/{module}.py example {index + 1}"
+                entry["sources"].append(f"netapp-ontap=={release} {where}")
     OUT.mkdir(parents=True, exist_ok=True)
     index_rows = []
     for digest, entry in sorted(seen.items(), key=lambda kv: (kv[1]["api"], kv[0])):
