@@ -23,7 +23,7 @@ from tests.ontap_support import (
     password_file,
     samples,
     scenario_meta,
-    scenario_names,
+    scenario_params,
     scrape,
     simulator,
     target_entry,
@@ -54,23 +54,7 @@ def findings_of(tmp_path: Path, scenario: str) -> set[tuple[str, tuple[tuple[str
         return {(f.check, f.where) for f in store.findings()}
 
 
-# Scenarios whose declared verdict the checks do not reach yet: strict, so the fix flips them red
-# until the entry is removed. checks.py belongs to another work item (issue 11, items 1-6).
-KNOWN_CHECK_GAPS = {
-    "four-node-one-pair": "checks.svm_node_without_data_lif judges every node of the cluster; CIFS-NDO "
-    "needs a data LIF on the HA pair an SVM lives on only (simulators/ontap/oracle.py svm_ha_nodes)",
-}
-
-
-@pytest.mark.parametrize(
-    "scenario",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_CHECK_GAPS[n], strict=True))
-        if n in KNOWN_CHECK_GAPS
-        else n
-        for n in scenario_names()
-    ],
-)
+@pytest.mark.parametrize("scenario", scenario_params())
 def test_scenario_gives_exactly_its_expected_findings(tmp_path: Path, scenario: str) -> None:
     assert findings_of(tmp_path, scenario) == expected_findings(scenario)
 
