@@ -47,7 +47,8 @@ def _by_key(schema: Any) -> dict[str, Any]:
 
 def _inner(field: Any) -> Any:
     while isinstance(field, fields.List):
-        field = field.inner
+        # marshmallow 3.0.0 release candidates (netapp-ontap 9.6.0) call it ``container``.
+        field = getattr(field, "inner", None) or field.container
     return field
 
 
