@@ -191,8 +191,9 @@ def collect_files(client: OntapClient, deadline: float) -> FilesFacts:
         reconnected, reconnected_known, reconnected_error = _reconnected_via_cli(client, cluster, deadline)
     else:
         # 9.8-9.10: no native open-files endpoint; the CLI table has the same facts and more.
-        counts, reconnected, total = _cli_file_counts(client, cluster, deadline)
-        reconnected_known, reconnected_error = True, ""
+        counts, reconnected, total, reconnected_known, reconnected_error = _cli_file_counts(
+            client, cluster, deadline
+        )
 
     # Only volumes that hold open files are needed for the volume -> aggregate -> node mapping,
     # but ONTAP cannot filter on "has open files": ask for all, keep the ones we need.
@@ -267,12 +268,29 @@ def _cli_file_key(r: dict[str, Any]) -> FileKey:
 
 def _cli_file_counts(
     client: OntapClient, cluster: ClusterInfo, deadline: float
-) -> tuple[Counter[FileKey], Counter[FileKey], int]:
+) -> tuple[Counter[FileKey], Counter[FileKey], int, bool, str]:
     """Counts and reconnected handles from `vserver cifs session file show`, in one walk."""
+    try:
+        counts, reconnected, total = _walk_cli_files(client, cluster, deadline, ep.OPEN_FILES_CLI.fields)
+        return counts, reconnected, total, True, ""
+    except CollectionError as exc:
+        # `reconnected` is the one parameter we could not confirm in every release's man page: a
+        # release without it answers 400 for the whole request. Ask again without it.
+        if exc.reason != "http_status" or "HTTP 400" not in str(exc):
+            raise
+        log.info("target %s: open files without `reconnected`: %s", client.settings.name, exc)
+        fields = tuple(f for f in ep.OPEN_FILES_CLI.fields if f != "reconnected")
+        counts, reconnected, total = _walk_cli_files(client, cluster, deadline, fields)
+        return counts, reconnected, total, False, str(exc)
+
+
+def _walk_cli_files(
+    client: OntapClient, cluster: ClusterInfo, deadline: float, fields: tuple[str, ...]
+) -> tuple[Counter[FileKey], Counter[FileKey], int]:
     counts: Counter[FileKey] = Counter()
     reconnected: Counter[FileKey] = Counter()
     total = 0
-    for index, r in enumerate(_records(client, ep.OPEN_FILES_CLI, cluster, deadline)):
+    for index, r in enumerate(_records(client, ep.OPEN_FILES_CLI, cluster, deadline, fields)):
         if not isinstance(r, dict):
             raise CollectionError("malformed", f"{ep.OPEN_FILES_CLI.path}: record {index} is not an object")
         try:

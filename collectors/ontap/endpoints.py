@@ -147,9 +147,10 @@ OPEN_FILES = Endpoint(
     ("node.name", "svm.name", "volume.name", "share.name", "continuously_available"),
     since=(11, 0),  # REST reference 9.11.1: "Introduced In: 9.11"
 )
-# Before 9.11 the same facts come from `vserver cifs session file show` (a CLI man page of every
-# release from 9.6 lists node, vserver, hosting-volume, share, continuously-available and
-# reconnected). One walk gives both the counts and the reconnected handles.
+# Before 9.11 the same facts come from `vserver cifs session file show` (its man pages for 9.7,
+# 9.9.1 and the latest list node, vserver, hosting volume, share and the CA protection level;
+# docs/ontap-versions.md). One walk gives both the counts and the reconnected handles; a release
+# that refuses `reconnected` is asked again without it (collect.py).
 OPEN_FILES_CLI = Endpoint(
     "api/private/cli/vserver/cifs/session/file",
     ("node", "vserver", "hosting_volume", "share", "continuously_available", "reconnected"),

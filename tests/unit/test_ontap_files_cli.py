@@ -78,3 +78,22 @@ def test_an_unreadable_ca_level_in_the_cli_table_is_malformed_not_guessed() -> N
     with pytest.raises(CollectionError) as err:
         collect_files(client, time.monotonic() + 10)
     assert err.value.reason == "malformed" and "continuously_available" in str(err.value)
+
+
+class _RefusesReconnected(_Served):
+    def pages(self, path: str, fields: Sequence[str], deadline: float,
+              query: Mapping[str, str] | None = None) -> Iterator[list[dict[str, Any]]]:
+        if path == CLI and "reconnected" in fields:
+            self.asked.append((path, tuple(fields), dict(query or {})))
+            raise CollectionError("http_status", f'GET {CLI}: HTTP 400 ONTAP error 262197: The value '
+                                  '"reconnected" is invalid for field "fields"')
+        yield from super().pages(path, fields, deadline, query)
+
+
+def test_a_release_that_refuses_reconnected_still_gives_the_counts() -> None:
+    rows = [{k: v for k, v in _cli("n1", "v1", "yes").items() if k != "reconnected"}]
+    client = _RefusesReconnected({CLI: rows, **VOLUMES}, (9, 8, 0))
+    facts = collect_files(client, time.monotonic() + 10)
+    assert dict(facts.counts) == {("n1", "vs1", "v1", "v1", "yes"): 1}
+    assert not facts.reconnected_known and "reconnected" in facts.reconnected_error
+    assert [("reconnected" in a[1]) for a in client.asked if a[0] == CLI] == [True, False]
