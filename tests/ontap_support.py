@@ -22,6 +22,26 @@ def scenario_names() -> list[str]:
     return sorted(p.name for p in SCENARIOS.iterdir() if (p / "scenario.yaml").is_file())
 
 
+# Scenarios whose declared verdict the checks do not reach yet, with why. Tests over every scenario
+# mark these strict xfail, so the fix turns them red until the entry is removed.
+KNOWN_CHECK_GAPS = {
+    "four-node-one-pair": "checks.svm_node_without_data_lif judges every node of the cluster; CIFS-NDO "
+    "needs a data LIF on the HA pair an SVM lives on only (simulators/ontap/oracle.py svm_ha_nodes)",
+}
+
+
+def scenario_params() -> list[Any]:
+    """scenario_names() for @pytest.mark.parametrize, KNOWN_CHECK_GAPS marked strict xfail."""
+    import pytest
+
+    return [
+        pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_CHECK_GAPS[n], strict=True))
+        if n in KNOWN_CHECK_GAPS
+        else n
+        for n in scenario_names()
+    ]
+
+
 def scenario_meta(name: str) -> dict[str, Any]:
     meta = yaml.safe_load((SCENARIOS / name / "scenario.yaml").read_text()) or {}
     assert isinstance(meta, dict)

@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 # How long a version answer is trusted. An upgrade changes which endpoints exist; ten minutes of
 # lag is harmless and saves one request per collection.
 CLUSTER_INFO_TTL_SECONDS = 600.0
+# Empty pages that still carry a next link, in a row, before the walk is declared stuck. ONTAP
+# sends one when return_timeout expires before any record is ready; a few in a row is a busy
+# cluster, dozens is a loop the deadline would otherwise have to end.
+MAX_EMPTY_PAGES_IN_A_ROW = 20
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,7 @@ class OntapClient:
             **(query or {}),
         }
         seen: set[str] = set()
+        empty_in_a_row = 0
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ontap-page") as lookahead:
             pending: Future[Any] | None = lookahead.submit(self._get, path, params, deadline)
             while pending is not None:
@@ -188,15 +193,29 @@ class OntapClient:
                 records = body.get("records") if isinstance(body, dict) else None
                 if not isinstance(records, list):
                     raise CollectionError("malformed", f"GET {path}: no 'records' array in the response")
+                _note_partial_error(path, body)
                 href = _next_href(body)
                 pending = None
-                if href and records:
-                    if href in seen:  # Harvest guards against a next link that repeats: so do we.
+                if href:
+                    # An empty page that still links on is what ONTAP sends when return_timeout
+                    # expired before any record was ready (ansible-collections/netapp.ontap #364):
+                    # the rest of the collection is behind the link, so follow it. Its link may
+                    # repeat the request verbatim (no record to key the next start on), so a
+                    # repeat is a loop only after a page that had records, or after too many
+                    # empty pages in a row; the collection deadline bounds the rest.
+                    empty_in_a_row = 0 if records else empty_in_a_row + 1
+                    if records and href in seen:  # Harvest guards against a next link that repeats
                         raise CollectionError("malformed", f"GET {path}: pagination loops on {_path(href)}")
+                    if empty_in_a_row > MAX_EMPTY_PAGES_IN_A_ROW:
+                        raise CollectionError(
+                            "malformed",
+                            f"GET {path}: {empty_in_a_row} empty pages in a row still link on; giving up",
+                        )
                     seen.add(href)
                     # The next link carries the whole query; sending params again would duplicate keys.
                     pending = lookahead.submit(self._get, href, None, deadline)
-                yield records
+                if records:
+                    yield records
 
     # -- cluster identity and version -------------------------------------------------------
     def cluster(self, deadline: float) -> ClusterInfo:
@@ -224,6 +243,26 @@ def _next_href(body: Any) -> str | None:
     except (KeyError, TypeError):
         return None
     return href if isinstance(href, str) and href else None
+
+
+def _error_text(err: Any) -> tuple[str, str]:
+    """(code, message) of an ``error`` member: ONTAP's object, or a bare string some proxies and
+    older releases put there. Never raises: an odd error body must not hide the HTTP status."""
+    if isinstance(err, dict):
+        return str(err.get("code", "") or ""), str(err.get("message", "") or "")[:300]
+    if isinstance(err, str):
+        return "", err[:300]
+    return "", ""
+
+
+def _note_partial_error(path: str, body: Any) -> None:
+    """A 200 collection may carry an ``error`` member next to its records (some nodes did not
+    answer in time): keep the records, say so in the log."""
+    err = body.get("error") if isinstance(body, dict) else None
+    if err is None:
+        return
+    code, message = _error_text(err)
+    log.warning("GET %s: partial answer, ONTAP error %s: %s", path, code or "-", message or "(no message)")
 
 
 def _path(path_and_query: str) -> str:
@@ -262,9 +301,7 @@ def _status_error(path_and_query: str, status: int, body: bytes) -> CollectionEr
     code = ""
     try:
         parsed = orjson.loads(body)
-        err = parsed.get("error", {}) if isinstance(parsed, dict) else {}
-        message = str(err.get("message", ""))[:300]
-        code = str(err.get("code", ""))
+        code, message = _error_text(parsed.get("error") if isinstance(parsed, dict) else None)
     except orjson.JSONDecodeError:
         pass
     detail = f"HTTP {status}" + (f" ONTAP error {code}: {message}" if message else "")

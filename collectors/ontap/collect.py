@@ -222,47 +222,14 @@ def collect_sessions(client: OntapClient, deadline: float) -> SessionsFacts:
 
 def collect_files(client: OntapClient, deadline: float) -> FilesFacts:
     cluster = client.cluster(deadline)
-    counts: Counter[FileKey] = Counter()
-    total = 0
-    for index, r in enumerate(_records(client, ep.OPEN_FILES, cluster, deadline)):
-        if not isinstance(r, dict):
-            raise CollectionError("malformed", f"{ep.OPEN_FILES.path}: record {index} is not an object")
-        try:
-            ca = parse.to_bool(r.get("continuously_available"), "continuously_available")
-            key = (
-                parse.name_of(r, "node"),
-                parse.name_of(r, "svm"),
-                parse.name_of(r, "volume"),
-                parse.name_of(r, "share"),
-                "unknown" if ca is None else ("yes" if ca else "no"),
-            )
-        except MalformedRecord as exc:
-            raise CollectionError("malformed", f"{ep.OPEN_FILES.path}: record {index}: {exc}") from None
-        counts[key] += 1
-        total += 1
-
-    reconnected: Counter[FileKey] = Counter()
-    reconnected_known, reconnected_error = True, ""
-    try:
-        for r in _records(client, ep.OPEN_FILES_RECONNECTED_CLI, cluster, deadline):
-            if parse.to_bool(r.get("reconnected"), "reconnected") is not True:
-                continue
-            ca = parse.to_bool(r.get("continuously_available"), "continuously_available")
-            reconnected[
-                (
-                    str(r.get("node", "")),
-                    str(r.get("vserver", "")),
-                    str(r.get("hosting_volume", "")),
-                    str(r.get("share", "")),
-                    "unknown" if ca is None else ("yes" if ca else "no"),
-                )
-            ] += 1
-    except (CollectionError, MalformedRecord) as exc:
-        if isinstance(exc, CollectionError) and exc.reason not in ("forbidden", "http_status", "malformed"):
-            raise
-        reconnected_known, reconnected_error = False, str(exc)
-        reconnected.clear()
-        log.info("target %s: reconnected state unavailable: %s", client.settings.name, exc)
+    if ep.OPEN_FILES.supported(cluster):
+        counts, total = _native_file_counts(client, cluster, deadline)
+        reconnected, reconnected_known, reconnected_error = _reconnected_via_cli(client, cluster, deadline)
+    else:
+        # 9.8-9.10: no native open-files endpoint; the CLI table has the same facts and more.
+        counts, reconnected, total, reconnected_known, reconnected_error = _cli_file_counts(
+            client, cluster, deadline
+        )
 
     # Only volumes that hold open files are needed for the volume -> aggregate -> node mapping,
     # but ONTAP cannot filter on "has open files": ask for all, keep the ones we need.
@@ -281,6 +248,114 @@ def collect_files(client: OntapClient, deadline: float) -> FilesFacts:
         volumes=volumes,
         total=total,
     )
+
+
+def _file_ca(value: Any) -> str:
+    """A file's CA level as the label vocabulary says it: yes | no | partial | unknown.
+
+    Native REST sends the enum "yes"/"no"; the CLI passthrough a yes/no string or a JSON boolean
+    (Harvest's recorded private-CLI bodies carry JSON booleans), and the CLI documents a
+    "Partial" protection level for sessions that some releases may also print for files."""
+    if value is None:
+        return "unknown"
+    if value is True or value is False:
+        return "yes" if value else "no"
+    level = norm(value)
+    if level in ("yes", "true"):
+        return "yes"
+    if level in ("no", "false"):
+        return "no"
+    if level == "partial":
+        return "partial"
+    raise MalformedRecord(f"field continuously_available: unexpected value {value!r:.40}")
+
+
+def _native_file_counts(client: OntapClient, cluster: ClusterInfo, deadline: float) -> tuple[Counter[FileKey], int]:
+    counts: Counter[FileKey] = Counter()
+    total = 0
+    for index, r in enumerate(_records(client, ep.OPEN_FILES, cluster, deadline)):
+        if not isinstance(r, dict):
+            raise CollectionError("malformed", f"{ep.OPEN_FILES.path}: record {index} is not an object")
+        try:
+            ca = parse.to_bool(r.get("continuously_available"), "continuously_available")
+            key = (
+                parse.name_of(r, "node"),
+                parse.name_of(r, "svm"),
+                parse.name_of(r, "volume"),
+                parse.name_of(r, "share"),
+                "unknown" if ca is None else ("yes" if ca else "no"),
+            )
+        except MalformedRecord as exc:
+            raise CollectionError("malformed", f"{ep.OPEN_FILES.path}: record {index}: {exc}") from None
+        counts[key] += 1
+        total += 1
+    return counts, total
+
+
+def _cli_file_key(r: dict[str, Any]) -> FileKey:
+    return (
+        parse.text(r, "node"),
+        parse.text(r, "vserver"),
+        parse.text(r, "hosting_volume"),
+        parse.text(r, "share"),
+        _file_ca(r.get("continuously_available")),
+    )
+
+
+def _cli_file_counts(
+    client: OntapClient, cluster: ClusterInfo, deadline: float
+) -> tuple[Counter[FileKey], Counter[FileKey], int, bool, str]:
+    """Counts and reconnected handles from `vserver cifs session file show`, in one walk."""
+    try:
+        counts, reconnected, total = _walk_cli_files(client, cluster, deadline, ep.OPEN_FILES_CLI.fields)
+        return counts, reconnected, total, True, ""
+    except CollectionError as exc:
+        # `reconnected` is the one parameter we could not confirm in every release's man page: a
+        # release without it answers 400 for the whole request. Ask again without it.
+        if exc.reason != "http_status" or "HTTP 400" not in str(exc):
+            raise
+        log.info("target %s: open files without `reconnected`: %s", client.settings.name, exc)
+        fields = tuple(f for f in ep.OPEN_FILES_CLI.fields if f != "reconnected")
+        counts, reconnected, total = _walk_cli_files(client, cluster, deadline, fields)
+        return counts, reconnected, total, False, str(exc)
+
+
+def _walk_cli_files(
+    client: OntapClient, cluster: ClusterInfo, deadline: float, fields: tuple[str, ...]
+) -> tuple[Counter[FileKey], Counter[FileKey], int]:
+    counts: Counter[FileKey] = Counter()
+    reconnected: Counter[FileKey] = Counter()
+    total = 0
+    for index, r in enumerate(_records(client, ep.OPEN_FILES_CLI, cluster, deadline, fields)):
+        if not isinstance(r, dict):
+            raise CollectionError("malformed", f"{ep.OPEN_FILES_CLI.path}: record {index} is not an object")
+        try:
+            key = _cli_file_key(r)
+            is_reconnected = parse.to_bool(r.get("reconnected"), "reconnected") is True
+        except MalformedRecord as exc:
+            raise CollectionError("malformed", f"{ep.OPEN_FILES_CLI.path}: record {index}: {exc}") from None
+        counts[key] += 1
+        if is_reconnected:
+            reconnected[key] += 1
+        total += 1
+    return counts, reconnected, total
+
+
+def _reconnected_via_cli(
+    client: OntapClient, cluster: ClusterInfo, deadline: float
+) -> tuple[Counter[FileKey], bool, str]:
+    reconnected: Counter[FileKey] = Counter()
+    try:
+        for r in _records(client, ep.OPEN_FILES_RECONNECTED_CLI, cluster, deadline):
+            if parse.to_bool(r.get("reconnected"), "reconnected") is not True:
+                continue
+            reconnected[_cli_file_key(r)] += 1
+    except (CollectionError, MalformedRecord) as exc:
+        if isinstance(exc, CollectionError) and exc.reason not in ("forbidden", "http_status", "malformed"):
+            raise
+        log.info("target %s: reconnected state unavailable: %s", client.settings.name, exc)
+        return Counter(), False, str(exc)
+    return reconnected, True, ""
 
 
 COLLECTORS: dict[str, Callable[[OntapClient, float], Any]] = {

@@ -2,9 +2,9 @@
 
 Field lists are always narrowed to what a parser reads. A field gated on a version is only asked
 of clusters that have it, because ONTAP answers an unknown field with HTTP 400 (ontap_api.md §4).
-Versions come from shared/reference/field_tables.md ("first lib ver", a proxy for the ONTAP
-release; the library has no 9.11 build, so 9.12.1-first fields are treated as 9.11) and the REST
-reference "Introduced In" lines quoted in ontap_api.md §1.2.
+Versions come from the netapp-ontap release schemas (one library release per ONTAP release; there
+is no 9.11 build, so 9.12.1-first fields are treated as 9.11) and the REST reference "Introduced
+In" lines; every gate and the floor below are cited in docs/ontap-versions.md.
 """
 
 from __future__ import annotations
@@ -12,6 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from collectors.ontap.facts import ClusterInfo
+
+# The oldest ONTAP the exporter supports: 9.8. Below it `protocols/cifs/sessions` does not exist
+# (REST reference: "Introduced In: 9.8"), and SMB data LIFs cannot be told apart through REST:
+# LIFs upgraded from role-based releases may carry no `data_cifs` service, and no REST release
+# exposes the LIF role (netapp-ontap 9.6-9.14 IpInterfaceSchema has no `role`). A 9.6/9.7 cluster
+# is reported unsupported by every collector instead of being judged from half the facts.
+MIN_ONTAP = (8, 0)
 
 
 @dataclass(frozen=True)
@@ -23,14 +30,19 @@ class Endpoint:
     gated_fields: tuple[tuple[str, tuple[int, int]], ...] = ()
     query: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def needs(self) -> tuple[int, int]:
+        return max(self.since, MIN_ONTAP)
+
     def supported(self, cluster: ClusterInfo) -> bool:
-        return cluster.at_least(*self.since)
+        return cluster.at_least(*self.needs)
 
     def fields_for(self, cluster: ClusterInfo) -> tuple[str, ...]:
         return self.fields + tuple(f for f, since in self.gated_fields if cluster.at_least(*since))
 
     def describe_since(self) -> str:
-        return f"9.{self.since[0]}" + (f".{self.since[1]}" if self.since[1] else "")
+        major, minor = self.needs
+        return f"9.{major}" + (f".{minor}" if minor else "")
 
 
 # -- health (private CLI passthrough: `system health ...`; `fields=*` is refused there) --------
@@ -71,18 +83,16 @@ HEALTH_POLICY = Endpoint(
 # -- nodes / HA ------------------------------------------------------------------------------
 NODES = Endpoint(
     "api/cluster/nodes",
-    (
-        "name",
-        "uuid",
-        "state",
-        "membership",
-        "ha.enabled",
-        "ha.partners",
-        "ha.auto_giveback",
-        "ha.takeover.state",
-        "ha.giveback.state",
+    ("name", "uuid", "membership", "ha.enabled", "ha.partners", "ha.auto_giveback"),
+    # state and ha.takeover/ha.giveback are absent from netapp-ontap 9.6.0's NodeSchema and
+    # present from 9.7.0 (docs/ontap-versions.md); below MIN_ONTAP anyway, gated to say so.
+    gated_fields=(
+        ("state", (7, 0)),
+        ("ha.takeover.state", (7, 0)),
+        ("ha.giveback.state", (7, 0)),
+        ("ha.interconnect.state", (11, 0)),
+        ("ha.takeover_check", (14, 1)),
     ),
-    gated_fields=(("ha.interconnect.state", (11, 0)), ("ha.takeover_check", (14, 1))),
 )
 AGGREGATES = Endpoint("api/storage/aggregates", ("name", "uuid", "node.name", "home_node.name", "state"))
 
@@ -142,7 +152,15 @@ SESSION_CLIENT_FIELDS = ("client_ip", "user")
 OPEN_FILES = Endpoint(
     "api/protocols/cifs/session/files",
     ("node.name", "svm.name", "volume.name", "share.name", "continuously_available"),
-    since=(11, 0),
+    since=(11, 0),  # REST reference 9.11.1: "Introduced In: 9.11"
+)
+# Before 9.11 the same facts come from `vserver cifs session file show` (its man pages for 9.7,
+# 9.9.1 and the latest list node, vserver, hosting volume, share and the CA protection level;
+# docs/ontap-versions.md). One walk gives both the counts and the reconnected handles; a release
+# that refuses `reconnected` is asked again without it (collect.py).
+OPEN_FILES_CLI = Endpoint(
+    "api/private/cli/vserver/cifs/session/file",
+    ("node", "vserver", "hosting_volume", "share", "continuously_available", "reconnected"),
 )
 # `reconnected` is not in native REST (field_tables.md); `vserver cifs session file show` has it.
 # Filtered to reconnected files so the answer stays small on a busy cluster.

@@ -14,7 +14,7 @@ import orjson
 
 from simulators.ontap.errors import CODE_NOT_FOUND, ApiError, cli_wildcard, unexpected_argument
 from simulators.ontap.fields import Tree, build_tree, check_known, is_wildcard, project, strip_links
-from simulators.ontap.query import Query, next_href, self_href
+from simulators.ontap.query import Query, next_href, next_href_by_keys, self_href
 from simulators.ontap.scenario import Endpoint
 
 # The body for a path no endpoint file answers (ansible-collections/netapp.ontap #160 quotes
@@ -75,6 +75,7 @@ def render_collection(
     query: Query,
     hal: bool,
     filtered: FilteredLookup,
+    key_paging: bool = False,
 ) -> Page:
     """One page of a collection. ``filtered`` returns (and may cache) the records matching the
     query's filters, so paging through 100k records filters once, not once per page."""
@@ -91,9 +92,16 @@ def render_collection(
             body["_links"] = links
         return Page(orjson.dumps(body), None)
     start = min(query.offset, total)
+    if query.start_keys:
+        start = _key_start(records, query.start_keys)
     end = total if query.max_records is None else min(start + query.max_records, total)
     page = [_render(r, tree, hal) for r in records[start:end]]
-    nxt = next_href("/" + path, raw_query, end) if end < total else None
+    nxt = None
+    if end < total:
+        if key_paging:
+            nxt = next_href_by_keys("/" + path, raw_query, _key_values(endpoint, records[end]))
+        else:
+            nxt = next_href("/" + path, raw_query, end)
     if nxt is not None:
         # Kept even with Accept: application/json: "except a link needed to retrieve the next batch".
         links["next"] = {"href": nxt}
@@ -101,6 +109,36 @@ def render_collection(
     if links:
         body["_links"] = links
     return Page(orjson.dumps(body), nxt)
+
+
+def _key_values(endpoint: Endpoint, record: dict[str, Any]) -> list[tuple[str, str]]:
+    """The record's key fields (uuid; or node.uuid, svm.uuid, identifier, ...) as start keys."""
+    spec_keys = endpoint.spec.keys or ("uuid",)
+    # A name next to its uuid is redundant: ONTAP keys on the uuid (start.uuid, start.node.uuid).
+    keys = [k for k in spec_keys if not (k == "name" and "uuid" in spec_keys)
+            and not (k.endswith(".name") and k[: -len("name")] + "uuid" in spec_keys)]
+    out = []
+    for key in keys:
+        value: Any = record
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is not None:
+            out.append((key, str(value)))
+    return out
+
+
+def _key_start(records: list[dict[str, Any]], start_keys: tuple[tuple[str, str], ...]) -> int:
+    """Index of the first record whose keys equal the ``start.*`` values; past the end if none."""
+    for index, record in enumerate(records):
+        for key, wanted in start_keys:
+            value: Any = record
+            for part in key.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            if value is None or str(value) != wanted:
+                break
+        else:
+            return index
+    return len(records)
 
 
 def find_instance(endpoints: dict[str, Endpoint], path: str) -> tuple[Endpoint, dict[str, Any]]:

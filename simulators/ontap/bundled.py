@@ -575,6 +575,117 @@ def health_status_fails() -> tuple[Cluster, Meta]:
     )
 
 
+# ---------------------------------------------------------------------------------------------
+# Releases, topologies and wire behaviour of real clusters (issue 11). Each versioned scenario
+# is validated against the netapp-ontap release of its own version
+# (tests/unit/test_sim_fidelity_versions.py).
+
+
+def ontap_9_8() -> tuple[Cluster, Meta]:
+    b = base(version="9.8.0")
+    return b.c, meta(
+        """Healthy cluster on ONTAP 9.8, the oldest supported release: CIFS sessions exist (9.8+),
+        open files only through the CLI table of `vserver cifs session file show` (native
+        api/protocols/cifs/session/files is 9.11+), shares without continuously_available and
+        offline_files (9.10+; the CLI share_properties carry CA), nodes without ha.interconnect.""",
+        [],
+    )
+
+
+def ontap_9_9_ha_not_ready() -> tuple[Cluster, Meta]:
+    plan = Plan(hyperv_volumes=("hyperv_vms2",), sql_aggregates=("aggr1_n2", "aggr1_n2"))
+    b = base(version="9.9.1", plan=plan)
+    _break_ha(b.c)
+    b.c.alerts.append(texts.ha_not_ready(N2, ALERT_TIME))
+    cifs = next(s for s in b.c.subsystems if s.name == "cifs_ndo")
+    cifs.health, cifs.outstanding_alert_count = "degraded", 1
+    return b.c, meta(
+        """ONTAP 9.9.1, takeover not possible in either direction (ha.takeover.state not_possible;
+        9.9 has no ha.interconnect in REST). CA files of Hyper-V and SQL Server are open on
+        aggr1_n2 (cluster1-02). With no native open-files endpoint before 9.11, the exporter must
+        derive HaNotReadyCifsNdo from the CLI table of `vserver cifs session file show`.""",
+        [
+            finding("HaNotReadyCifsNdo", node=N2),
+            finding("OntapCifsNdoHealthDegraded"),
+            finding("OntapHealthAlert", node=N2, alert_id="HaNotReadyCifsNdo_Alert", alerting_resource=N2),
+        ],
+    )
+
+
+NATIVE_COLLECTIONS = [
+    "api/cluster/nodes", "api/storage/aggregates", "api/storage/volumes", "api/network/ip/interfaces",
+    "api/network/ethernet/ports", "api/protocols/cifs/services", "api/protocols/cifs/shares",
+    "api/protocols/cifs/sessions", "api/protocols/cifs/session/files",
+]
+
+
+def ontap_9_11_key_paging() -> tuple[Cluster, Meta]:
+    b = base(version="9.11.1")
+    return b.c, meta(
+        """Healthy cluster on ONTAP 9.11.1 (the first with native open files) that pages the way
+        busy real clusters do: key-based next links (start.uuid=..., start.node.uuid=...) on
+        every native collection, and one empty sessions page that still links on (what ONTAP
+        sends when return_timeout expires before a record is ready). Read with small pages
+        (client_max_records), the verdict must equal the healthy one.""",
+        [],
+        key_paging=NATIVE_COLLECTIONS,
+        client_max_records=4,
+        faults=[{"path": "api/protocols/cifs/sessions", "on_page": 1, "empty_page": True, "times": 1}],
+    )
+
+
+N3, N4 = "cluster1-03", "cluster1-04"
+
+
+def four_node_one_pair() -> tuple[Cluster, Meta]:
+    b = base(version="9.12.1")
+    b.ha_pair(N3, N4)
+    b.aggregate("aggr1_n3", N3)
+    b.aggregate("aggr1_n4", N4)
+    b.health()  # monitors for all four nodes
+    return b.c, meta(
+        """Four-node ONTAP 9.12.1 cluster: the SMB SVMs vs1 and vs2 (volumes, LIFs, sessions) all
+        live on the HA pair cluster1-01/02; the second pair cluster1-03/04 only has its own
+        aggregates. CIFS-NDO is per HA pair: the SVMs need no data LIF on cluster1-03/04, and
+        nothing is wrong.""",
+        [],
+    )
+
+
+def ipv6_lifs() -> tuple[Cluster, Meta]:
+    b = base(version="9.13.1")
+    renumbered = {}
+    for i, lif in enumerate((x for x in b.c.lifs if x.svm == "vs2" and "data" in x.name), start=1):
+        renumbered[lif.ip] = f"fd20:8b1e:b255:4071::{10 + i:x}"
+        lif.ip, lif.netmask = renumbered[lif.ip], "64"
+    for n, session in enumerate(b.c.sessions, start=1):
+        if session.server_ip in renumbered:
+            session.server_ip = renumbered[session.server_ip]
+            session.client_ip = f"fd20:8b1e:b255:4071::{0x100 + n:x}"
+    return b.c, meta(
+        """Healthy ONTAP 9.13.1 cluster whose SQL Server SVM vs2 is reached over IPv6 only: its data
+        LIFs have IPv6 addresses (ip.family ipv6, netmask 64) and the SQL Server sessions come from
+        IPv6 clients. Nothing to report.""",
+        [],
+    )
+
+
+def private_cli_errors() -> tuple[Cluster, Meta]:
+    b = base()
+    return b.c, meta(
+        """Healthy 9.14.1 cluster whose private CLI tables fail the way real ones do under load or
+        when a table is missing: `vserver cifs share` answers "CM reject" (code 8585368) and
+        `vserver cifs session file` answers "Table is not found" (code 8585320). Native REST
+        still answers: shares are judged without BranchCache, reconnected handles are unknown,
+        and no collector fails.""",
+        [],
+        faults=[
+            {"path": "api/private/cli/vserver/cifs/share", "error": "cm_reject"},
+            {"path": "api/private/cli/vserver/cifs/session/file", "error": "table_not_found"},
+        ],
+    )
+
+
 @dataclass(frozen=True)
 class Bundled:
     name: str
@@ -605,6 +716,13 @@ BUNDLED = (
     Bundled("idle-session", idle_session),
     Bundled("health-policy-disabled", health_policy_disabled),
     Bundled("health-status-fails", health_status_fails),
+    # issue 11 (h11sim): releases, topologies, wire behaviour
+    Bundled("ontap-9-8", ontap_9_8),
+    Bundled("ontap-9-9-ha-not-ready", ontap_9_9_ha_not_ready),
+    Bundled("ontap-9-11-key-paging", ontap_9_11_key_paging),
+    Bundled("four-node-one-pair", four_node_one_pair),
+    Bundled("ipv6-lifs", ipv6_lifs),
+    Bundled("private-cli-errors", private_cli_errors),
 )
 
 

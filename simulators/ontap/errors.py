@@ -49,3 +49,13 @@ def unexpected_argument(name: str) -> ApiError:
 def cli_wildcard() -> ApiError:
     message = "Wildcard fields=* is not allowed for CLI-based REST APIs."
     return ApiError(400, message, CODE_CLI_WILDCARD, "fields")
+
+
+# Private-CLI error bodies a busy or feature-less cluster returns. Message and code as NetApp
+# Harvest matches them (pkg/errs/ontap.go: TableNotFound "Table is not found" 8585320, CMReject
+# "CM reject" 8585368; Harvest backs off 30-60 s on CM reject). The HTTP status of each is
+# UNVERIFIED (docs/simulator.md, "Unverified spellings").
+NAMED_ERRORS: dict[str, tuple[int, str, str]] = {
+    "table_not_found": (400, "Table is not found", "8585320"),
+    "cm_reject": (500, "CM reject", "8585368"),
+}

@@ -15,7 +15,8 @@ from typing import Any, Literal
 
 TruncateMode = Literal["short_body", "cut_json"]
 _KNOWN_KEYS = frozenset(
-    {"path", "latency_seconds", "status", "body", "malformed", "truncated", "reset", "on_page", "times"}
+    {"path", "latency_seconds", "status", "body", "malformed", "truncated", "reset", "on_page", "times",
+     "empty_page", "error"}
 )
 
 
@@ -30,6 +31,11 @@ class FaultRule:
     # closes. "cut_json": Content-Length matches a body cut mid-JSON (a parse error, not an I/O one).
     truncated: TruncateMode | None = None
     reset: bool = False
+    # An empty page that still links on, as ONTAP answers when return_timeout expires before any
+    # record is ready (the link repeats the request: there is no record to key the next start on).
+    empty_page: bool = False
+    # A named private-CLI error body (errors.NAMED_ERRORS: table_not_found, cm_reject).
+    error: str | None = None
     on_page: int | None = None
     times: int | None = None  # None: every time
     fired: int = 0
@@ -60,6 +66,8 @@ class FaultRule:
             malformed=bool(raw.get("malformed", False)),
             truncated=mode,
             reset=bool(raw.get("reset", False)),
+            empty_page=bool(raw.get("empty_page", False)),
+            error=_named_error(raw.get("error")),
             on_page=int(raw["on_page"]) if raw.get("on_page") is not None else None,
             times=int(raw["times"]) if raw.get("times") is not None else None,
         )
@@ -67,7 +75,8 @@ class FaultRule:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"path": self.path}
-        keys = ("latency_seconds", "status", "body", "malformed", "truncated", "reset", "on_page", "times")
+        keys = ("latency_seconds", "status", "body", "malformed", "truncated", "reset", "empty_page", "error",
+                "on_page", "times")
         for key in keys:
             value = getattr(self, key)
             if value not in (None, False, 0.0) or (key == "times" and value is not None):
@@ -86,6 +95,16 @@ class FaultRule:
                 return False
             self.fired += 1
             return True
+
+
+def _named_error(value: Any) -> str | None:
+    from simulators.ontap.errors import NAMED_ERRORS
+
+    if value is None:
+        return None
+    if value not in NAMED_ERRORS:
+        raise ValueError(f"error must be one of {sorted(NAMED_ERRORS)}, not {value!r}")
+    return str(value)
 
 
 def parse_faults(raw: Any) -> list[FaultRule]:

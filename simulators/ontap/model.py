@@ -26,6 +26,9 @@ class Version:
 
 
 VERSIONS = {
+    # Patch levels and build dates are illustrative; generation/major/minor are what clients read.
+    "9.8.0": Version(9, 8, 0, "NetApp Release 9.8P21: Wed Dec 06 05:26:35 UTC 2023"),
+    "9.9.1": Version(9, 9, 1, "NetApp Release 9.9.1P18: Thu Feb 01 14:05:12 UTC 2024"),
     "9.10.1": Version(9, 10, 1, "NetApp Release 9.10.1P12: Wed Apr 26 11:20:46 UTC 2023"),
     "9.11.1": Version(9, 11, 1, "NetApp Release 9.11.1P13: Tue Jan 16 09:12:53 UTC 2024"),
     "9.12.1": Version(9, 12, 1, "NetApp Release 9.12.1P10: Thu Jan 18 20:40:06 UTC 2024"),

@@ -124,6 +124,17 @@ class Oracle:
             and "data_cifs" in (lif.get("services") or [])
         )
 
+    def svm_ha_nodes(self, svm: str, lifs: list[dict[str, Any]], owners: dict[tuple[str, str], set[str]]) -> set[str]:
+        """The nodes of the HA pairs an SVM lives on: where its data LIFs are homed or its volumes'
+        aggregates are owned, plus their partners. In a 4-node cluster an SVM kept on one HA pair
+        needs no LIF on the other pair: CIFS-NDO (and ONTAP's NoStandbyLif alert) is per HA pair."""
+        nodes = self.nodes()
+        homes = {_dig(x, "location.home_node.name") for x in lifs if _dig(x, "svm.name") == svm}
+        homes |= {n for (v_svm, _), owner_nodes in owners.items() if v_svm == svm for n in owner_nodes}
+        out = {n for n in homes if n in nodes}
+        out |= {self.partner(nodes[n]) for n in list(out)} - {""}
+        return out
+
     def shares(self) -> list[dict[str, Any]]:
         """Native share records with the CLI's view merged in under ``_cli``."""
         cli = {(r["vserver"], r["share_name"]): r for r in self.records("api/private/cli/vserver/cifs/share")}
@@ -221,7 +232,7 @@ class Oracle:
             if server.get("enabled") is False:
                 continue
             svm = _dig(server, "svm.name")
-            for node in sorted(nodes):
+            for node in sorted(self.svm_ha_nodes(svm, lifs, owners)):
                 if node not in taken_over and not any(self.usable_lif(x, svm, node) for x in lifs):
                     add("SvmNodeWithoutDataLif", svm=svm, node=node)
 

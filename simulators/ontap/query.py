@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from simulators.ontap.errors import ApiError
 from simulators.ontap.fields import split_fields
@@ -26,6 +26,8 @@ class Query:
     offset: int
     ignore_unknown: bool
     filters: tuple[tuple[str, str], ...]
+    # ``start.<key>=value`` of a key-based next link (``start.uuid=...``), in request order.
+    start_keys: tuple[tuple[str, str], ...] = ()
 
     @property
     def page(self) -> int:
@@ -59,6 +61,7 @@ def parse_query(raw: str) -> Query:
     offset = 0
     ignore_unknown = False
     filters: list[tuple[str, str]] = []
+    start_keys: list[tuple[str, str]] = []
     for name, value in parse_qsl(raw, keep_blank_values=True):
         if name == "fields":
             fields = tuple(split_fields(value))
@@ -74,9 +77,11 @@ def parse_query(raw: str) -> Query:
             offset = _integer(name, value, 0)
         elif name == "order_by":
             pass  # accepted, ignored: records keep the scenario file's order
+        elif name.startswith("start."):
+            start_keys.append((name[len("start."):], value))
         else:
             filters.append((name, value))
-    return Query(fields, max_records, return_records, offset, ignore_unknown, tuple(filters))
+    return Query(fields, max_records, return_records, offset, ignore_unknown, tuple(filters), tuple(start_keys))
 
 
 def next_href(path: str, raw_query: str, offset: int) -> str:
@@ -88,3 +93,12 @@ def next_href(path: str, raw_query: str, offset: int) -> str:
 
 def self_href(path: str, raw_query: str) -> str:
     return f"{path}?{raw_query}" if raw_query else path
+
+
+def next_href_by_keys(path: str, raw_query: str, keys: list[tuple[str, str]]) -> str:
+    """A key-based next link, as ONTAP writes it for some collections: the start keys first, then
+    the original query (NetApp/trident's REST client quotes
+    ``/api/storage/volumes?start.uuid=<uuid>&fields=...&max_records=1&...``)."""
+    kept = [p for p in raw_query.split("&") if p and not p.split("=", 1)[0].startswith(("start.", "offset"))]
+    starts = [f"start.{k}={quote(v, safe='')}" for k, v in keys]
+    return f"{path}?{'&'.join(starts + kept)}"

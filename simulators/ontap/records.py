@@ -31,6 +31,56 @@ def _collection(records: list[dict[str, Any]]) -> Body:
     return {"records": records, "num_records": len(records)}
 
 
+# Fields the renderer writes that older releases do not have: (first ONTAP 9.<major>, paths).
+# Established per release from netapp-ontap's schemas (tests/unit/test_sim_fidelity_versions.py
+# fails when a scenario carries a field its release lacks). A field first seen in the 9.12.1.0
+# library may be 9.11 or 9.12 (no 9.11 build): it is given to 9.12+ only.
+VERSION_GATES: dict[str, tuple[tuple[int, tuple[str, ...]], ...]] = {
+    "api/cluster": ((10, ("peering_policy",)),),
+    "api/cluster/nodes": ((9, ("owner", "storage_configuration", "controller.board", "controller.cpu",
+                               "controller.memory_size")),),
+    "api/protocols/cifs/services": ((10, ("security.aes_netlogon_enabled", "security.ldap_referral_enabled",
+                                          "security.session_security", "security.try_ldap_channel_binding",
+                                          "security.use_ldaps", "security.use_start_tls")),),
+    "api/protocols/cifs/shares": (
+        (9, ("no_strict_security",)),
+        (10, ("continuously_available", "offline_files", "namespace_caching", "show_snapshot", "vscan_profile",
+              "file_umask", "dir_umask")),
+    ),
+    "api/storage/volumes": (
+        (9, ("snapmirror.destinations", "space.available_percent", "space.fractional_reserve",
+             "space.full_threshold_percent", "space.logical_space.used", "space.logical_space.used_percent",
+             "space.nearly_full_threshold_percent", "space.percent_used", "space.snapshot.reserve_size",
+             "space.snapshot.space_used_percent")),
+        (10, ("activity_tracking", "anti_ransomware", "scheduled_snapshot_naming_scheme", "snapshot_count",
+              "space.expected_available", "space.filesystem_size", "space.filesystem_size_fixed",
+              "space.physical_used", "space.physical_used_percent", "space.snapshot.autodelete_trigger",
+              "space.snapshot.reserve_available", "space.user_data")),
+        (12, ("granular_data", "msid", "snapshot_locking_enabled", "space.is_used_stale",
+              "space.large_size_enabled")),
+    ),
+}
+
+
+def _drop(record: dict[str, Any], path: str) -> None:
+    *parents, leaf = path.split(".")
+    node: Any = record
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        node.pop(leaf, None)
+
+
+def gate_for_version(path: str, body: Body, major: int) -> Body:
+    records = body["records"] if isinstance(body.get("records"), list) else [body]
+    for since, paths in VERSION_GATES.get(path, ()):
+        if major < since:
+            for record in records:
+                for field_path in paths:
+                    _drop(record, field_path)
+    return body
+
+
 class Renderer:
     def __init__(self, cluster: Cluster) -> None:
         self.c = cluster
@@ -280,7 +330,7 @@ class Renderer:
             rec: dict[str, Any] = {
                 "uuid": x.uuid,
                 "name": x.name,
-                "ip": {"address": x.ip, "netmask": x.netmask, "family": "ipv4"},
+                "ip": {"address": x.ip, "netmask": x.netmask, "family": "ipv6" if ":" in x.ip else "ipv4"},
                 "enabled": x.enabled,
                 "state": x.state,
                 "scope": x.scope,
@@ -637,7 +687,7 @@ class Renderer:
         }
         if self.v.at_least(11):  # api/protocols/cifs/session/files: introduced in 9.11
             out["api/protocols/cifs/session/files"] = self.files()
-        return out
+        return {path: gate_for_version(path, body, self.v.major) for path, body in out.items()}
 
 
 def write_bodies(bodies: dict[str, Body], out: Path, indent: bool = True) -> None:

@@ -2,7 +2,8 @@
 
 Layout::
 
-    scenario.yaml                      description, credentials, faults, ca_shares, expected_findings
+    scenario.yaml                      description, credentials, faults, ca_shares, key_paging,
+                                       expected_findings
     api/cluster.json                   an object, as GET api/cluster?fields=** returns it
     api/storage/volumes.json           {"records": [...], "num_records": N}
     api/private/cli/system/health/alert.json
@@ -13,6 +14,7 @@ The file path is the API path. Records are stored full; the server projects them
 
 from __future__ import annotations
 
+import fnmatch
 import gc
 import gzip
 from dataclasses import dataclass, field
@@ -53,6 +55,12 @@ class Scenario:
     ca_shares: tuple[str, ...]
     expected_findings: tuple[dict[str, Any], ...]
     endpoints: dict[str, Endpoint] = field(repr=False)
+    # fnmatch patterns of collections whose next links are key-based (``start.uuid=...``)
+    # instead of offset-based (``start.offset=N``).
+    key_paging: tuple[str, ...] = ()
+
+    def pages_by_keys(self, path: str) -> bool:
+        return any(fnmatch.fnmatchcase(path, pattern) for pattern in self.key_paging)
 
     @property
     def name(self) -> str:
@@ -125,4 +133,5 @@ def load_scenario(root: Path) -> Scenario:
         ca_shares=tuple(str(s) for s in meta.get("ca_shares") or ()),
         expected_findings=tuple(meta.get("expected_findings") or ()),
         endpoints=endpoints,
+        key_paging=tuple(str(p) for p in meta.get("key_paging") or ()),
     )

@@ -34,7 +34,7 @@ from urllib.parse import unquote, urlsplit
 import orjson
 
 from simulators import tls
-from simulators.ontap.errors import CODE_NOT_SUPPORTED, CODE_PERMISSION, ApiError, error_body
+from simulators.ontap.errors import CODE_NOT_SUPPORTED, CODE_PERMISSION, NAMED_ERRORS, ApiError, error_body
 from simulators.ontap.faults import FaultRule, default_error_body
 from simulators.ontap.query import parse_query
 from simulators.ontap.state import SimState
@@ -200,6 +200,11 @@ class _Handler(BaseHTTPRequestHandler):
         rule = state.fault_for(path, query.page)
         if rule is not None and self._pre_fault(rule, ctype):
             return
+        if rule is not None and rule.empty_page:
+            href = "/" + path + (f"?{raw_query}" if raw_query else "")
+            self._send_json(200, {"records": [], "num_records": 0, "_links": {"next": {"href": href}}}, ctype,
+                            {"Link": f'<{href}>; rel="next"'})
+            return
         try:
             page = state.get(path, raw_query, query, hal)
         except ApiError as err:
@@ -217,6 +222,10 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(rule.latency_seconds)
         if rule.reset:
             self._reset()
+            return True
+        if rule.error is not None:
+            status, message, code = NAMED_ERRORS[rule.error]
+            self._send_json(status, error_body(message, code), ctype)
             return True
         if rule.status is not None:
             headers = {"Retry-After": "1"} if rule.status in (429, 503) else {}

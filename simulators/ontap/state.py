@@ -122,7 +122,8 @@ class SimState:
         elif endpoint.is_object:
             page = render_object(endpoint.records[0], endpoint, query, hal)
         else:
-            page = render_collection(endpoint, path, raw_query, query, hal, self._filtered_records)
+            page = render_collection(endpoint, path, raw_query, query, hal, self._filtered_records,
+                                     view.scenario.pages_by_keys(path))
         self._bodies.put(key, page)
         return page
 

@@ -23,7 +23,7 @@ from tests.ontap_support import (
     password_file,
     samples,
     scenario_meta,
-    scenario_names,
+    scenario_params,
     scrape,
     simulator,
     target_entry,
@@ -36,14 +36,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def findings_of(tmp_path: Path, scenario: str) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+    meta = scenario_meta(scenario)
+    # A scenario that plays paging (key-based links, empty pages) names the page size to read it with.
+    extra = {"max_records": meta["client_max_records"]} if meta.get("client_max_records") else {}
     with simulator(scenario) as sim:
         config = write_config(
             tmp_path,
-            [
-                target_entry(
-                    "cluster1", sim, password_file(tmp_path), ca_shares=scenario_meta(scenario).get("ca_shares") or []
-                )
-            ],
+            [target_entry("cluster1", sim, password_file(tmp_path), ca_shares=meta.get("ca_shares") or [], **extra)],
         )
         store = run_once_all(config)
         failed = [
@@ -55,7 +54,7 @@ def findings_of(tmp_path: Path, scenario: str) -> set[tuple[str, tuple[tuple[str
         return {(f.check, f.where) for f in store.findings()}
 
 
-@pytest.mark.parametrize("scenario", scenario_names())
+@pytest.mark.parametrize("scenario", scenario_params())
 def test_scenario_gives_exactly_its_expected_findings(tmp_path: Path, scenario: str) -> None:
     assert findings_of(tmp_path, scenario) == expected_findings(scenario)
 
@@ -64,15 +63,29 @@ def test_healthy_cluster_has_no_findings(tmp_path: Path) -> None:
     assert findings_of(tmp_path, "healthy") == set()
 
 
-def test_ontap_9_10_reports_open_files_unsupported_not_an_error(tmp_path: Path) -> None:
+def test_ontap_9_10_reads_open_files_through_the_cli_table(tmp_path: Path) -> None:
+    """No protocols/cifs/session/files before 9.11: `vserver cifs session file show` answers."""
     with simulator("ontap-9-10") as sim:
         config = write_config(tmp_path, [target_entry("old", sim, password_file(tmp_path))])
         store = run_once_all(config)
         by_name = {s.collector: s for s in store.snapshots("old")}
-        assert by_name["files"].unsupported and by_name["files"].last_error_reason is None
-        assert "9.11" in by_name["files"].last_error_message
-        # Every other collector worked, with the 9.14-only share field left out of the request.
-        assert all(s.ok for n, s in by_name.items() if n not in ("files", "derived")), by_name
+        assert all(s.ok for n, s in by_name.items() if n != "derived"), by_name
+        files = by_name["files"]
+        assert not files.unsupported and files.last_error_reason is None
+        asked = sim.snapshot()["requests"]
+        assert "/api/protocols/cifs/session/files" not in asked
+        assert asked.get("/api/private/cli/vserver/cifs/session/file", 0) >= 1
+
+
+def test_ontap_9_7_is_below_the_floor_and_said_so(tmp_path: Path) -> None:
+    with simulator("ontap-9-10") as sim:
+        for node_field, value in (("version.major", 7), ("version.minor", 0)):
+            sim.patch("api/cluster", {}, {node_field: value})
+        store = run_once_all(write_config(tmp_path, [target_entry("old", sim, password_file(tmp_path))]))
+        snaps = [s for s in store.snapshots("old") if s.collector != "derived"]
+        assert snaps and all(s.unsupported and s.last_error_reason is None for s in snaps), snaps
+        assert all("9.8" in s.last_error_message for s in snaps)
+        assert set(sim.snapshot()["requests"]) == {"/api/cluster"}  # nothing else was asked
 
 
 def _metrics_of(tmp_path: Path, scenario: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

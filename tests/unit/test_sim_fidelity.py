@@ -4,7 +4,9 @@
 (b) volumes and cluster use only key paths and value types seen in recorded real responses;
 (c) enum values (nested ones too) are in field_tables.md's enums, and no record of an older-version
     scenario carries a field newer than its version;
-(d) CLI passthrough records use CLI spellings: lowercase_underscore names and enum values, no HAL.
+(d) CLI passthrough records follow what the one real private-CLI recording shows (Harvest's
+    `volume show` body): lower_case_with_underscores names, JSON booleans and arrays, no HAL
+    links; enum spellings no recording shows are listed as unverified in docs/simulator.md.
 Plus: every scenario.yaml's expected_findings equals what the reference oracle derives from its data.
 """
 
@@ -26,7 +28,8 @@ from simulators.ontap.oracle import expected_findings, normalise
 from simulators.ontap.scenario import Scenario, load_scenario
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-FIXTURES = SHARED / "fixtures" / "ontap" / "harvest"
+# Real recordings, copied into the repo with their sources (tests/fixtures/ontap/real/README.md).
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ontap" / "real" / "harvest"
 FIELD_TABLES = SHARED / "reference" / "field_tables.md"
 
 SCHEMAS = {
@@ -239,28 +242,55 @@ def test_old_version_scenario_lacks_newer_fields() -> None:
         assert "attribute_cache" not in share and "continuously_available" in share
 
 
-# -- (d) CLI passthrough spellings ------------------------------------------------------------------
-CLI_ENUM_FIELDS = {
-    "status", "subsystem", "health", "init_state", "monitor", "perceived_severity", "probable_cause",
-    "share_properties", "symlink_properties", "offline_files", "continuously_available", "reconnected",
-    "file_type", "open_mode", "share_mode", "context", "vscan_fileop_profile",
-}
-LOWER = re.compile(r"^[a-z0-9_]*$")
+# -- (d) CLI passthrough spellings, against the real recording -------------------------------------
+KEY = re.compile(r"^[a-z0-9_]+$")
+
+
+@cache
+def real_cli_records() -> list[dict[str, Any]]:
+    body = json.loads(gzip.decompress((FIXTURES / "api-private-cli-volume.json.gz").read_bytes()))
+    assert isinstance(body["records"], list) and body["num_records"] == len(body["records"])
+    return list(body["records"])
+
+
+@cache
+def real_cli_types() -> dict[str, set[str]]:
+    """Field name -> JSON types the recorded private-CLI records give it."""
+    out: dict[str, set[str]] = {}
+    for record in real_cli_records():
+        for key, value in record.items():
+            out.setdefault(key, set()).add(type(value).__name__)
+    return out
+
+
+def test_the_real_cli_recording_shows_the_conventions_we_compare_with() -> None:
+    """Guards the reference itself: what the recorded passthrough body shows."""
+    records = real_cli_records()
+    assert len(records) > 100
+    assert all(KEY.match(k) for r in records for k in r)  # CLI parameter names, '-' -> '_'
+    assert all("_links" not in r for r in records)  # no HAL links on CLI records
+    types = real_cli_types()
+    assert types["is_sis_volume"] == {"bool"}  # a {true|false} parameter is a JSON boolean
+    assert types["nodes"] == {"list"}  # a list parameter is a JSON array, not "a,b"
+    assert types["vserver"] == {"str"} and types["files"] == {"int"}
 
 
 @pytest.mark.parametrize("name", SCENARIO_NAMES)
-def test_cli_records_use_cli_spellings(name: str) -> None:
+def test_cli_records_follow_the_real_recording(name: str) -> None:
     s = scenario(name)
     cli = {p: e for p, e in s.endpoints.items() if p.startswith("api/private/cli/")}
     assert len(cli) == 7  # health status/subsystem/alert/config/policy definition, share, session file
+    real = real_cli_types()
     for path, endpoint in cli.items():
         for record in endpoint.records:
-            assert "_links" not in record, f"{path}: CLI passthrough records carry no HAL links"
+            assert "_links" not in record, f"{path}: the recording has no HAL links on CLI records"
             for key, value in record.items():
-                assert LOWER.match(key), f"{path}: field {key!r} is not a CLI name with underscores"
-                if key in CLI_ENUM_FIELDS:
-                    for v in value if isinstance(value, list) else [value]:
-                        assert isinstance(v, str) and LOWER.match(v), f"{name} {path} {key}={v!r}"
+                assert KEY.match(key), f"{path}: field {key!r} is not spelled like the recording's names"
+                # Where the recording has the same parameter, the JSON type must be the same.
+                if key in real:
+                    assert type(value).__name__ in real[key], f"{name} {path} {key}: {type(value).__name__}"
+                # The recording carries flags as JSON booleans: never the strings "true"/"false".
+                assert value not in ("true", "false"), f"{name} {path} {key}={value!r}: a flag as a string"
 
 
 @pytest.mark.parametrize("name", SCENARIO_NAMES)

@@ -1,0 +1,141 @@
+"""Paging and error bodies as real ONTAP sends them, client against the real simulator over HTTPS.
+
+* An empty page that still carries ``_links.next`` (ONTAP's answer when ``return_timeout``
+  expires before a record is ready; ansible-collections/netapp.ontap #364) must be followed.
+* Key-based next links (``start.uuid=...`` first, NetApp/trident's REST client quotes one).
+* An ``error`` member that is a string, and the private-CLI bodies ``Table is not found`` /
+  ``CM reject`` (codes from NetApp Harvest pkg/errs/ontap.go), end as a clear CollectionError.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from collectors.errors import CollectionError
+from collectors.ontap.client import OntapClient, OntapSettings
+from collectors.ontap.collect import collect_files
+from simulators.ontap.server import OntapSimulator
+from tests.ontap_support import PASSWORD, SCENARIOS, USER, simulator
+
+
+def _client(sim: OntapSimulator, max_records: int = 3) -> OntapClient:
+    return OntapClient(OntapSettings(
+        name="c1", host="127.0.0.1", port=sim.port, scheme="https", username=USER, password=PASSWORD,
+        verify=str(sim.ca_file), max_records=max_records,
+    ))
+
+
+def _names(client: OntapClient, path: str = "api/storage/volumes") -> list[str]:
+    out: list[str] = []
+    for page in client.pages(path, ("name",), time.monotonic() + 20):
+        out += [r["name"] for r in page]
+    return out
+
+
+@pytest.fixture
+def healthy() -> Iterator[OntapSimulator]:
+    with simulator("healthy") as sim:
+        yield sim
+
+
+def test_empty_pages_that_link_on_are_followed(healthy: OntapSimulator) -> None:
+    every = _names(_client(healthy))
+    assert len(every) > 6
+    # Page 2 times out twice before ONTAP has a record ready: two empty pages, each linking on.
+    healthy.set_faults([{"path": "api/storage/volumes", "on_page": 2, "empty_page": True, "times": 2}])
+    client = _client(healthy)
+    assert _names(client) == every  # the old client stopped at the first empty page
+    assert healthy.state.requests["/api/storage/volumes"] >= client.requests_made
+
+
+def test_endless_empty_pages_end_as_malformed_not_a_hang(healthy: OntapSimulator) -> None:
+    healthy.set_faults([{"path": "api/storage/volumes", "on_page": 2, "empty_page": True}])
+    with pytest.raises(CollectionError) as err:
+        _names(_client(healthy))
+    assert err.value.reason == "malformed" and "empty pages in a row" in str(err.value)
+
+
+def test_a_repeated_next_link_after_records_is_still_a_loop(healthy: OntapSimulator) -> None:
+    client = _client(healthy)
+    original = client._get
+    calls = {"n": 0}
+
+    def looping(path_and_query: str, params: object, deadline: float) -> object:
+        calls["n"] += 1
+        body = original(path_and_query, params, deadline)  # type: ignore[arg-type]
+        body["_links"] = {"next": {"href": "/api/storage/volumes?start.offset=3&max_records=3&fields=name"}}
+        return body
+
+    client._get = looping  # type: ignore[method-assign]
+    with pytest.raises(CollectionError, match="pagination loops"):
+        _names(client)
+    assert calls["n"] <= 3
+
+
+def test_key_based_next_links_walk_the_whole_collection(tmp_path: Path) -> None:
+    import shutil
+
+    target = tmp_path / "keys"
+    shutil.copytree(SCENARIOS / "healthy", target)
+    meta = yaml.safe_load((target / "scenario.yaml").read_text())
+    meta["key_paging"] = ["api/storage/volumes", "api/protocols/cifs/sessions"]
+    (target / "scenario.yaml").write_text(yaml.safe_dump(meta))
+    with simulator("healthy") as plain, simulator(target) as keyed:
+        assert _names(_client(keyed)) == _names(_client(plain))
+        hrefs = [r["target"] for r in keyed.snapshot()["recent_requests"]]
+        assert any("start.uuid=" in h for h in hrefs) and not any("start.offset" in h for h in hrefs)
+        sessions = [r for p in _client(keyed).pages("api/protocols/cifs/sessions", ("protocol",),
+                                                     time.monotonic() + 20) for r in p]
+        assert len(sessions) == len([r for p in _client(plain).pages("api/protocols/cifs/sessions", ("protocol",),
+                                                                        time.monotonic() + 20) for r in p])
+        assert any("start.node.uuid=" in r["target"] for r in keyed.snapshot()["recent_requests"])
+
+
+def test_an_error_member_that_is_a_string_is_reported_not_raised(healthy: OntapSimulator) -> None:
+    healthy.set_faults([{"path": "api/storage/volumes", "status": 500, "body": {"error": "backend went away"}}])
+    with pytest.raises(CollectionError) as err:
+        _names(_client(healthy))
+    assert err.value.reason == "http_status"
+    assert "backend went away" in str(err.value) and "HTTP 500" in str(err.value)
+
+
+def test_a_string_error_member_next_to_records_keeps_the_records(healthy: OntapSimulator) -> None:
+    client = _client(healthy, max_records=1000)
+    original = client._get
+
+    def partial(path_and_query: str, params: object, deadline: float) -> object:
+        body = original(path_and_query, params, deadline)  # type: ignore[arg-type]
+        body["error"] = "node cluster1-02 did not answer in time"
+        return body
+
+    client._get = partial  # type: ignore[method-assign]
+    assert len(_names(client)) > 6
+
+
+@pytest.mark.parametrize(("error", "code"), [("table_not_found", "8585320"), ("cm_reject", "8585368")])
+def test_private_cli_error_bodies_cost_only_the_reconnected_view(
+    healthy: OntapSimulator, error: str, code: str
+) -> None:
+    healthy.set_faults([{"path": "api/private/cli/vserver/cifs/session/file", "error": error}])
+    facts = collect_files(_client(healthy, max_records=1000), time.monotonic() + 20)
+    assert facts.total > 0 and not facts.reconnected_known
+    assert code in facts.reconnected_error
+
+
+def test_the_key_paging_scenario_really_pages_by_keys_and_through_an_empty_page(tmp_path: Path) -> None:
+    from exporter.scheduler import run_once_all
+    from tests.ontap_support import password_file, target_entry, write_config
+
+    with simulator("ontap-9-11-key-paging") as sim:
+        config = write_config(tmp_path, [target_entry("c1", sim, password_file(tmp_path), max_records=4)])
+        store = run_once_all(config)
+        assert all(s.ok for s in store.snapshots("c1") if s.collector != "derived")
+        targets = [r["target"] for r in sim.snapshot()["recent_requests"]]
+        assert any("start.uuid=" in t for t in targets) and any("start.node.uuid=" in t for t in targets)
+        assert not any("start.offset=" in t for t in targets if "/api/private/cli/" not in t)
+        assert [f["fired"] for f in sim.snapshot()["scenario_faults"]] == [1]  # the empty page was served
