@@ -1,0 +1,42 @@
+"""Where a check's runbook and dashboard live: one base URL each, used by every surface.
+
+The status page, the alert rules (``runbook_url``/``dashboard_url`` annotations, written for a
+base URL by ``ndo-exporter assets export``) and the dashboards' data links all build their links
+here, so pointing them at your own runbook copy or Grafana is one setting.
+
+Runbooks are ``<runbook base><CheckName>.md`` (docs/runbooks/ in the repository, bundled in the
+wheel); dashboards are Grafana's stable ``<grafana>/d/<uid>`` addresses (dashboards/README.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_RUNBOOK_BASE = "https://github.com/ndo-exporter/ndo-exporter/blob/main/docs/runbooks/"
+DEFAULT_GRAFANA_URL = "http://localhost:3000"  # Grafana's default listen address
+
+OVERVIEW_UID = "ndo-overview"
+HYPERVISOR_UID = "ndo-hypervisor"
+EXPORTER_UID = "ndo-exporter-health"
+
+
+def dashboard_uid(check: str) -> str:
+    """The dashboard that shows a check (by the alert/check name families, see docs/alerts.md)."""
+    if check.startswith("NdoExporter"):
+        return EXPORTER_UID
+    if check.startswith("Exchange"):
+        return HYPERVISOR_UID
+    return OVERVIEW_UID
+
+
+@dataclass(frozen=True)
+class Links:
+    runbook_base: str = DEFAULT_RUNBOOK_BASE
+    grafana_url: str = DEFAULT_GRAFANA_URL
+
+    def runbook(self, check: str) -> str:
+        base = self.runbook_base if self.runbook_base.endswith("/") else self.runbook_base + "/"
+        return f"{base}{check}.md"
+
+    def dashboard(self, check: str) -> str:
+        return f"{self.grafana_url.rstrip('/')}/d/{dashboard_uid(check)}"
