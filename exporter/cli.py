@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ndo-exporter",
         description="Prometheus exporter for NetApp ONTAP SMB continuous availability (CIFS-NDO).",
     )
+    parser.add_argument("--version", action="version", version=f"ndo-exporter {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the exporter daemon")
@@ -86,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from exporter.render.selfmetrics import version
+
+    return version()
+
+
 def _web_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--web.config.file", dest="web_config_file", metavar="FILE",
@@ -120,6 +128,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     config = _load(args)
     if config is None:
         return 2
+    problems = password_file_problems(config)
+    if problems:
+        print(ConfigError(args.config, problems), file=sys.stderr)
+        return 2
     print(f"config OK: {len(config.targets)} targets")
     if config.web.config_file is not None:
         from exporter.webconfig import load_web_config
@@ -131,6 +143,32 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             return 2
         print(f"web config OK: {web.describe()}")
     return 0
+
+
+def password_file_problems(config: Config) -> list[str]:
+    """``targets[i].credentials.password_file`` that does not exist or cannot be opened by this user.
+
+    Opened and closed without reading a byte: check-config must never show (or hold) a secret.
+    At run time the file is read on every session, so a file mounted later still works; this
+    check says what would fail if the exporter started now.
+    """
+    problems: list[str] = []
+    for i, target in enumerate(config.targets):
+        path = target.credentials.password_file
+        if path is None:
+            continue
+        field = f"targets[{i}].credentials.password_file"
+        if not os.path.exists(path):
+            problems.append(f"{field}: file not found: {path}")
+        elif not os.path.isfile(path):
+            problems.append(f"{field}: not a regular file: {path}")
+        else:
+            try:
+                with open(path, "rb"):
+                    pass
+            except OSError as exc:
+                problems.append(f"{field}: cannot be read by this user ({exc.strerror or exc}): {path}")
+    return problems
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 
 from collectors.findings import Finding
 from exporter.links import Links
-from exporter.report import sort_findings
+from exporter.report import fix_commands, sort_findings
 from exporter.runlog import RunLog, RunRecord
 from exporter.store import DERIVED, Snapshot, Store
 
@@ -209,7 +209,8 @@ def _finding(f: Finding, links: Links) -> str:
     if f.effect:
         lines.append(f'<div><span class="label">effect</span> {_e(f.effect)}</div>')
     if f.action:
-        lines.append(f'<div><span class="label">fix</span></div><pre class="fix"><code>{_e(f.action)}</code></pre>')
+        commands = "\n".join(fix_commands(f.action))  # one command a line, never wrapped (CSS: pre)
+        lines.append(f'<div><span class="label">fix</span></div><pre class="fix"><code>{_e(commands)}</code></pre>')
     lines.append(
         f'<div><a href="{_e(links.runbook(f.check))}">runbook</a> · '
         f'<a href="{_e(links.dashboard(f.check))}">dashboard</a></div></div>'
