@@ -281,8 +281,8 @@ def test_a_dead_ontap_target_is_exactly_one_page(timeline: Timeline) -> None:
     name = cluster.name
     page = exporter_alert("NdoExporterOntapTargetDown", name, kind="ontap")
     down = exporter_alert("NdoExporterTargetDown", name, kind="ontap")
-    deadline = timeline.applied["dead"] + FOR["NdoExporterOntapTargetDown"] + MARGIN_SECONDS
-    wait_until(lambda: {page, down} <= stack.alerts("firing", target=name), deadline - time.monotonic(),
+    deadline = deadline_for({page, down}, timeline.applied["dead"])
+    wait_until(lambda: {page, down} <= stack.alerts("firing", target=name), max(15, deadline - time.monotonic()),
                f"NdoExporterOntapTargetDown and NdoExporterTargetDown firing for {name}")
     assert_delivered(stack, name, {page})
     pages = [n for n in stack.webhook.notifications() if dict(n.labels).get("target") == name and n.status == "firing"]
