@@ -1,4 +1,4 @@
-"""``ndo-exporter``: run | check-config | once | demo | healthcheck | hash-password.
+"""``ndo-exporter``: run | check-config | once | demo | healthcheck | hash-password | assets export.
 
 Exit codes: 0 fine, 1 runtime failure (e.g. the port is taken; for ``once``: see its help;
 for ``healthcheck``: not healthy), 2 unusable configuration or usage.
@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from exporter.config import Config, ConfigError, ShardingConfig, load_config
+from exporter.links import DEFAULT_GRAFANA_URL, DEFAULT_RUNBOOK_BASE
 from exporter.logging import setup_logging
 
 log = logging.getLogger("exporter")
@@ -65,6 +66,21 @@ def build_parser() -> argparse.ArgumentParser:
     once = sub.add_parser("once", help="collect every target once and print the findings")
     once.add_argument("--config", required=True, metavar="FILE", help="configuration file (YAML)")
     once.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+
+    assets = sub.add_parser(
+        "assets", help="write the alert rules, dashboards and runbooks of this version to a directory"
+    )
+    assets_sub = assets.add_subparsers(dest="assets_command", required=True, metavar="ACTION")
+    export = assets_sub.add_parser("export", help="write DIR/alerts, DIR/dashboards, DIR/runbooks")
+    export.add_argument("dir", metavar="DIR")
+    export.add_argument(
+        "--runbook-base-url", default=DEFAULT_RUNBOOK_BASE, metavar="URL",
+        help="runbook_url = URL + docs/runbooks/<Alert>.md (a copy of the repository tree; default %(default)s)",
+    )
+    export.add_argument(
+        "--grafana-url", default=DEFAULT_GRAFANA_URL, metavar="URL",
+        help="dashboard_url = URL + /d/<uid> (default %(default)s)",
+    )
 
     demo = sub.add_parser("demo", help="run the exporter against the built-in ONTAP simulator")
     demo.add_argument(
@@ -243,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_hash_password(args)
     if args.command == "once":
         return _delegate("exporter.commands.once", args)
+    if args.command == "assets":
+        return _delegate("exporter.commands.assets", args)
     return _delegate("exporter.commands.demo", args)
 
 

@@ -4,15 +4,18 @@ The status page, the alert rules (``runbook_url``/``dashboard_url`` annotations,
 base URL by ``ndo-exporter assets export``) and the dashboards' data links all build their links
 here, so pointing them at your own runbook copy or Grafana is one setting.
 
-Runbooks are ``<runbook base><CheckName>.md`` (docs/runbooks/ in the repository, bundled in the
-wheel); dashboards are Grafana's stable ``<grafana>/d/<uid>`` addresses (dashboards/README.md).
+The runbook base is the URL of a copy of the repository tree (the same meaning as the Helm
+chart's ``prometheusRule.runbookBaseURL``): a runbook is ``<base>docs/runbooks/<CheckName>.md``.
+Dashboards are Grafana's stable ``<grafana>/d/<uid>`` addresses (dashboards/README.md).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-DEFAULT_RUNBOOK_BASE = "https://github.com/ndo-exporter/ndo-exporter/blob/main/docs/runbooks/"
+DEFAULT_RUNBOOK_BASE = "https://github.com/ndo-exporter/ndo-exporter/blob/main/"
+RUNBOOK_DIR = "docs/runbooks/"
 DEFAULT_GRAFANA_URL = "http://localhost:3000"  # Grafana's default listen address
 
 OVERVIEW_UID = "ndo-overview"
@@ -36,7 +39,25 @@ class Links:
 
     def runbook(self, check: str) -> str:
         base = self.runbook_base if self.runbook_base.endswith("/") else self.runbook_base + "/"
-        return f"{base}{check}.md"
+        return f"{base}{RUNBOOK_DIR}{check}.md"
 
     def dashboard(self, check: str) -> str:
         return f"{self.grafana_url.rstrip('/')}/d/{dashboard_uid(check)}"
+
+
+_RUNBOOK_LINE = re.compile(
+    r"^(?P<indent>[ \t]*)runbook_url: (?P<quote>['\"]?)docs/runbooks/(?P<name>\w+)\.md(?P=quote)[ \t]*$", re.M
+)
+
+
+def rule_file_with_links(text: str, links: Links) -> str:
+    """An ``alerts/*.rules.yml`` text with absolute ``runbook_url`` and an added ``dashboard_url``.
+
+    A line-level rewrite, so the file keeps its comments and layout (and stays promtool-clean).
+    """
+
+    def absolute(m: re.Match[str]) -> str:
+        indent, name = m["indent"], m["name"]
+        return f"{indent}runbook_url: {links.runbook(name)}\n{indent}dashboard_url: {links.dashboard(name)}"
+
+    return _RUNBOOK_LINE.sub(absolute, text)

@@ -60,7 +60,7 @@ def test_findings_first_critical_before_warning_with_fix_and_links(
     assert order == sorted(order)
     assert html_text.index("SomethingNoted") > html_text.index('id="info-findings"')
     assert '<pre class="fix"><code>storage failover modify -node n2 -enabled true</code></pre>' in html_text
-    assert 'href="https://runbooks.example/rb/SomethingBroke.md"' in html_text
+    assert 'href="https://runbooks.example/rb/docs/runbooks/SomethingBroke.md"' in html_text
     assert 'href="https://g.example/d/ndo-overview"' in html_text
     assert "<script>" not in html_text and "<img" not in html_text
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&lt;img" in html_text
