@@ -11,6 +11,7 @@ Dashboards are Grafana's stable ``<grafana>/d/<uid>`` addresses (dashboards/READ
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -61,3 +62,13 @@ def rule_file_with_links(text: str, links: Links) -> str:
         return f"{indent}runbook_url: {links.runbook(name)}\n{indent}dashboard_url: {links.dashboard(name)}"
 
     return _RUNBOOK_LINE.sub(absolute, text)
+
+
+def dashboard_with_links(text: str, links: Links) -> str:
+    """A dashboard JSON with its ``runbook_base`` variable (tools/dashboards.py) set to the base."""
+    dashboard = json.loads(text)
+    for var in (dashboard.get("templating") or {}).get("list") or []:
+        if var.get("name") == "runbook_base":
+            var["query"] = links.runbook_base
+            var["current"] = {"text": links.runbook_base, "value": links.runbook_base}
+    return json.dumps(dashboard, indent=2, ensure_ascii=False) + "\n"

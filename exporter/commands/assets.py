@@ -2,8 +2,9 @@
 
 Written as ``DIR/alerts/*.rules.yml``, ``DIR/dashboards/*.json`` and ``DIR/runbooks/*.md``. In
 the rule files every ``runbook_url`` is made absolute from ``--runbook-base-url`` and a
-``dashboard_url`` is added from ``--grafana-url`` (exporter/links.py: the same bases as the
-status page's ``links`` configuration and the Helm chart's values). Existing files of the same
+``dashboard_url`` is added from ``--grafana-url``; the dashboards' data links use the same
+runbook base (their ``runbook_base`` variable). exporter/links.py: the same bases as the
+status page's ``links`` configuration and the Helm chart's values. Existing files of the same
 name are replaced; nothing else in DIR is touched.
 """
 
@@ -15,7 +16,7 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from exporter.links import Links, rule_file_with_links
+from exporter.links import Links, dashboard_with_links, rule_file_with_links
 
 PACKAGE = "exporter.assets"
 
@@ -33,11 +34,14 @@ def export(out: Path, links: Links) -> dict[str, int]:
     for f in _entries(alerts, ".rules.yml"):
         (out / "alerts" / f.name).write_text(rule_file_with_links(f.read_text(encoding="utf-8"), links))
         counts["alerts"] += 1
-    for kind, suffix in (("dashboards", ".json"), ("runbooks", ".md")):
-        (out / kind).mkdir(parents=True, exist_ok=True)
-        for f in _entries(root / kind, suffix):
-            (out / kind / f.name).write_text(f.read_text(encoding="utf-8"))
-            counts[kind] += 1
+    (out / "dashboards").mkdir(parents=True, exist_ok=True)
+    for f in _entries(root / "dashboards", ".json"):
+        (out / "dashboards" / f.name).write_text(dashboard_with_links(f.read_text(encoding="utf-8"), links))
+        counts["dashboards"] += 1
+    (out / "runbooks").mkdir(parents=True, exist_ok=True)
+    for f in _entries(root / "runbooks", ".md"):
+        (out / "runbooks" / f.name).write_text(f.read_text(encoding="utf-8"))
+        counts["runbooks"] += 1
     return counts
 
 

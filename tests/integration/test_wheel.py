@@ -83,3 +83,5 @@ def test_installed_commands_work_outside_the_tree(installed: tuple[Path, Path], 
     assert "runbook_url: https://wiki.example.com/ndo/docs/runbooks/HaNotReadyCifsNdo.md" in text
     assert "dashboard_url: https://grafana.example.com/d/ndo-overview" in text
     assert "runbook_url: docs/" not in text
+    overview = (out / "dashboards" / "ndo-overview.json").read_text()
+    assert '"query": "https://wiki.example.com/ndo/"' in overview
