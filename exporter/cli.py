@@ -1,4 +1,4 @@
-"""``ndo-exporter``: run | check-config | once | demo | healthcheck | hash-password.
+"""``ndo-exporter``: run | check-config | once | demo | healthcheck | hash-password | assets export.
 
 Exit codes: 0 fine, 1 runtime failure (e.g. the port is taken; for ``once``: see its help;
 for ``healthcheck``: not healthy), 2 unusable configuration or usage.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from exporter.config import Config, ConfigError, ShardingConfig, load_config
+from exporter.links import DEFAULT_GRAFANA_URL, DEFAULT_RUNBOOK_BASE
 from exporter.logging import setup_logging
 
 log = logging.getLogger("exporter")
@@ -29,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ndo-exporter",
         description="Prometheus exporter for NetApp ONTAP SMB continuous availability (CIFS-NDO).",
     )
+    parser.add_argument("--version", action="version", version=f"ndo-exporter {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the exporter daemon")
@@ -64,6 +67,21 @@ def build_parser() -> argparse.ArgumentParser:
     once.add_argument("--config", required=True, metavar="FILE", help="configuration file (YAML)")
     once.add_argument("--format", choices=("table", "json"), default="table", help="output format")
 
+    assets = sub.add_parser(
+        "assets", help="write the alert rules, dashboards and runbooks of this version to a directory"
+    )
+    assets_sub = assets.add_subparsers(dest="assets_command", required=True, metavar="ACTION")
+    export = assets_sub.add_parser("export", help="write DIR/alerts, DIR/dashboards, DIR/runbooks")
+    export.add_argument("dir", metavar="DIR")
+    export.add_argument(
+        "--runbook-base-url", default=DEFAULT_RUNBOOK_BASE, metavar="URL",
+        help="runbook_url = URL + docs/runbooks/<Alert>.md (a copy of the repository tree; default %(default)s)",
+    )
+    export.add_argument(
+        "--grafana-url", default=DEFAULT_GRAFANA_URL, metavar="URL",
+        help="dashboard_url = URL + /d/<uid> (default %(default)s)",
+    )
+
     demo = sub.add_parser("demo", help="run the exporter against the built-in ONTAP simulator")
     demo.add_argument(
         "--ontap-scenario", action="append", default=[], metavar="DIR", dest="ontap_scenario",
@@ -84,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--interval", type=float, default=15.0, metavar="SECONDS", help="collector interval")
     return parser
+
+
+def _version() -> str:
+    from exporter.render.selfmetrics import version
+
+    return version()
 
 
 def _web_flags(parser: argparse.ArgumentParser) -> None:
@@ -120,6 +144,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     config = _load(args)
     if config is None:
         return 2
+    problems = password_file_problems(config)
+    if problems:
+        print(ConfigError(args.config, problems), file=sys.stderr)
+        return 2
     print(f"config OK: {len(config.targets)} targets")
     if config.web.config_file is not None:
         from exporter.webconfig import load_web_config
@@ -131,6 +159,32 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             return 2
         print(f"web config OK: {web.describe()}")
     return 0
+
+
+def password_file_problems(config: Config) -> list[str]:
+    """``targets[i].credentials.password_file`` that does not exist or cannot be opened by this user.
+
+    Opened and closed without reading a byte: check-config must never show (or hold) a secret.
+    At run time the file is read on every session, so a file mounted later still works; this
+    check says what would fail if the exporter started now.
+    """
+    problems: list[str] = []
+    for i, target in enumerate(config.targets):
+        path = target.credentials.password_file
+        if path is None:
+            continue
+        field = f"targets[{i}].credentials.password_file"
+        if not os.path.exists(path):
+            problems.append(f"{field}: file not found: {path}")
+        elif not os.path.isfile(path):
+            problems.append(f"{field}: not a regular file: {path}")
+        else:
+            try:
+                with open(path, "rb"):
+                    pass
+            except OSError as exc:
+                problems.append(f"{field}: cannot be read by this user ({exc.strerror or exc}): {path}")
+    return problems
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -205,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_hash_password(args)
     if args.command == "once":
         return _delegate("exporter.commands.once", args)
+    if args.command == "assets":
+        return _delegate("exporter.commands.assets", args)
     return _delegate("exporter.commands.demo", args)
 
 

@@ -30,6 +30,8 @@ from pydantic import (
     model_validator,
 )
 
+from exporter.links import DEFAULT_GRAFANA_URL, DEFAULT_RUNBOOK_BASE
+
 log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------------------------
@@ -114,6 +116,20 @@ def split_listen_address(value: str) -> tuple[str, int]:
     elif ":" in host:
         raise ValueError("an IPv6 address must be bracketed: [::1]:9940")
     return host, int(port_text)
+
+
+class LinksConfig(_Model):
+    """Where the status page's runbook and dashboard links point (exporter/links.py)."""
+
+    runbook_base_url: str = DEFAULT_RUNBOOK_BASE  # a copy of the repository tree; + docs/runbooks/<Name>.md
+    grafana_url: str = DEFAULT_GRAFANA_URL  # + /d/<dashboard uid>
+
+    @field_validator("runbook_base_url", "grafana_url")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an absolute http:// or https:// URL")
+        return value
 
 
 class LoggingConfig(_Model):
@@ -389,6 +405,7 @@ class ShardingConfig(_Model):
 class Config(_Model):
     web: WebConfig = WebConfig()
     logging: LoggingConfig = LoggingConfig()
+    links: LinksConfig = LinksConfig()
     allow_inline_secrets: bool = False
     defaults: DefaultsConfig = DefaultsConfig()
     sharding: ShardingConfig = ShardingConfig()

@@ -15,6 +15,7 @@ from types import TracebackType
 
 from exporter.config import Config, split_listen_address
 from exporter.http import HttpServer, WebApp
+from exporter.links import Links
 from exporter.publisher import Publisher
 from exporter.scheduler import STARTUP_SPREAD_SECONDS, Scheduler
 from exporter.store import Store
@@ -51,6 +52,7 @@ class Daemon:
             sharding=self.config.sharding,
             configured=tuple(t.name for t in self.config.targets),
             security=web.current().describe() if web is not None else "none (plain HTTP, no authentication)",
+            links=Links(self.config.links.runbook_base_url, self.config.links.grafana_url),
         )
         self.http = HttpServer(host, port, app, self.config.web.max_requests, web)
         if web is not None:

@@ -20,7 +20,6 @@ negotiation are testable without sockets; ``HttpServer`` only moves bytes.
 
 from __future__ import annotations
 
-import html
 import logging
 import socket
 import threading
@@ -30,12 +29,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from exporter import runlog, statuspage
 from exporter.config import ShardingConfig
+from exporter.links import Links
 from exporter.publisher import Publisher
 from exporter.render.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, Format
 from exporter.render.selfmetrics import version
 from exporter.sharding import shard_of
-from exporter.store import DERIVED, Snapshot, Store
+from exporter.store import Store
 from exporter.webconfig import WebConfigManager, wrap_connection
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,7 @@ class WebApp:
         sharding: ShardingConfig | None = None,
         configured: tuple[str, ...] = (),
         security: str = "",
+        links: Links | None = None,
     ) -> None:
         """``configured``: every target name in the config (a shard serves only its own share);
         ``security``: one line for the status page (TLS, basic auth)."""
@@ -136,6 +138,7 @@ class WebApp:
         self.sharding = sharding or ShardingConfig()
         self.configured = configured
         self.security = security
+        self.links = links or Links()  # runbook and dashboard links of the status page
         self.started = time.time()
 
     def handle(self, method: str, raw_path: str, headers: Headers, deadline: float | None = None) -> Response:
@@ -155,6 +158,8 @@ class WebApp:
             target = names[0]
             if target not in self.publisher.current.scopes and target not in dict(self.store.targets()):
                 return self._unknown_target(target)
+            if query.get("debug", [""])[0].lower() == "true" and target in dict(self.store.targets()):
+                return self._debug(target)
             return self._exposition(headers, target, deadline)
         if path == "/-/healthy":
             return _text(200, "Healthy")
@@ -165,7 +170,8 @@ class WebApp:
             waiting = ", ".join(f"{t}/{c}" for t, c in pending)
             return _text(503, f"Not ready: waiting for the first run of {len(pending)} collectors: {waiting}")
         if path in ("/", "/index.html"):
-            return Response(200, self.landing_page().encode(), {"Content-Type": "text/html; charset=utf-8"})
+            page = self.landing_page(refresh=query.get("refresh", [""])[0] != "0")
+            return Response(200, page.encode(), {"Content-Type": "text/html; charset=utf-8"})
         return _text(404, f"not found: {path}; see / for the endpoints")
 
     def _unknown_target(self, target: str) -> Response:
@@ -207,83 +213,29 @@ class WebApp:
             out["Content-Encoding"] = "gzip"
         return Response(200, body, out)
 
-    # -- status page ---------------------------------------------------------------------------
+    # -- status page (exporter/statuspage.py) ---------------------------------------------------
 
-    def landing_page(self) -> str:
-        now = time.time()
-        e = html.escape
-        rows: list[str] = []
-        for target, kind in self.store.targets():
-            for snap in self.store.snapshots(target):
-                status, css = _status(snap)
-                age = f"{now - snap.finished_at:.0f}s ago" if snap.finished_at is not None else "-"
-                last_ok = f"{now - snap.last_success:.0f}s ago" if snap.last_success is not None else "never"
-                duration = f"{snap.last_duration:.3f}s" if snap.last_duration is not None else "-"
-                interval = f"{snap.interval:g}s" if snap.interval is not None else "on change"
-                error = (
-                    f"<b>{e(snap.last_error_reason)}</b>: {e(snap.last_error_message)}"
-                    if snap.last_error_reason
-                    else e(snap.last_error_message)
-                )
-                findings = f" ({len(snap.findings)} findings)" if snap.collector == DERIVED else ""
-                rows.append(
-                    f'<tr class="{css}"><td>{e(target)}</td><td>{e(kind)}</td>'
-                    f"<td>{e(snap.collector)}{findings}</td>"
-                    f"<td>{e(status)}</td><td>{e(interval)}</td><td>{e(age)}</td><td>{e(duration)}</td>"
-                    f"<td>{e(last_ok)}</td><td>{snap.series}</td><td>{error}</td></tr>"
-                )
-        exposition = self.publisher.current
-        table = "\n".join(rows) or '<tr><td colspan="10">no targets configured</td></tr>'
-        return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>ndo-exporter</title>
-<style>
-body {{ font-family: sans-serif; margin: 1.5em; }} table {{ border-collapse: collapse; }}
-td, th {{ border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left; vertical-align: top; }}
-tr.failed {{ background: #fdd; }} tr.stale {{ background: #ffd; }} tr.pending {{ color: #888; }}
-</style></head>
-<body>
-<h1>ndo-exporter {e(version())}</h1>
-<p>Prometheus exporter for NetApp ONTAP SMB continuous availability (CIFS-NDO). Data is collected
-on each collector's schedule and cached; scrapes serve the cached exposition.</p>
-{self._status_lines()}
-<ul>
-<li><a href="/metrics">/metrics</a>: every target ({exposition.series} series)</li>
-<li>/probe?target=NAME: one target's series</li>
-<li><a href="/-/healthy">/-/healthy</a>, <a href="/-/ready">/-/ready</a></li>
-</ul>
-<h2>Targets</h2>
-<table>
-<tr><th>target</th><th>kind</th><th>collector</th><th>last result</th><th>interval</th><th>last run</th>
-<th>duration</th><th>last success</th><th>series</th><th>error</th></tr>
-{table}
-</table>
-</body></html>
-"""
+    def landing_page(self, refresh: bool = True) -> str:
+        return statuspage.render(self.store, runlog.for_store(self.store), self._page_context(), refresh=refresh)
 
-
-    def _status_lines(self) -> str:
-        lines = []
+    def _page_context(self) -> statuspage.PageContext:
+        shard = ""
         if self.sharding.of > 1:
-            owned = len(self.store.targets())
-            lines.append(
-                f"Shard {html.escape(str(self.sharding))}: this instance collects {owned} of the "
+            shard = (
+                f"Shard {self.sharding}: this instance collects {len(self.store.targets())} of the "
                 f"{len(self.configured)} configured targets; the other shards collect the rest."
             )
-        if self.security:
-            lines.append(f"Endpoint security: {html.escape(self.security)}.")
-        return "".join(f"<p>{line}</p>\n" for line in lines)
+        return statuspage.PageContext(
+            version=version(), series=self.publisher.current.series, shard_line=shard,
+            security=self.security, links=self.links,
+        )
 
-
-def _status(snap: Snapshot) -> tuple[str, str]:
-    if snap.runs == 0:
-        return "pending", "pending"
-    if snap.unsupported:
-        return "unsupported", "ok"
-    if snap.ok:
-        return "ok", "ok"
-    if snap.stale:
-        return f"failed ({snap.consecutive_failures}x), serving stale data", "stale"
-    return f"failed ({snap.consecutive_failures}x)", "failed"
+    def _debug(self, target: str) -> Response:
+        kind = dict(self.store.targets()).get(target, "")
+        text = statuspage.debug_text(
+            target, kind, self.store.snapshots(target), runlog.for_store(self.store).last_runs(target), time.time()
+        )
+        return Response(200, text.encode(), {"Content-Type": "text/plain; charset=utf-8"})
 
 
 # -- server ------------------------------------------------------------------------------------

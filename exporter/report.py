@@ -59,36 +59,109 @@ def summary(findings: Sequence[Finding], outcomes: Sequence[Outcome]) -> dict[st
     }
 
 
-def _wrap(label: str, text: str, width: int = 100) -> list[str]:
+def fix_commands(action: str) -> list[str]:
+    """A finding's fix split into its commands, one per line, each whole.
+
+    Checks join several commands with ``"; "``: split there, but never inside quotes (a quoted
+    PowerShell name may hold one) and never after a ``#`` comment (the rest is the comment's)."""
+    out: list[str] = []
+    current: list[str] = []
+    quote = ""
+    i = 0
+    while i < len(action):
+        ch = action[i]
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (i == 0 or action[i - 1].isspace()):
+            current.append(action[i:])
+            break
+        elif ch == ";" and action[i + 1 : i + 2] == " ":
+            out.append("".join(current).strip())
+            current = []
+            i += 2
+            continue
+        current.append(ch)
+        i += 1
+    out.append("".join(current).strip())
+    return [c for c in out if c]
+
+
+INDENT = "    "
+LABEL_WIDTH = 10
+
+
+def _prose(label: str, text: str, width: int) -> list[str]:
+    """A labelled paragraph wrapped to the terminal; words are never broken (a path stays whole)."""
     if not text:
         return []
-    lines = textwrap.wrap(text, width=width - 14, break_long_words=False, break_on_hyphens=False) or [""]
-    return [f"    {label:<9} {lines[0]}"] + [f"    {'':<9} {line}" for line in lines[1:]]
+    lead = f"{INDENT}{label:<{LABEL_WIDTH}}"
+    lines = textwrap.wrap(
+        text, width=max(40, width) - len(lead), break_long_words=False, break_on_hyphens=False
+    ) or [""]
+    return [lead + lines[0]] + [" " * len(lead) + line for line in lines[1:]]
 
 
-def as_table(findings: Sequence[Finding], outcomes: Sequence[Outcome]) -> str:
+def _fix(action: str) -> list[str]:
+    """The fix, one command per line, never wrapped, indented so a triple-click copies it alone."""
+    commands = fix_commands(action)
+    if not commands:
+        return []
+    return [f"{INDENT}fix:"] + [f"{INDENT}    {c}" for c in commands]
+
+
+def could_not_judge(outcomes: Sequence[Outcome]) -> dict[str, list[Outcome]]:
+    """Failed collections by target: these targets' findings are missing or incomplete."""
+    out: dict[str, list[Outcome]] = {}
+    for o in outcomes:
+        if o.status == "failed":
+            out.setdefault(o.target, []).append(o)
+    return out
+
+
+def as_table(findings: Sequence[Finding], outcomes: Sequence[Outcome], width: int = 100) -> str:
+    """The terminal report: collection problems, findings (critical first), a verdict line.
+
+    Prose is wrapped to ``width`` (the terminal's); fix commands are printed whole, one per line.
+    """
     out: list[str] = []
     bad = [o for o in outcomes if o.status != "ok"]
     if bad:
         out.append("COLLECTION PROBLEMS")
         for o in bad:
-            out.append(f"  {o.status.upper():<11} {o.target}/{o.collector} [{o.reason}] {o.message}")
+            out.append(f"  {o.status.upper()} {o.target}/{o.collector} [{o.reason}]")
+            out += _prose("", o.message, width)
         out.append("")
     ordered = sort_findings(findings)
-    if not ordered:
-        out.append("No findings: nothing would disrupt SMB continuously available workloads right now.")
     for f in ordered:
         where = f.where_text()
         out.append(f"{f.severity.upper():<8} {f.check}  {f.target}" + (f" {where}" if where else ""))
-        out += _wrap("what:", f.what)
-        out += _wrap("cause:", f.cause)
-        out += _wrap("effect:", f.effect)
-        out += _wrap("fix:", f.action)
+        out += _prose("what:", f.what, width)
+        out += _prose("cause:", f.cause, width)
+        out += _prose("effect:", f.effect, width)
+        out += _fix(f.action)
         out.append("")
+    failed = could_not_judge(outcomes)
+    if failed:
+        for target, items in failed.items():
+            total = sum(o.target == target for o in outcomes)
+            reasons = ", ".join(sorted({o.reason for o in items}))
+            out += textwrap.wrap(
+                f"COULD NOT JUDGE {target}: {len(items)} of {total} collections failed ({reasons}); "
+                "its findings are missing or incomplete, so nothing can be said about what a takeover "
+                "or a LIF move would do there.",
+                width=max(40, width), break_long_words=False, break_on_hyphens=False,
+            )
+        out.append("")
+    elif not ordered:
+        out.append("No findings: nothing would disrupt SMB continuously available workloads right now.")
     s = summary(findings, outcomes)
-    out.append(
+    out += textwrap.wrap(
         f"{s['critical']} critical, {s['warning']} warning, {s['info']} info; "
         f"{len(outcomes) - s['collections_failed'] - s['collections_unsupported']} collections ok, "
-        f"{s['collections_failed']} failed, {s['collections_unsupported']} unsupported"
+        f"{s['collections_failed']} failed, {s['collections_unsupported']} unsupported",
+        width=max(40, width),
     )
     return "\n".join(out) + "\n"

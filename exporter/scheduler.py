@@ -30,7 +30,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from collectors.errors import CollectionError, UnsupportedError
-from exporter import sources
+from exporter import runlog, sources
 from exporter.config import Config, TargetConfig, enabled_collectors
 from exporter.sources import Session, SourceSpec
 from exporter.store import Store
@@ -78,8 +78,13 @@ class CollectorJob:
         return f"{self.target.name}/{self.collector}"
 
     def run(self) -> None:
-        with self._lock:
+        runs = runlog.for_store(self.store)  # the last run's log lines for /probe?debug=true
+        with self._lock, runs.capture(self.target.name, self.collector, f"collect-{self.id}") as cap:
             self._run()
+            snap = self.store.snapshot(self.target.name, self.collector)
+            outcome = "unsupported" if snap.unsupported else "failed" if snap.last_error_reason else "ok"
+            runs.finish(cap, self.target.name, self.collector, outcome, snap.last_error_reason or "",
+                        snap.last_error_message)
 
     def _run(self) -> None:
         collector = self.collector

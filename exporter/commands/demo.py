@@ -3,8 +3,10 @@
 Starts one ONTAP simulator per scenario (default: the bundled two-node HA cluster with a few
 realistic problems) over HTTPS with its own self-signed CA, writes a normal configuration file
 that points the exporter at them (TLS verification on, password in a 0600 file), and runs the
-daemon. The configuration stays usable while the demo runs, e.g. with ``ndo-exporter once``.
-Ctrl-C stops everything.
+daemon. The configuration stays usable while the demo runs, e.g. with ``ndo-exporter once``
+(the printed commands use the full path of this installation's ``ndo-exporter``, so they work in
+a fresh shell). Ctrl-C stops everything and deletes the temporary directory with the password
+file.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import argparse
 import json
 import os
 import secrets
+import shlex
+import shutil
 import signal
 import sys
 import tempfile
@@ -122,12 +126,28 @@ def start_vsphere(
     return f"  vSphere sim   https://{sim.address}/sdk  target vcenter-lab (vcsim)"
 
 
-def main(args: argparse.Namespace) -> int:
-    from simulators.ontap.server import OntapSimulator
+def own_command() -> str:
+    """How to run this very ndo-exporter from a fresh shell (no venv activated): a full path."""
+    script = Path(sys.executable).parent / "ndo-exporter"  # the venv's console script, not resolved
+    if script.is_file() and os.access(script, os.X_OK):
+        return shlex.quote(str(script))
+    return f"{shlex.quote(sys.executable)} -m exporter"
 
+
+def main(args: argparse.Namespace) -> int:
     setup_logging("info", "text")
     scenarios = [resolve_scenario(s) for s in (args.ontap_scenario or [DEFAULT_SCENARIO])]
+    # The work directory holds the password file and the simulators' keys: removed on every exit.
     workdir = Path(tempfile.mkdtemp(prefix="ndo-demo-"))
+    try:
+        return _run(args, scenarios, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, scenarios: list[Path], workdir: Path) -> int:
+    from simulators.ontap.server import OntapSimulator
+
     password = secrets.token_urlsafe(16)
     secret_file = workdir / "ontap-password"
     secret_file.write_text(password)
@@ -194,7 +214,15 @@ def main(args: argparse.Namespace) -> int:
     for hsim, name in hyperv_sims.items():
         lines.append(f"  Hyper-V sim   {hsim.address}  host {name}")
     lines.append(vsphere_line)
-    lines += [f"  on-call view  ndo-exporter once --config {config_path}", ""]
+    command = own_command()
+    lines += [
+        f"  on-call view  {command} once --config {shlex.quote(str(config_path))}",
+        f"  check         {command} check-config --config {shlex.quote(str(config_path))}",
+        "",
+        "The configuration (and its password file) exists only while the demo runs: Ctrl-C stops",
+        f"the simulators and deletes {workdir}.",
+        "",
+    ]
     print("\n".join(lines), flush=True)
     try:
         while not stop.wait(0.5):

@@ -2,11 +2,15 @@
 
 Exit codes: 0 nothing critical; 1 a critical finding or a target that could not be collected;
 2 the configuration is invalid.
+
+The table wraps prose to the terminal and prints every fix command whole on its own line; when a
+collection failed it ends by naming what could not be judged, never with "No findings".
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 
 from exporter.config import ConfigError, load_config
@@ -52,6 +56,18 @@ def main(args: argparse.Namespace) -> int:
     store = run_once_all(config)
     findings = store.findings()
     results = outcomes(store)
-    text = as_json(findings, results) if args.format == "json" else as_table(findings, results)
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    if args.format == "json":
+        emit(as_json(findings, results))
+    else:
+        emit(as_table(findings, results, width=terminal_width()))
     return exit_code(findings, results)
+
+
+def terminal_width() -> int:
+    """The terminal's columns (``COLUMNS`` wins); 100 when stdout is not a terminal."""
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def emit(text: str) -> None:
+    """The one place the report reaches stdout (so output-wide rules apply to every line)."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -80,9 +81,10 @@ def test_copy_list_builds_the_wheel(tmp_path: Path) -> None:
             *sources, dest = args.split()
             for item in sources:
                 path = ROOT / item
-                target = src / (item if dest.endswith("/") and path.is_dir() else path.name)
                 if path.is_dir():
-                    shutil.copytree(path, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                    # As COPY does: a directory lands at its destination, symlinks stay symlinks.
+                    target = src / (item if dest.endswith("/") else dest.removeprefix("./"))
+                    shutil.copytree(path, target, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
                 elif dest.startswith("./") or dest == "./":
                     shutil.copyfile(path, src / path.name)
     out = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path / "w"),
@@ -90,6 +92,10 @@ def test_copy_list_builds_the_wheel(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     wheels = list((tmp_path / "w").glob("ndo_exporter-*.whl"))
     assert len(wheels) == 1
+    with zipfile.ZipFile(wheels[0]) as z:  # the package data behind exporter/assets/ came along
+        names = set(z.namelist())
+    assert {"exporter/assets/alerts/ontap.rules.yml", "exporter/assets/runbooks/HaNotReadyCifsNdo.md",
+            "exporter/assets/dashboards/ndo-overview.json"} <= names
 
 
 def free_port() -> int:

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from exporter import links
 from exporter.config import load_config_text
 from exporter.webconfig import load_web_config
 from tests.deploy.tools import helm, helm_env, operator_validator
@@ -29,7 +30,7 @@ CHART = ROOT / "deploy" / "helm" / "ndo-exporter"
 VALUES = Path(__file__).resolve().parent / "values"
 SCENARIOS = {"default": [], **{p.stem: ["-f", str(p)] for p in sorted(VALUES.glob("*.yaml"))}}
 K8S_VERSION = "1.30.0"
-BASE_URL = "https://github.com/ndo-exporter/ndo-exporter/blob/main/"  # values/everything.yaml
+BASE_URL = "https://github.com/ndo-exporter/ndo-exporter/blob/main/"  # values/everything.yaml, the default too
 
 
 def run_helm(*args: str) -> subprocess.CompletedProcess[str]:
@@ -101,12 +102,16 @@ def test_prometheus_rule_is_the_alerts_directory_and_passes_promtool(tmp_path: P
     rule = of_kind(rendered("everything"), "PrometheusRule")[0]
     groups = rule["spec"]["groups"]
     source = [g for p in sorted((ROOT / "alerts").glob("*.rules.yml")) for g in yaml.safe_load(p.read_text())["groups"]]
-    assert [g["name"] for g in groups] == [g["name"] for g in source]
-    for got, want in zip(groups, source, strict=True):
+    # The user's extraRules come last, as one more group.
+    assert [g["name"] for g in groups] == [g["name"] for g in source] + ["rel-ndo-exporter-extra"]
+    assert [r["alert"] for r in groups[-1]["rules"]] == ["NdoCifsSessionsDropped"]
+    for got, want in zip(groups, source, strict=False):
         for r_got, r_want in zip(got["rules"], want["rules"], strict=True):
             url = r_want.get("annotations", {}).get("runbook_url")
-            if url:  # the only change: runbook links made absolute (prometheusRule.runbookBaseURL)
+            if url:  # the only changes: absolute runbook links and a dashboard link, from one base each
                 assert r_got["annotations"]["runbook_url"] == BASE_URL + url
+                uid = links.dashboard_uid(r_got["alert"])
+                assert r_got["annotations"].pop("dashboard_url") == f"https://grafana.example.com/d/{uid}"
                 r_got = {**r_got, "annotations": {**r_got["annotations"], "runbook_url": url}}
             assert r_got == r_want
     path = tmp_path / "rules.yml"
@@ -178,3 +183,14 @@ def test_rendered_configuration_and_web_config_load(tmp_path: Path) -> None:
     if shutil.which("promtool"):
         out = subprocess.run(["promtool", "check", "web-config", str(path)], capture_output=True, text=True)
         assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_default_image_is_what_the_containerfile_builds() -> None:
+    """The chart's default image reference is the tag the documented build command produces."""
+    workload = of_kind(rendered("default"), "Deployment")[0]
+    image = workload["spec"]["template"]["spec"]["containers"][0]["image"]
+    containerfile = (ROOT / "deploy" / "container" / "Containerfile").read_text()
+    build = f"podman build -f deploy/container/Containerfile -t {image} ."
+    assert build in containerfile
+    assert build in (CHART / "values.yaml").read_text()
+    assert build in (ROOT / "docs" / "deploy.md").read_text().replace("$ ", "")

@@ -19,7 +19,7 @@ from tests.e2e.stack import Cluster, Stack, missing_binaries, wait_until
 from tests.ontap_support import scenario_names
 
 # Healthy clusters changed at run time, each for one test (index among the demo's "healthy" ones).
-MUTABLE = {"switch": 1, "ha": 2, "lif": 3, "fault": 4}
+MUTABLE = {"switch": 1, "ha": 2, "lif": 3, "fault": 4, "dead": 5}
 INTERVAL_SECONDS = 2.0
 
 
@@ -91,6 +91,9 @@ def timeline(stack: Stack) -> Timeline:
                f"NdoExporterTargetDown pending for {fault.name}")
     assert fault.move_lif(home=False) == 1
     tl.applied["fault-lif"] = time.monotonic()
+    # kill a cluster: every API request has its connection reset, as a dead management LIF would
+    clusters["dead"].set_faults([{"path": "api/*", "reset": True}])
+    tl.applied["dead"] = time.monotonic()
     return tl
 
 

@@ -116,8 +116,11 @@ def inhibited(alerts: set[Labels]) -> set[Labels]:
         a = dict(alert)
         for other in map(dict, alerts):
             same_target = other.get("target") == a.get("target")
-            if (other["alertname"] == "NdoExporterTargetDown" and a["alertname"] != "NdoExporterTargetDown"
+            if (other["alertname"] == "NdoExporterOntapTargetDown" and a["alertname"] != "NdoExporterOntapTargetDown"
                     and same_target):
+                out.add(alert)
+            if (other["alertname"] == "NdoExporterTargetDown" and a["alertname"] != "NdoExporterTargetDown"
+                    and a["severity"] != "critical" and same_target):
                 out.add(alert)
             if (other["alertname"] == "LifHomePortDown" and a["alertname"] == "LifNotHome" and same_target
                     and (other["svm"], other["lif"]) == (a["svm"], a["lif"])):
@@ -279,3 +282,20 @@ def test_a_failing_api_takes_the_target_down_and_inhibits_its_alerts(timeline: T
     wait_until(lambda: down in stack.delivered("resolved", target=name), 30, f"resolved TargetDown of {name}")
     # No longer inhibited: the LIF that moved meanwhile is now notified.
     wait_until(lambda: lif in stack.delivered("firing", target=name), 30, f"LifNotHome of {name} delivered")
+
+
+def test_a_dead_ontap_target_is_exactly_one_page(timeline: Timeline) -> None:
+    """Losing the signal must not silence the page: a cluster whose every request fails pages once,
+    with NdoExporterOntapTargetDown; NdoExporterTargetDown and the stale-data alerts are inhibited."""
+    stack, cluster = timeline.stack, timeline.cluster("dead")
+    name = cluster.name
+    page = exporter_alert("NdoExporterOntapTargetDown", name, kind="ontap")
+    down = exporter_alert("NdoExporterTargetDown", name, kind="ontap")
+    deadline = deadline_for({page, down}, timeline.applied["dead"])
+    wait_until(lambda: {page, down} <= stack.alerts("firing", target=name), max(15, deadline - time.monotonic()),
+               f"NdoExporterOntapTargetDown and NdoExporterTargetDown firing for {name}")
+    assert_delivered(stack, name, {page})
+    pages = [n for n in stack.webhook.notifications() if dict(n.labels).get("target") == name and n.status == "firing"]
+    assert [n.receiver for n in pages] == ["pager"], pages
+    am = stack.am_alerts(alertname="NdoExporterTargetDown", target=name)
+    assert am and am[0]["status"]["state"] == "suppressed", am
