@@ -17,23 +17,31 @@ from collectors.ontap import endpoints as ep
 from collectors.ontap import parse
 from collectors.ontap.client import OntapClient
 from collectors.ontap.facts import (
+    MAX_MACHINE_SESSIONS,
+    MAX_VIRTUAL_DISK_FILES,
+    VIRTUAL_DISK_SUFFIXES,
     ClientSessionKey,
     ClusterInfo,
     FileKey,
     FilesFacts,
     HealthFacts,
     LifsFacts,
+    MachineSession,
     NodesFacts,
     SessionKey,
     SessionsFacts,
     SessionVolumesKey,
     SharesFacts,
+    VirtualDiskOpen,
     VolumeSessionKey,
 )
 from collectors.ontap.parse import MalformedRecord, norm
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# Last characters of VIRTUAL_DISK_SUFFIXES, both cases: a cheap first test on 100k paths.
+_DISK_LAST_CHARS = frozenset("xXdDsS")
 
 # Session CA levels and file CA flags share one label vocabulary: yes | partial | no.
 _SESSION_CA = {"available": "yes", "partial": "partial", "unavailable": "no"}
@@ -149,7 +157,10 @@ def collect_shares(client: OntapClient, deadline: float) -> SharesFacts:
 def collect_sessions(client: OntapClient, deadline: float) -> SessionsFacts:
     cluster = client.cluster(deadline)
     detail = client.settings.client_detail
-    fields = ep.SESSIONS.fields_for(cluster) + (ep.SESSION_CLIENT_FIELDS if detail else ())
+    base = ep.SESSIONS.fields_for(cluster)
+    fields = base + tuple(f for f in ep.SESSION_JOIN_FIELDS if f not in base)
+    machines: list[MachineSession] = []
+    machines_truncated = False
     counts: Counter[SessionKey] = Counter()
     by_volume: Counter[VolumeSessionKey] = Counter()
     by_volume_set: Counter[SessionVolumesKey] = Counter()
@@ -165,8 +176,27 @@ def collect_sessions(client: OntapClient, deadline: float) -> SessionsFacts:
             ca = _SESSION_CA.get(norm(r.get("continuous_availability")), "unknown")
             auth = norm(r.get("authentication")) or "unknown"
             volumes = parse.names(r.get("volumes"), "volumes")
+            user = r.get("user")
             if detail:
                 clients[(node, svm, parse.text(r, "client_ip"), parse.text(r, "user"), protocol, ca)] += 1
+            # Computer accounts (DOMAIN\HOST$) are how Hyper-V hosts open VM files: keep those
+            # sessions one by one (bounded) for the takeover join; people are only counted.
+            if user.__class__ is str and user.endswith("$"):
+                if len(machines) < MAX_MACHINE_SESSIONS:
+                    machines.append(
+                        MachineSession(
+                            node=node,
+                            svm=svm,
+                            identifier=parse.text(r, "identifier"),
+                            user=user,
+                            client_ip=parse.text(r, "client_ip"),
+                            server_ip=parse.text(r, "server_ip"),
+                            protocol=protocol,
+                            continuous_availability=ca,
+                        )
+                    )
+                else:
+                    machines_truncated = True
         except MalformedRecord as exc:
             raise CollectionError("malformed", f"{ep.SESSIONS.path}: record {index}: {exc}") from None
         counts[(node, svm, protocol, ca, auth)] += 1
@@ -181,12 +211,16 @@ def collect_sessions(client: OntapClient, deadline: float) -> SessionsFacts:
         by_volume_set=tuple(sorted(by_volume_set.items())),
         clients=tuple(sorted(clients.items())) if detail else None,
         total=total,
+        machine_sessions=tuple(machines),
+        machine_sessions_truncated=machines_truncated,
     )
 
 
 def collect_files(client: OntapClient, deadline: float) -> FilesFacts:
     cluster = client.cluster(deadline)
     counts: Counter[FileKey] = Counter()
+    disks: dict[tuple[str, str, str], VirtualDiskOpen] = {}
+    disks_truncated = False
     total = 0
     for index, r in enumerate(_records(client, ep.OPEN_FILES, cluster, deadline)):
         if not isinstance(r, dict):
@@ -200,6 +234,16 @@ def collect_files(client: OntapClient, deadline: float) -> FilesFacts:
                 parse.name_of(r, "share"),
                 "unknown" if ca is None else ("yes" if ca else "no"),
             )
+            path = r.get("path")
+            if path.__class__ is str and path[-1:] in _DISK_LAST_CHARS and path.lower().endswith(VIRTUAL_DISK_SUFFIXES):
+                disk = VirtualDiskOpen(key[1], key[3], path, key[0], key[4], parse.text(r, "session.identifier"))
+                dkey = (disk.svm, disk.share.lower(), path.lower())
+                prev = disks.get(dkey)
+                # A shared VHDX is open by several hosts: keep the handle that would not survive.
+                if prev is None and len(disks) >= MAX_VIRTUAL_DISK_FILES:
+                    disks_truncated = True
+                elif prev is None or (prev.continuously_available == "yes" and disk.continuously_available != "yes"):
+                    disks[dkey] = disk
         except MalformedRecord as exc:
             raise CollectionError("malformed", f"{ep.OPEN_FILES.path}: record {index}: {exc}") from None
         counts[key] += 1
@@ -231,11 +275,8 @@ def collect_files(client: OntapClient, deadline: float) -> FilesFacts:
     # Only volumes that hold open files are needed for the volume -> aggregate -> node mapping,
     # but ONTAP cannot filter on "has open files": ask for all, keep the ones we need.
     wanted = {(k[1], k[2]) for k in counts}
-    volumes = tuple(
-        v
-        for v in _parse_all(_records(client, ep.VOLUMES, cluster, deadline), parse.volume, ep.VOLUMES.path)
-        if (v.svm, v.name) in wanted
-    )
+    all_volumes = _parse_all(_records(client, ep.VOLUMES, cluster, deadline), parse.volume, ep.VOLUMES.path)
+    volumes = tuple(v for v in all_volumes if (v.svm, v.name) in wanted)
     return FilesFacts(
         cluster=cluster,
         counts=tuple(sorted(counts.items())),
@@ -244,6 +285,9 @@ def collect_files(client: OntapClient, deadline: float) -> FilesFacts:
         reconnected_error=reconnected_error,
         volumes=volumes,
         total=total,
+        virtual_disks=tuple(disks.values()),
+        virtual_disks_truncated=disks_truncated,
+        all_volumes=all_volumes,
     )
 
 
