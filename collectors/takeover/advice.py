@@ -39,8 +39,8 @@ def fix_for(reason: Reason, d: DiskVerdict, failed_share_properties: Iterable[st
         )
     if reason == "session_not_smb3":
         return (
-            f"vserver cifs options modify -vserver {svm} -smb3-enabled true; the host {d.host} must run "
-            f"Windows Server 2012 or later (SMB 3); {reopen(d.vm)}"
+            f"set -privilege advanced; vserver cifs options modify -vserver {svm} -smb3-enabled true; "
+            f"set -privilege admin; the host {d.host} must run Windows Server 2012 or later (SMB 3); {reopen(d.vm)}"
         )
     if reason == "partner_cannot_takeover":
         return (
