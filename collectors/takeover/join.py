@@ -13,7 +13,7 @@ For each disk (``\\\\server\\share\\path``), in this order, the first rule that 
 8. the share is not continuously available, or fails another CA share requirement -> no;
 9. the VHDX has no open-file record although the VM runs -> unknown (file_not_open);
 10. the session the file is open on (else the host's machine-account sessions to the SVM) is not
-    SMB 3 -> no; the file handle is not CA -> no; the session is not CA -> no.
+    SMB 3 -> no; the file handle is not CA -> no; the session has no CA handle at all -> no.
 
 A LIF revert or migration (the session's LIF is not home) re-checks only 8-10: it moves the
 connection, not the aggregate. Pure: no I/O, no clock.
@@ -238,7 +238,11 @@ def _ca_chain(
         return _done(
             d, "file_not_ca", "the disk is open without a persistent (CA) handle: opened before CA was enabled"
         )
-    if session.continuous_availability in ("no", "partial"):
+    # "partial" only says the session mixes CA and non-CA handles: this file's own flag (yes here)
+    # decides. "no" (unavailable) means no handle of the session is persistent.
+    if session.continuous_availability == "no" or (
+        opened.continuously_available == "unknown" and session.continuous_availability == "partial"
+    ):
         return _done(
             d,
             "session_not_ca",

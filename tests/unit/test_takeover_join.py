@@ -270,6 +270,12 @@ def test_vhdx_opened_before_ca_was_enabled() -> None:
     assert (d.survives, d.reason) == ("no", "file_not_ca")
 
 
+def test_a_partial_session_does_not_fail_a_ca_handle() -> None:
+    # Partial: the host's session mixes CA handles (this VHDX) and others (a non-CA share).
+    d = one(ontap(sessions=sessions(session(continuous_availability="partial"))))
+    assert (d.survives, d.reason) == ("yes", "none")
+
+
 def test_session_not_ca() -> None:
     d = one(ontap(sessions=sessions(session(continuous_availability="no"))))
     assert (d.survives, d.reason) == ("no", "session_not_ca")
