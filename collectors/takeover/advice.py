@@ -7,6 +7,7 @@ the Hyper-V host named in the finding. Sources: docs/takeover-blast-radius.md.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 from collectors.findings import Finding, Severity
 from collectors.ontap.checks import lif_create_command, share_fix
@@ -23,7 +24,18 @@ def reopen(vm: str) -> str:
     )
 
 
-def fix_for(reason: Reason, d: DiskVerdict, failed_share_properties: Iterable[str] = ()) -> str:
+class Where(Protocol):
+    """Where a disk is: a DiskVerdict, or the join's draft of one."""
+
+    svm: str
+    share: str
+    node: str
+    partner: str
+    vm: str
+    host: str
+
+
+def fix_for(reason: Reason, d: Where, failed_share_properties: Iterable[str] = ()) -> str:
     svm, share, node, partner = d.svm, d.share, d.node, d.partner
     if reason == "share_not_ca":
         return (

@@ -22,7 +22,7 @@ connection, not the aggregate. Pure: no I/O, no clock.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 
 from collectors.ontap import checks
 from collectors.ontap.facts import LifFact, MachineSession, ShareFact, VirtualDiskOpen, VolumeFact
@@ -36,8 +36,9 @@ from collectors.takeover.model import (
     NodeImpact,
     OntapInputs,
     Reason,
+    Verdict,
 )
-from collectors.takeover.names import ServerIndex, file_key, machine_account_host, parse_unc
+from collectors.takeover.names import ServerIndex, ServerMatch, file_key, machine_account_host, parse_unc
 
 _WORST = {"no": 0, "unknown": 1, "yes": 2}
 
@@ -56,6 +57,73 @@ class _Cluster:
     host_sessions: dict[tuple[str, str], list[MachineSession]]  # (svm, host lower)
     lifs_by_address: dict[tuple[str, str], LifFact]  # (svm, address)
     problem: tuple[Reason, str] | None  # stale or missing inputs
+    # Memoised per join: the same share / node answers for every disk on it.
+    standby: dict[tuple[str, str], int] = field(default_factory=dict)  # (svm, partner) -> usable LIFs
+    requirements: dict[tuple[str, str], dict[str, bool | None]] = field(default_factory=dict)
+
+    def standby_lifs(self, svm: str, partner: str) -> int:
+        key = (svm, partner)
+        found = self.standby.get(key)
+        if found is None:
+            lifs = self.side.lifs
+            found = self.standby[key] = checks.usable_lifs_on(lifs, svm, partner) if lifs is not None else 0
+        return found
+
+    def share_requirements(self, share: ShareFact) -> dict[str, bool | None]:
+        key = (share.svm, share.name)
+        found = self.requirements.get(key)
+        if found is None:
+            found = self.requirements[key] = checks.share_requirements(share)
+        return found
+
+
+class _Draft:
+    """A verdict being built (mutable, cheap); ``freeze()`` makes the DiskVerdict."""
+
+    __slots__ = (
+        "cluster",
+        "clustered",
+        "controller",
+        "detail",
+        "exchange",
+        "fix",
+        "host",
+        "hyperv_target",
+        "lif",
+        "lif_move_reason",
+        "lif_move_survives",
+        "node",
+        "partner",
+        "path",
+        "reason",
+        "running",
+        "share",
+        "survives",
+        "svm",
+        "vm",
+        "volume",
+    )
+
+    def __init__(self, hv: HyperVInputs, vm_name: str, controller: str, path: str, exchange: bool,
+                 clustered: bool, running: bool) -> None:
+        self.hyperv_target, self.host, self.vm = hv.target, hv.host, vm_name
+        self.controller, self.path = controller, path
+        self.exchange, self.clustered, self.running = exchange, clustered, running
+        self.cluster = self.svm = self.share = self.volume = self.node = self.partner = ""
+        self.survives: Verdict = "unknown"
+        self.reason: Reason = "input_missing"
+        self.detail = self.fix = self.lif = ""
+        self.lif_move_survives: Verdict | None = None
+        self.lif_move_reason: Reason = "none"
+
+    def copy(self) -> _Draft:
+        other = _Draft.__new__(_Draft)
+        for name in _Draft.__slots__:
+            setattr(other, name, getattr(self, name))
+        return other
+
+    def freeze(self) -> DiskVerdict:
+        return DiskVerdict(**{name: getattr(self, name) for name in _Draft.__slots__})
 
 
 def _cluster(side: OntapInputs) -> _Cluster:
@@ -96,6 +164,7 @@ def _cluster(side: OntapInputs) -> _Cluster:
 def join(ontap: Sequence[OntapInputs], hyperv: Sequence[HyperVInputs]) -> JoinResult:
     index = ServerIndex(ontap)
     clusters = {side.cluster: _cluster(side) for side in ontap}
+    lookups: dict[str, list[ServerMatch]] = {}
     verdicts: list[DiskVerdict] = []
     for hv in hyperv:
         hv_problem: tuple[Reason, str] | None = None
@@ -105,17 +174,9 @@ def join(ontap: Sequence[OntapInputs], hyperv: Sequence[HyperVInputs]) -> JoinRe
             hv_problem = ("input_stale", f"{hv.target}: stale data from {', '.join(hv.stale)}")
         for vm in hv.vms:
             for disk in vm.disks:
-                base = DiskVerdict(
-                    hyperv_target=hv.target,
-                    host=hv.host,
-                    vm=vm.name,
-                    controller=disk.controller,
-                    path=disk.path,
-                    exchange=vm.exchange,
-                    clustered=vm.clustered,
-                    running=vm.running,
-                )
-                verdicts.append(_judge(base, hv, vm.running, hv_problem, index, clusters))
+                d = _Draft(hv, vm.name, disk.controller, disk.path, vm.exchange, vm.clustered, vm.running)
+                _judge(d, hv, hv_problem, index, lookups, clusters)
+                verdicts.append(d.freeze())
     return JoinResult(
         disks=tuple(verdicts),
         nodes=tuple(_node_impacts(clusters.values(), verdicts)),
@@ -123,23 +184,26 @@ def join(ontap: Sequence[OntapInputs], hyperv: Sequence[HyperVInputs]) -> JoinRe
     )
 
 
-def _done(d: DiskVerdict, reason: Reason, detail: str, failed_props: Iterable[str] = ()) -> DiskVerdict:
-    d = replace(d, survives=VERDICT_OF[reason], reason=reason, detail=detail)
-    return replace(d, fix=advice.fix_for(reason, d, failed_props))
+def _done(d: _Draft, reason: Reason, detail: str, failed_props: Iterable[str] = ()) -> _Draft:
+    d.survives, d.reason, d.detail = VERDICT_OF[reason], reason, detail
+    d.fix = advice.fix_for(reason, d, failed_props)
+    return d
 
 
 def _judge(
-    d: DiskVerdict,
+    d: _Draft,
     hv: HyperVInputs,
-    running: bool,
     hv_problem: tuple[Reason, str] | None,
     index: ServerIndex,
+    lookups: dict[str, list[ServerMatch]],
     clusters: dict[str, _Cluster],
-) -> DiskVerdict:
+) -> _Draft:
     unc = parse_unc(d.path)
     if unc is None:
         return _done(d, "unmatched_server", f"{d.path} is not a \\\\server\\share path")
-    matches = index.lookup(unc.server)
+    matches = lookups.get(unc.server)
+    if matches is None:
+        matches = lookups[unc.server] = index.lookup(unc.server)
     if len(matches) > 1:
         where = ", ".join(f"{m.cluster}:{m.svm}" for m in matches)
         return _done(d, "ambiguous_server", f"SMB server {unc.server} is known to several SVMs: {where}")
@@ -156,10 +220,10 @@ def _judge(
         return _done(d, "unmatched_server", f"SMB server {unc.server} is served by no configured ONTAP target")
     m = matches[0]
     c = clusters[m.cluster]
-    d = replace(d, cluster=m.cluster, svm=m.svm, share=unc.share)
+    d.cluster, d.svm, d.share = m.cluster, m.svm, unc.share
     share = c.shares.get((m.svm, unc.share.lower()))
     if share is not None:
-        d = replace(d, share=share.name, volume=share.volume)
+        d.share, d.volume = share.name, share.volume
     if hv_problem is not None:
         return _done(d, *hv_problem)
     if share is None:
@@ -171,27 +235,40 @@ def _judge(
         if c.problem is not None:
             return _done(d, *c.problem)
         return _done(d, "owner_unknown", f"which node owns volume {share.volume} of {m.svm} is unknown")
+    opened = c.disks.get((d.svm, *file_key(unc.share, unc.rest)))
+    session = _session(c, hv, d.svm, opened)
+    if len(owners) == 1:
+        d.node = owners[0]
+        return _judge_on_node(d, c, share, opened, session)
     # A FlexGroup spans several nodes: losing any of them hurts; report the worst owner.
-    results = [_judge_on_node(replace(d, node=n), c, hv, running, share, unc.share, unc.rest) for n in owners]
-    return min(results, key=lambda r: _WORST[r.survives])
+    results = []
+    for n in owners:
+        draft = d.copy()
+        draft.node = n
+        results.append(_judge_on_node(draft, c, share, opened, session))
+    worst = min(results, key=lambda r: _WORST[r.survives])
+    for name in _Draft.__slots__:
+        setattr(d, name, getattr(worst, name))
+    return d
 
 
 def _owners(c: _Cluster, svm: str, volume: str) -> list[str]:
     v = c.volumes.get((svm, volume))
     if v is None:
         return []
+    if len(v.aggregates) == 1:
+        owner = c.owners.get(v.aggregates[0])
+        return [owner] if owner else []
     return sorted({c.owners[a] for a in v.aggregates if a in c.owners})
 
 
 def _judge_on_node(
-    d: DiskVerdict, c: _Cluster, hv: HyperVInputs, running: bool, share: ShareFact, share_name: str, rest: str
-) -> DiskVerdict:
+    d: _Draft, c: _Cluster, share: ShareFact, opened: VirtualDiskOpen | None, session: MachineSession | None
+) -> _Draft:
     ready = c.readiness.get(d.node)
-    d = replace(d, partner=ready.partner if ready is not None else "")
-    opened = c.disks.get((d.svm, *file_key(share_name, rest)))
-    session = _session(c, hv, d.svm, opened)
-    d = _lif_move(d, c, hv, running, share, opened, session)
-    if not running:
+    d.partner = ready.partner if ready is not None else ""
+    _lif_move(d, c, share, opened, session)
+    if not d.running:
         return _done(d, "vm_not_running", "the VM is not running: nothing is open to lose")
     if c.problem is not None:
         return _done(d, *c.problem)
@@ -199,56 +276,56 @@ def _judge_on_node(
         return _done(d, "owner_unknown", f"node {d.node} has no HA facts")
     if not ready.ready:
         return _done(d, "partner_cannot_takeover", f"{d.node} cannot be taken over now: {'; '.join(ready.reasons)}")
-    if c.side.lifs is not None and checks.usable_lifs_on(c.side.lifs, d.svm, d.partner) == 0:
+    if c.side.lifs is not None and c.standby_lifs(d.svm, d.partner) == 0:
         return _done(
             d, "no_standby_lif", f"partner {d.partner or '(none)'} has no data LIF of {d.svm} up to reconnect to"
         )
-    return _ca_chain(d, c, share, opened, session)
+    return _done(d, *_ca_chain(d, c, share, opened, session))
 
 
 def _ca_chain(
-    d: DiskVerdict,
+    d: _Draft,
     c: _Cluster,
     share: ShareFact,
     opened: VirtualDiskOpen | None,
     session: MachineSession | None,
-) -> DiskVerdict:
+) -> tuple[Reason, str, list[str]]:
     """Rules 8-10: would the handle itself be replayed on the surviving node (or LIF)?"""
-    reqs = checks.share_requirements(share)
+    reqs = c.share_requirements(share)
     if reqs["continuously_available"] is False:
-        return _done(d, "share_not_ca", f"share {share.name} lacks the continuously-available property")
+        return "share_not_ca", f"share {share.name} lacks the continuously-available property", []
     failed = [r for r, ok in reqs.items() if ok is False]
     if failed:
-        return _done(d, "share_not_ca_ready", f"share {share.name} fails {', '.join(failed)}", failed)
+        return "share_not_ca_ready", f"share {share.name} fails {', '.join(failed)}", failed
     if opened is None:
         files = c.side.files
         if files is not None and files.virtual_disks_truncated:
-            return _done(d, "input_truncated", "more virtual-disk files are open than the exporter keeps")
-        return _done(d, "file_not_open", "the VM runs but ONTAP lists no open handle on this disk file")
+            return "input_truncated", "more virtual-disk files are open than the exporter keeps", []
+        return "file_not_open", "the VM runs but ONTAP lists no open handle on this disk file", []
     if session is None:
         sessions = c.side.sessions
         if sessions is not None and sessions.machine_sessions_truncated:
-            return _done(d, "input_truncated", "more machine-account sessions exist than the exporter keeps")
-        return _done(d, "session_unknown", f"no session of {d.host}$ to {d.svm} is known")
+            return "input_truncated", "more machine-account sessions exist than the exporter keeps", []
+        return "session_unknown", f"no session of {d.host}$ to {d.svm} is known", []
     if session.protocol not in checks.SMB3:
-        return _done(
-            d, "session_not_smb3", f"the session of {session.user} uses {session.protocol}: only SMB 3 has CA handles"
+        return (
+            "session_not_smb3",
+            f"the session of {session.user} uses {session.protocol}: only SMB 3 has CA handles",
+            [],
         )
     if opened.continuously_available == "no":
-        return _done(
-            d, "file_not_ca", "the disk is open without a persistent (CA) handle: opened before CA was enabled"
-        )
+        return "file_not_ca", "the disk is open without a persistent (CA) handle: opened before CA was enabled", []
     # "partial" only says the session mixes CA and non-CA handles: this file's own flag (yes here)
     # decides. "no" (unavailable) means no handle of the session is persistent.
     if session.continuous_availability == "no" or (
         opened.continuously_available == "unknown" and session.continuous_availability == "partial"
     ):
-        return _done(
-            d,
+        return (
             "session_not_ca",
             f"the session of {session.user} has continuous availability {session.continuous_availability}",
+            [],
         )
-    return _done(d, "none", "")
+    return "none", "", []
 
 
 def _session(c: _Cluster, hv: HyperVInputs, svm: str, opened: VirtualDiskOpen | None) -> MachineSession | None:
@@ -264,26 +341,22 @@ def _session(c: _Cluster, hv: HyperVInputs, svm: str, opened: VirtualDiskOpen | 
 
 
 def _lif_move(
-    d: DiskVerdict,
-    c: _Cluster,
-    hv: HyperVInputs,
-    running: bool,
-    share: ShareFact,
-    opened: VirtualDiskOpen | None,
-    session: MachineSession | None,
-) -> DiskVerdict:
+    d: _Draft, c: _Cluster, share: ShareFact, opened: VirtualDiskOpen | None, session: MachineSession | None
+) -> None:
+    """A LIF revert/migrate moves the connection, not the aggregate: only the CA rules decide."""
     if session is None:
-        return d
+        return
     lif = c.lifs_by_address.get((d.svm, session.server_ip))
     if lif is None or lif.is_home is not False:
-        return d
-    if not running:
-        verdict = _done(d, "vm_not_running", "")
+        return
+    reason: Reason
+    if not d.running:
+        reason = "vm_not_running"
     elif c.problem is not None:
-        verdict = _done(d, *c.problem)
+        reason = c.problem[0]
     else:
-        verdict = _ca_chain(d, c, share, opened, session)
-    return replace(d, lif=lif.name, lif_move_survives=verdict.survives, lif_move_reason=verdict.reason)
+        reason = _ca_chain(d, c, share, opened, session)[0]
+    d.lif, d.lif_move_survives, d.lif_move_reason = lif.name, VERDICT_OF[reason], reason
 
 
 def _node_impacts(clusters: Iterable[_Cluster], verdicts: Sequence[DiskVerdict]) -> list[NodeImpact]:
