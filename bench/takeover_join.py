@@ -131,13 +131,22 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=20_000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--child", nargs=3, metavar=("URL", "CA", "HOSTS"))
+    ap.add_argument("--build", type=Path)
     args = ap.parse_args()
     if args.child:
         child(*args.child)
         return
+    if args.build:
+        build_estate(args.build, args.hosts, args.disks_per_host, args.files, args.sessions)
+        return
     work = Path(tempfile.mkdtemp(prefix="ndo-bench-takeover-"))
     t0 = time.perf_counter()
-    hosts_file = build_estate(work, args.hosts, args.disks_per_host, args.files, args.sessions)
+    # Built in its own process: a child forked from a parent holding the 100k-file model would
+    # inherit its peak RSS (Linux keeps ru_maxrss across exec) and the numbers would lie.
+    subprocess.run([sys.executable, __file__, "--build", str(work), "--hosts", str(args.hosts),
+                    "--disks-per-host", str(args.disks_per_host), "--files", str(args.files),
+                    "--sessions", str(args.sessions)], check=True, cwd=ROOT)
+    hosts_file = work / "hosts.json"
     gen = time.perf_counter() - t0
     sim = subprocess.Popen(
         [sys.executable, "-m", "simulators.ontap", "--scenario", str(work / "ontap"), "--port", "0",
