@@ -235,15 +235,20 @@ def collect_files(client: OntapClient, deadline: float) -> FilesFacts:
                 "unknown" if ca is None else ("yes" if ca else "no"),
             )
             path = r.get("path")
-            if path.__class__ is str and path[-1:] in _DISK_LAST_CHARS and path.lower().endswith(VIRTUAL_DISK_SUFFIXES):
-                disk = VirtualDiskOpen(key[1], key[3], path, key[0], key[4], parse.text(r, "session.identifier"))
-                dkey = (disk.svm, disk.share.lower(), path.lower())
-                prev = disks.get(dkey)
-                # A shared VHDX is open by several hosts: keep the handle that would not survive.
-                if prev is None and len(disks) >= MAX_VIRTUAL_DISK_FILES:
-                    disks_truncated = True
-                elif prev is None or (prev.continuously_available == "yes" and disk.continuously_available != "yes"):
-                    disks[dkey] = disk
+            if path.__class__ is str and path[-1:] in _DISK_LAST_CHARS:
+                low = path.lower()
+                if low.endswith(VIRTUAL_DISK_SUFFIXES):
+                    dkey = (key[1], key[3].lower(), low)
+                    prev = disks.get(dkey)
+                    # A shared VHDX is open by several hosts: keep the handle that would not survive.
+                    if prev is None and len(disks) >= MAX_VIRTUAL_DISK_FILES:
+                        disks_truncated = True
+                    elif prev is None or (prev.continuously_available == "yes" and key[4] != "yes"):
+                        session = r.get("session")
+                        sid = session.get("identifier") if session.__class__ is dict else None
+                        disks[dkey] = VirtualDiskOpen(
+                            key[1], key[3], path, key[0], key[4], "" if sid is None else str(sid)
+                        )
         except MalformedRecord as exc:
             raise CollectionError("malformed", f"{ep.OPEN_FILES.path}: record {index}: {exc}") from None
         counts[key] += 1
