@@ -32,12 +32,20 @@ from typing import Any, Literal
 
 from collectors.findings import Finding
 from exporter.render.exposition import chunks_of
-from exporter.render.family import Family
+from exporter.render.family import Family, MetricDef
 from exporter.store import DERIVED, Snapshot, Store
 
 log = logging.getLogger(__name__)
 
 InputState = Literal["ok", "stale", "missing"]
+STEP_SUCCESS = MetricDef(
+    "ndo_exporter_cross_step_success",
+    "gauge",
+    "1 when the last run of the cross-target step (e.g. takeover_blast_radius) succeeded; 0 when it failed "
+    "and its series are absent.",
+    ("step",),
+    section="exporter",
+)
 BUSY_FACTOR = 10.0  # wait at least this many times the last run's duration before the next run
 CROSS = "cross"  # the collector name of a cross-target step's snapshot
 
@@ -77,6 +85,12 @@ class CrossStep:
     name: str
     kinds: frozenset[str]
     run: Callable[[Sequence[TargetInputs]], CrossOutput]
+
+
+def _success(step: str, ok: bool) -> Family:
+    family = Family(STEP_SUCCESS)
+    family.add([step], 1.0 if ok else 0.0)
+    return family
 
 
 def _state(snap: Snapshot) -> tuple[InputState, str]:
@@ -157,6 +171,8 @@ class CrossDeriver:
         with self._lock:
             for step in self._steps:
                 fingerprint = _fingerprint(self._store, step.kinds)
+                if not fingerprint:
+                    continue  # no target of the kinds it reads: nothing to say, no series
                 if not force and self._seen.get(step.name) == fingerprint:
                     continue
                 self._seen[step.name] = fingerprint
@@ -168,14 +184,14 @@ class CrossDeriver:
         start = time.monotonic()
         try:
             output = step.run(gather(self._store, step.kinds))
-            chunks = chunks_of(output.families)
+            chunks = chunks_of([*output.families, _success(step.name, True)])
         except Exception as exc:  # a bug in a step must not stop the daemon or the other steps
             log.exception("cross-target step %s failed", step.name)
             snap = replace(
                 prev,
                 fragment=None,
-                chunks=(),
-                series=0,
+                chunks=chunks_of([_success(step.name, False)]),
+                series=1,
                 findings=(),
                 runs=prev.runs + 1,
                 last_duration=time.monotonic() - start,

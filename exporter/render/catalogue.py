@@ -19,6 +19,7 @@ MODULES = (
     "exporter.render.hyperv",
     "exporter.render.takeover",
     "exporter.render.selfmetrics",
+    "exporter.crossderive",
 )
 TITLES = {
     "ontap": "ONTAP (`ndo_ontap_*`)",

@@ -88,6 +88,7 @@ def test_a_failing_step_is_recorded_and_does_not_raise() -> None:
     CrossDeriver(store, [CrossStep("boom", frozenset({"ontap"}), boom)]).run_now()
     (snap,) = store.cross_snapshots()
     assert snap.last_error_reason == "internal" and "bug" in snap.last_error_message
+    assert 'ndo_exporter_cross_step_success{step="boom"} 0' in build_exposition(store).text.decode()
 
 
 def hyperv_facts() -> HyperVFacts:
@@ -121,3 +122,4 @@ def test_takeover_step_renders_one_series_per_disk_into_the_exposition() -> None
     ) in text
     assert 'ndo_takeover_node_vms_would_stop{cluster="cluster1",node="n1",partner="n2"} 0' in text
     assert 'ndo_takeover_join_input_ok{target="hv01",kind="hyperv"} 1' in text
+    assert 'ndo_exporter_cross_step_success{step="takeover_blast_radius"} 1' in text
