@@ -56,6 +56,11 @@ def settings(url: str, ca_file: str) -> Any:
 
 
 def run_ours(url: str, ca_file: str) -> dict[str, Any]:
+    return run_ours_fragments(url, ca_file)[0]
+
+
+def run_ours_fragments(url: str, ca_file: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One full cycle as the daemon runs it: (timings and counts, the six fragments)."""
     from collectors.ontap import checks
     from collectors.ontap.client import OntapClient
     from collectors.ontap.collect import COLLECTORS
@@ -80,7 +85,7 @@ def run_ours(url: str, ca_file: str) -> dict[str, Any]:
         "findings": len(findings),
         "files": fragments["files"].total,
         "sessions": fragments["sessions"].total,
-    }
+    }, fragments
 
 
 def run_floor(url: str, ca_file: str) -> dict[str, Any]:

@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     once = sub.add_parser("once", help="collect every target once and print the findings")
     once.add_argument("--config", required=True, metavar="FILE", help="configuration file (YAML)")
     once.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    once.add_argument(
+        "--before-takeover", metavar="NODE", dest="before_takeover", default=None,
+        help="print the VMs that would stop if NODE (or CLUSTER:NODE) were taken over now; exit 1 if any",
+    )
 
     assets = sub.add_parser(
         "assets", help="write the alert rules, dashboards and runbooks of this version to a directory"

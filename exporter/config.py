@@ -261,6 +261,9 @@ class TargetConfig(_Model):
     labels: dict[str, str] = Field(default_factory=dict)
     # Share name patterns (fnmatch) that must be continuously available even when they are not yet.
     ca_shares: list[str] = Field(default_factory=list)
+    # ONTAP targets: DNS names (CNAMEs) of this cluster's SMB servers the exporter cannot see ->
+    # the SVM they reach, for the takeover join (docs/takeover-blast-radius.md).
+    smb_server_aliases: dict[str, str] = Field(default_factory=dict)
     # Hypervisor targets (kind vsphere|hyperv): Exchange guest selection and the host-OS vCPU
     # baseline counted in the vCPU:core ratio (None: Microsoft's 2, on every hypervisor).
     exchange: ExchangeSelectorConfig = ExchangeSelectorConfig()

@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 from types import TracebackType
 
+from exporter import takeover_step
 from exporter.config import Config, split_listen_address
+from exporter.crossderive import CrossDeriver
 from exporter.http import HttpServer, WebApp
 from exporter.links import Links
 from exporter.publisher import Publisher
@@ -32,6 +34,7 @@ class Daemon:
         listen_address: str | None = None,
         startup_spread_seconds: float = STARTUP_SPREAD_SECONDS,
         debounce_seconds: float = 0.05,
+        cross_interval_seconds: float = 1.0,
     ) -> None:
         """``listen_address`` overrides ``config.web.listen_address`` (tests pass 127.0.0.1:0)."""
         self.config = config
@@ -39,7 +42,11 @@ class Daemon:
         self.store = Store()
         self.scheduler = Scheduler(config, self.store, startup_spread_seconds=startup_spread_seconds)
         self.publisher = Publisher(self.store, debounce_seconds=debounce_seconds)
-        self.store.set_listener(self.publisher.notify)
+        # Cross-target steps (the takeover join) run in their own thread after a change, over the
+        # latest snapshots; their result re-notifies the store, which the deriver then ignores
+        # (its inputs did not change) and the publisher picks up.
+        self.cross = CrossDeriver(self.store, [takeover_step.step(config)], min_interval_seconds=cross_interval_seconds)
+        self.store.set_listener(self._changed)
         self.http: HttpServer | None = None
 
     def start(self) -> None:
@@ -58,6 +65,7 @@ class Daemon:
         if web is not None:
             log.info("web config %s: %s", web.path, web.current().describe())
         self.publisher.start()
+        self.cross.start()
         self.scheduler.start()
         self.http.start()
         log.info("listening on %s (metrics at %smetrics)", self.url, self.url)
@@ -70,10 +78,15 @@ class Daemon:
             raise RuntimeError("daemon not started")
         return self.http.url
 
+    def _changed(self) -> None:
+        self.cross.notify()
+        self.publisher.notify()
+
     def stop(self) -> None:
         self.scheduler.stop()
         if self.http is not None:
             self.http.stop()
+        self.cross.stop()
         self.publisher.stop()
         log.info("stopped")
 

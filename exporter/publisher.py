@@ -32,6 +32,8 @@ def build_exposition(store: Store, last_render_duration: float = 0.0) -> Exposit
             continue
         scopes[name] = part
         chunks.extend(part)
+    # Cross-target steps (the takeover join) span targets: in /metrics, in no /probe scope.
+    chunks.extend(c for s in store.cross_snapshots() for c in s.chunks)
     chunks.extend(chunks_of(selfmetrics.global_families(last_render_duration)))
     total = sum(c.series for c in chunks) + 1  # + the exposition_series sample itself
     chunks.extend(chunks_of([selfmetrics.exposition_series_family(total)]))

@@ -81,6 +81,9 @@ class Store:
 
     def __init__(self, on_change: Callable[[], None] | None = None) -> None:
         self._targets: dict[str, _Target] = {}
+        # Cross-target steps' results (exporter/crossderive.py), by step name. The store only holds
+        # them: the step runs in its own thread over snapshots it reads from here.
+        self._cross: dict[str, Snapshot] = {}
         self._on_change = on_change
         self._lock = threading.Lock()
 
@@ -118,13 +121,25 @@ class Store:
         return t.derived if collector == DERIVED and t.derived is not None else t.collectors[collector]
 
     def findings(self, target: str | None = None) -> list[Finding]:
+        """Every finding of the target (or all targets), cross-target findings naming it included."""
         names = [target] if target is not None else list(self._targets)
         out: list[Finding] = []
         for name in names:
             derived = self._targets[name].derived
             if derived is not None:
                 out.extend(derived.findings)
+        for snap in list(self._cross.values()):
+            out.extend(f for f in snap.findings if target is None or f.target == target)
         return out
+
+    def cross_snapshots(self) -> list[Snapshot]:
+        """The latest result of every cross-target step (exporter/crossderive.py)."""
+        return list(self._cross.values())
+
+    def put_cross(self, snapshot: Snapshot) -> None:
+        """Swap in a cross-target step's result (keyed by ``snapshot.target``, the step name)."""
+        self._cross[snapshot.target] = snapshot
+        self._changed()
 
     def pending(self) -> list[tuple[str, str]]:
         """(target, collector) pairs whose first run has not finished yet."""

@@ -18,23 +18,31 @@ from collectors.ontap import parse
 from collectors.ontap.client import OntapClient
 from collectors.ontap.facts import (
     HEALTH_PARTS,
+    MAX_MACHINE_SESSIONS,
+    MAX_VIRTUAL_DISK_FILES,
+    VIRTUAL_DISK_SUFFIXES,
     ClientSessionKey,
     ClusterInfo,
     FileKey,
     FilesFacts,
     HealthFacts,
     LifsFacts,
+    MachineSession,
     NodesFacts,
     SessionKey,
     SessionsFacts,
     SessionVolumesKey,
     SharesFacts,
+    VirtualDiskOpen,
     VolumeSessionKey,
 )
 from collectors.ontap.parse import MalformedRecord, norm
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# Last characters of VIRTUAL_DISK_SUFFIXES, both cases: a cheap first test on 100k paths.
+_DISK_LAST_CHARS = frozenset("xXdDsS")
 
 # Session CA levels and file CA flags share one label vocabulary: yes | partial | no.
 _SESSION_CA = {"available": "yes", "partial": "partial", "unavailable": "no"}
@@ -176,7 +184,10 @@ def collect_shares(client: OntapClient, deadline: float) -> SharesFacts:
 def collect_sessions(client: OntapClient, deadline: float) -> SessionsFacts:
     cluster = client.cluster(deadline)
     detail = client.settings.client_detail
-    fields = ep.SESSIONS.fields_for(cluster) + (ep.SESSION_CLIENT_FIELDS if detail else ())
+    base = ep.SESSIONS.fields_for(cluster)
+    fields = base + tuple(f for f in ep.SESSION_JOIN_FIELDS if f not in base)
+    machines: list[MachineSession] = []
+    machines_truncated = False
     counts: Counter[SessionKey] = Counter()
     by_volume: Counter[VolumeSessionKey] = Counter()
     by_volume_set: Counter[SessionVolumesKey] = Counter()
@@ -195,8 +206,27 @@ def collect_sessions(client: OntapClient, deadline: float) -> SessionsFacts:
             auth = norm(r.get("authentication")) or "unknown"
             volumes = parse.names(r.get("volumes"), "volumes")
             open_files = parse.to_int(r.get("open_files"), "open_files")
+            user = r.get("user")
             if detail:
                 clients[(node, svm, parse.text(r, "client_ip"), parse.text(r, "user"), protocol, ca)] += 1
+            # Computer accounts (DOMAIN\HOST$) are how Hyper-V hosts open VM files: keep those
+            # sessions one by one (bounded) for the takeover join; people are only counted.
+            if user.__class__ is str and user.endswith("$"):
+                if len(machines) < MAX_MACHINE_SESSIONS:
+                    machines.append(
+                        MachineSession(
+                            node=node,
+                            svm=svm,
+                            identifier=parse.text(r, "identifier"),
+                            user=user,
+                            client_ip=parse.text(r, "client_ip"),
+                            server_ip=parse.text(r, "server_ip"),
+                            protocol=protocol,
+                            continuous_availability=ca,
+                        )
+                    )
+                else:
+                    machines_truncated = True
         except MalformedRecord as exc:
             raise CollectionError("malformed", f"{ep.SESSIONS.path}: record {index}: {exc}") from None
         counts[(node, svm, protocol, ca, auth)] += 1
@@ -217,28 +247,30 @@ def collect_sessions(client: OntapClient, deadline: float) -> SessionsFacts:
         total=total,
         by_volume_set_with_files=tuple(sorted(by_volume_set_files.items())),
         by_volume_with_files=tuple(sorted(by_volume_files.items())),
+        machine_sessions=tuple(machines),
+        machine_sessions_truncated=machines_truncated,
     )
 
 
 def collect_files(client: OntapClient, deadline: float) -> FilesFacts:
     cluster = client.cluster(deadline)
+    disks: dict[tuple[str, str, str], VirtualDiskOpen] = {}
     if ep.OPEN_FILES.supported(cluster):
-        counts, total = _native_file_counts(client, cluster, deadline)
+        counts, total, disks_truncated = _native_file_counts(client, cluster, deadline, disks)
         reconnected, reconnected_known, reconnected_error = _reconnected_via_cli(client, cluster, deadline)
     else:
         # 9.8-9.10: no native open-files endpoint; the CLI table has the same facts and more.
         counts, reconnected, total, reconnected_known, reconnected_error = _cli_file_counts(
             client, cluster, deadline
         )
+        # The CLI walk keeps no paths: the takeover join must say "unknown", never "not open".
+        disks_truncated = True
 
     # Only volumes that hold open files are needed for the volume -> aggregate -> node mapping,
     # but ONTAP cannot filter on "has open files": ask for all, keep the ones we need.
     wanted = {(k[1], k[2]) for k in counts}
-    volumes = tuple(
-        v
-        for v in _parse_all(_records(client, ep.VOLUMES, cluster, deadline), parse.volume, ep.VOLUMES.path)
-        if (v.svm, v.name) in wanted
-    )
+    all_volumes = _parse_all(_records(client, ep.VOLUMES, cluster, deadline), parse.volume, ep.VOLUMES.path)
+    volumes = tuple(v for v in all_volumes if (v.svm, v.name) in wanted)
     return FilesFacts(
         cluster=cluster,
         counts=tuple(sorted(counts.items())),
@@ -247,6 +279,9 @@ def collect_files(client: OntapClient, deadline: float) -> FilesFacts:
         reconnected_error=reconnected_error,
         volumes=volumes,
         total=total,
+        virtual_disks=tuple(disks.values()),
+        virtual_disks_truncated=disks_truncated,
+        all_volumes=all_volumes,
     )
 
 
@@ -270,9 +305,18 @@ def _file_ca(value: Any) -> str:
     raise MalformedRecord(f"field continuously_available: unexpected value {value!r:.40}")
 
 
-def _native_file_counts(client: OntapClient, cluster: ClusterInfo, deadline: float) -> tuple[Counter[FileKey], int]:
+def _native_file_counts(
+    client: OntapClient,
+    cluster: ClusterInfo,
+    deadline: float,
+    disks: dict[tuple[str, str, str], VirtualDiskOpen],
+) -> tuple[Counter[FileKey], int, bool]:
+    """Counts per (node, svm, volume, share, ca); virtual-disk files also kept by path in
+    ``disks`` (bounded by MAX_VIRTUAL_DISK_FILES) for the takeover join. Returns whether the
+    bound cut the map short."""
     counts: Counter[FileKey] = Counter()
     total = 0
+    truncated = False
     for index, r in enumerate(_records(client, ep.OPEN_FILES, cluster, deadline)):
         if not isinstance(r, dict):
             raise CollectionError("malformed", f"{ep.OPEN_FILES.path}: record {index} is not an object")
@@ -285,11 +329,26 @@ def _native_file_counts(client: OntapClient, cluster: ClusterInfo, deadline: flo
                 parse.name_of(r, "share"),
                 "unknown" if ca is None else ("yes" if ca else "no"),
             )
+            path = r.get("path")
+            if path.__class__ is str and path[-1:] in _DISK_LAST_CHARS:
+                low = path.lower()
+                if low.endswith(VIRTUAL_DISK_SUFFIXES):
+                    dkey = (key[1], key[3].lower(), low)
+                    prev = disks.get(dkey)
+                    # A shared VHDX is open by several hosts: keep the handle that would not survive.
+                    if prev is None and len(disks) >= MAX_VIRTUAL_DISK_FILES:
+                        truncated = True
+                    elif prev is None or (prev.continuously_available == "yes" and key[4] != "yes"):
+                        session = r.get("session")
+                        sid = session.get("identifier") if session.__class__ is dict else None
+                        disks[dkey] = VirtualDiskOpen(
+                            key[1], key[3], path, key[0], key[4], "" if sid is None else str(sid)
+                        )
         except MalformedRecord as exc:
             raise CollectionError("malformed", f"{ep.OPEN_FILES.path}: record {index}: {exc}") from None
         counts[key] += 1
         total += 1
-    return counts, total
+    return counts, total, truncated
 
 
 def _cli_file_key(r: dict[str, Any]) -> FileKey:

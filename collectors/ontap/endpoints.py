@@ -117,7 +117,8 @@ LIFS = Endpoint(
     query=(("scope", "svm"),),
 )
 PORTS = Endpoint("api/network/ethernet/ports", ("name", "uuid", "node.name", "state", "enabled", "type"))
-CIFS_SERVICES = Endpoint("api/protocols/cifs/services", ("svm.name", "name", "enabled"))
+# ad_domain.fqdn: the takeover join matches \\<name>.<fqdn>\share paths (docs/takeover-blast-radius.md).
+CIFS_SERVICES = Endpoint("api/protocols/cifs/services", ("svm.name", "name", "enabled", "ad_domain.fqdn"))
 
 # -- shares ----------------------------------------------------------------------------------
 SHARES = Endpoint(
@@ -149,9 +150,14 @@ SESSIONS = Endpoint(
     since=(8, 0),
 )
 SESSION_CLIENT_FIELDS = ("client_ip", "user")
+# The takeover join (collectors/takeover) needs, per session of a machine account (DOMAIN\\HOST$),
+# who it is, which LIF it rides and its identifier (open files name their session by it).
+SESSION_JOIN_FIELDS = ("identifier", "user", "client_ip", "server_ip")
 OPEN_FILES = Endpoint(
     "api/protocols/cifs/session/files",
-    ("node.name", "svm.name", "volume.name", "share.name", "continuously_available"),
+    # path + session.identifier: only virtual-disk files (.vhd/.vhdx/.avhdx/.vhds) are kept by path,
+    # in a bounded map, for the takeover join; every other file is still only counted.
+    ("node.name", "svm.name", "volume.name", "share.name", "continuously_available", "path", "session.identifier"),
     since=(11, 0),  # REST reference 9.11.1: "Introduced In: 9.11"
 )
 # Before 9.11 the same facts come from `vserver cifs session file show` (its man pages for 9.7,

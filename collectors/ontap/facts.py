@@ -192,6 +192,7 @@ class CifsServerFact:
     svm: str
     name: str
     enabled: bool | None
+    domain: str = ""  # ad_domain.fqdn: clients reach the server as name.domain too
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,26 @@ SessionVolumesKey = tuple[str, str, str, str, tuple[str, ...]]
 ClientSessionKey = tuple[str, str, str, str, str, str]
 
 
+# Upper bounds of the per-item maps kept for the takeover join: past them the map is marked
+# truncated and the join says "unknown" for what it cannot see, instead of growing without limit.
+MAX_MACHINE_SESSIONS = 50_000
+MAX_VIRTUAL_DISK_FILES = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class MachineSession:
+    """One SMB session of a computer account (``DOMAIN\\HOST$``): how a Hyper-V host reaches its disks."""
+
+    node: str
+    svm: str
+    identifier: str
+    user: str  # as ONTAP reports it, e.g. CORP\HV01$
+    client_ip: str
+    server_ip: str  # the LIF address the session rides
+    protocol: str  # smb1 | smb2 | smb2_1 | smb3 | smb3_1 | ...
+    continuous_availability: str  # yes | partial | no | unknown
+
+
 @dataclass(frozen=True)
 class SessionsFacts:
     cluster: ClusterInfo
@@ -262,6 +283,9 @@ class SessionsFacts:
     # CA handle (ontap-semantics.md); only sessions holding files are judged. None: not collected.
     by_volume_set_with_files: tuple[tuple[SessionVolumesKey, int], ...] | None = None
     by_volume_with_files: tuple[tuple[VolumeSessionKey, int], ...] = ()
+    # Sessions of computer accounts only (bounded by MAX_MACHINE_SESSIONS), for the takeover join.
+    machine_sessions: tuple[MachineSession, ...] = ()
+    machine_sessions_truncated: bool = False
 
 
 # (node, svm, volume, share, continuously_available)
@@ -276,6 +300,21 @@ class VolumeFact:
     style: str | None
 
 
+VIRTUAL_DISK_SUFFIXES = (".vhdx", ".vhd", ".avhdx", ".avhd", ".vhds")
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualDiskOpen:
+    """An open virtual-disk file (.vhd/.vhdx/.avhdx/.vhds): the only files kept by path."""
+
+    svm: str
+    share: str
+    path: str  # as ONTAP reports it: relative to the share root
+    node: str  # the node whose LIF carries the session
+    continuously_available: str  # yes | no | unknown
+    session: str  # the session's identifier (SessionsFacts.machine_sessions)
+
+
 @dataclass(frozen=True)
 class FilesFacts:
     cluster: ClusterInfo
@@ -285,3 +324,8 @@ class FilesFacts:
     reconnected_error: str
     volumes: tuple[VolumeFact, ...]
     total: int
+    # Open virtual-disk files (bounded by MAX_VIRTUAL_DISK_FILES) and every volume's aggregates
+    # (not only those with open files: a stopped VM's disk still has an owning node).
+    virtual_disks: tuple[VirtualDiskOpen, ...] = ()
+    virtual_disks_truncated: bool = False
+    all_volumes: tuple[VolumeFact, ...] = ()

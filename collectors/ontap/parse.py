@@ -284,6 +284,7 @@ def cifs_server(r: dict[str, Any]) -> CifsServerFact:
         svm=text(r, "svm.name", required=True),
         name=text(r, "name"),
         enabled=to_bool(r.get("enabled"), "enabled"),
+        domain=text(r, "ad_domain.fqdn"),
     )
 
 

@@ -13,7 +13,10 @@ import argparse
 import shutil
 import sys
 
+from exporter import takeover_step
+from exporter.commands import before_takeover
 from exporter.config import ConfigError, load_config
+from exporter.crossderive import CrossDeriver
 from exporter.logging import setup_logging
 from exporter.report import Outcome, as_json, as_table, exit_code
 from exporter.scheduler import run_once_all
@@ -54,6 +57,11 @@ def main(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     store = run_once_all(config)
+    # Cross-target steps (the takeover join) run once over what was just collected.
+    CrossDeriver(store, [takeover_step.step(config)]).run_now(force=True)
+    node = getattr(args, "before_takeover", None)
+    if node:
+        return _before_takeover(store, node, args.format)
     findings = store.findings()
     results = outcomes(store)
     if args.format == "json":
@@ -71,3 +79,19 @@ def terminal_width() -> int:
 def emit(text: str) -> None:
     """The one place the report reaches stdout (so output-wide rules apply to every line)."""
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _before_takeover(store: Store, node: str, fmt: str) -> int:
+    snap = next((s for s in store.cross_snapshots() if s.target == takeover_step.NAME), None)
+    output = snap.fragment if snap is not None else None
+    if output is None or output.result is None:
+        print(f"before-takeover: the takeover join failed: {snap.last_error_message if snap else 'not run'}",
+              file=sys.stderr)
+        return 1
+    check = before_takeover.checklist(output.result, node)
+    text = before_takeover.as_json(check, node) if fmt == "json" else before_takeover.as_text(check, node)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    failed = [o for o in outcomes(store) if o.status == "failed"]
+    for o in failed:
+        print(f"collection failed: {o.target}/{o.collector}: {o.reason}: {o.message}", file=sys.stderr)
+    return check.exit_code

@@ -17,13 +17,16 @@ MODULES = (
     "exporter.render.hypervisor",
     "exporter.render.vsphere",
     "exporter.render.hyperv",
+    "exporter.render.takeover",
     "exporter.render.selfmetrics",
+    "exporter.crossderive",
 )
 TITLES = {
     "ontap": "ONTAP (`ndo_ontap_*`)",
     "hypervisor": "Hypervisors, source-neutral (`ndo_hypervisor_*`)",
     "vsphere": "VMware vSphere (`ndo_vsphere_*`)",
     "hyperv": "Hyper-V (`ndo_hyperv_*`)",
+    "takeover": "Takeover blast radius, across ONTAP and Hyper-V targets (`ndo_takeover_*`)",
     "exporter": "Exporter self-monitoring (`ndo_exporter_*`)",
 }
 

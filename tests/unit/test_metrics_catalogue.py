@@ -15,7 +15,9 @@ def test_docs_metrics_md_matches_the_code() -> None:
 
 def test_every_metric_follows_the_naming_conventions() -> None:
     for m in catalogue.all_metrics():
-        assert m.name.startswith(("ndo_ontap_", "ndo_exporter_", "ndo_hypervisor_", "ndo_vsphere_", "ndo_hyperv_")), m
+        assert m.name.startswith(
+            ("ndo_ontap_", "ndo_exporter_", "ndo_hypervisor_", "ndo_vsphere_", "ndo_hyperv_", "ndo_takeover_")
+        ), m
         assert m.help.strip(), m
         if m.name.startswith("ndo_ontap_"):
             assert m.labels[0] == "cluster", m

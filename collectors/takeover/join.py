@@ -1,0 +1,404 @@
+"""The join: every Hyper-V VM disk on SMB x the ONTAP facts that decide whether it survives a takeover.
+
+For each disk (``\\\\server\\share\\path``), in this order, the first rule that fails is its reason:
+
+1. inputs: the Hyper-V host's facts are stale/missing -> unknown;
+2. which cluster and SVM: the server name (names.ServerIndex) -> unmatched/ambiguous -> unknown
+   (unmatched while a cluster's names are unknown -> input_missing);
+3. which share, volume, aggregate owner (node) and HA partner -> unknown when not found;
+4. a VM that is not running has nothing to lose -> yes (vm_not_running);
+5. the matched cluster's facts are stale or missing -> unknown;
+6. the owning node's partner cannot take over (checks.ha_readiness) -> no;
+7. the partner has no usable data LIF of the SVM (checks.usable_lifs_on) -> no;
+8. the share is not continuously available, or fails another CA share requirement -> no;
+9. the VHDX has no open-file record although the VM runs -> unknown (file_not_open);
+10. the session the file is open on (else the host's machine-account sessions to the SVM) is not
+    SMB 3 -> no; the file handle is not CA -> no; the session has no CA handle at all -> no.
+
+A LIF revert or migration (the session's LIF is not home) re-checks only 8-10: it moves the
+connection, not the aggregate. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from collectors.ontap import checks
+from collectors.ontap.facts import LifFact, MachineSession, ShareFact, VirtualDiskOpen, VolumeFact
+from collectors.takeover import advice
+from collectors.takeover.model import (
+    VERDICT_OF,
+    DiskVerdict,
+    HyperVInputs,
+    InputStatus,
+    JoinResult,
+    NodeImpact,
+    OntapInputs,
+    Reason,
+    Verdict,
+)
+from collectors.takeover.names import ServerIndex, ServerMatch, file_key, machine_account_host, parse_unc
+
+_WORST = {"no": 0, "unknown": 1, "yes": 2}
+
+
+@dataclass
+class _Cluster:
+    """Per-cluster lookups, built once per join (dicts, so 10k disks cost 10k lookups)."""
+
+    side: OntapInputs
+    readiness: dict[str, checks.HaReadiness]
+    owners: dict[str, str]  # aggregate -> node
+    volumes: dict[tuple[str, str], VolumeFact]
+    shares: dict[tuple[str, str], ShareFact]  # (svm, share lower)
+    disks: dict[tuple[str, str, str], VirtualDiskOpen]  # (svm, share lower, path lower)
+    sessions: dict[tuple[str, str, str], MachineSession]  # (node, svm, identifier)
+    host_sessions: dict[tuple[str, str], list[MachineSession]]  # (svm, host lower)
+    lifs_by_address: dict[tuple[str, str], LifFact]  # (svm, address)
+    problem: tuple[Reason, str] | None  # stale or missing inputs
+    # Memoised per join: the same share / node answers for every disk on it.
+    standby: dict[tuple[str, str], int] = field(default_factory=dict)  # (svm, partner) -> usable LIFs
+    requirements: dict[tuple[str, str], dict[str, bool | None]] = field(default_factory=dict)
+
+    def standby_lifs(self, svm: str, partner: str) -> int:
+        key = (svm, partner)
+        found = self.standby.get(key)
+        if found is None:
+            lifs = self.side.lifs
+            found = self.standby[key] = checks.usable_lifs_on(lifs, svm, partner) if lifs is not None else 0
+        return found
+
+    def share_requirements(self, share: ShareFact) -> dict[str, bool | None]:
+        key = (share.svm, share.name)
+        found = self.requirements.get(key)
+        if found is None:
+            found = self.requirements[key] = checks.share_requirements(share)
+        return found
+
+
+class _Draft:
+    """A verdict being built (mutable, cheap); ``freeze()`` makes the DiskVerdict."""
+
+    __slots__ = (
+        "cluster",
+        "clustered",
+        "controller",
+        "detail",
+        "exchange",
+        "fix",
+        "host",
+        "hyperv_target",
+        "lif",
+        "lif_move_reason",
+        "lif_move_survives",
+        "node",
+        "partner",
+        "path",
+        "reason",
+        "running",
+        "share",
+        "survives",
+        "svm",
+        "vm",
+        "volume",
+    )
+
+    def __init__(self, hv: HyperVInputs, vm_name: str, controller: str, path: str, exchange: bool,
+                 clustered: bool, running: bool) -> None:
+        self.hyperv_target, self.host, self.vm = hv.target, hv.host, vm_name
+        self.controller, self.path = controller, path
+        self.exchange, self.clustered, self.running = exchange, clustered, running
+        self.cluster = self.svm = self.share = self.volume = self.node = self.partner = ""
+        self.survives: Verdict = "unknown"
+        self.reason: Reason = "input_missing"
+        self.detail = self.fix = self.lif = ""
+        self.lif_move_survives: Verdict | None = None
+        self.lif_move_reason: Reason = "none"
+
+    def copy(self) -> _Draft:
+        other = _Draft.__new__(_Draft)
+        for name in _Draft.__slots__:
+            setattr(other, name, getattr(self, name))
+        return other
+
+    def freeze(self) -> DiskVerdict:
+        return DiskVerdict(**{name: getattr(self, name) for name in _Draft.__slots__})
+
+
+def _cluster(side: OntapInputs) -> _Cluster:
+    nodes, files, sessions, shares, lifs = side.nodes, side.files, side.sessions, side.shares, side.lifs
+    problem: tuple[Reason, str] | None = None
+    if side.missing:
+        problem = ("input_missing", f"{side.cluster}: no data from {', '.join(side.missing)}")
+    elif side.stale:
+        problem = ("input_stale", f"{side.cluster}: stale data from {', '.join(side.stale)}")
+    volumes: dict[tuple[str, str], VolumeFact] = {}
+    disks: dict[tuple[str, str, str], VirtualDiskOpen] = {}
+    if files is not None:
+        for v in files.all_volumes or files.volumes:
+            volumes[(v.svm, v.name)] = v
+        for d in files.virtual_disks:
+            share, path = file_key(d.share, d.path)
+            disks[(d.svm, share, path)] = d
+    by_id: dict[tuple[str, str, str], MachineSession] = {}
+    by_host: dict[tuple[str, str], list[MachineSession]] = {}
+    if sessions is not None:
+        for s in sessions.machine_sessions:
+            by_id[(s.node, s.svm, s.identifier)] = s
+            by_host.setdefault((s.svm, machine_account_host(s.user)), []).append(s)
+    return _Cluster(
+        side=side,
+        readiness=checks.ha_readiness(nodes) if nodes is not None else {},
+        owners={a.name: a.node for a in nodes.aggregates} if nodes is not None else {},
+        volumes=volumes,
+        shares={(s.svm, s.name.lower()): s for s in shares.shares} if shares is not None else {},
+        disks=disks,
+        sessions=by_id,
+        host_sessions=by_host,
+        lifs_by_address={(x.svm, x.address): x for x in lifs.lifs} if lifs is not None else {},
+        problem=problem,
+    )
+
+
+def join(ontap: Sequence[OntapInputs], hyperv: Sequence[HyperVInputs]) -> JoinResult:
+    index = ServerIndex(ontap)
+    clusters = {side.cluster: _cluster(side) for side in ontap}
+    lookups: dict[str, list[ServerMatch]] = {}
+    verdicts: list[DiskVerdict] = []
+    for hv in hyperv:
+        hv_problem: tuple[Reason, str] | None = None
+        if hv.missing:
+            hv_problem = ("input_missing", f"{hv.target}: no data from {', '.join(hv.missing)}")
+        elif hv.stale:
+            hv_problem = ("input_stale", f"{hv.target}: stale data from {', '.join(hv.stale)}")
+        for vm in hv.vms:
+            for disk in vm.disks:
+                d = _Draft(hv, vm.name, disk.controller, disk.path, vm.exchange, vm.clustered, vm.running)
+                _judge(d, hv, hv_problem, index, lookups, clusters)
+                verdicts.append(d.freeze())
+    return JoinResult(
+        disks=tuple(verdicts),
+        nodes=tuple(_node_impacts(clusters.values(), verdicts)),
+        inputs=tuple(_inputs(ontap, hyperv)),
+    )
+
+
+def _done(d: _Draft, reason: Reason, detail: str, failed_props: Iterable[str] = ()) -> _Draft:
+    d.survives, d.reason, d.detail = VERDICT_OF[reason], reason, detail
+    d.fix = advice.fix_for(reason, d, failed_props)
+    return d
+
+
+def _judge(
+    d: _Draft,
+    hv: HyperVInputs,
+    hv_problem: tuple[Reason, str] | None,
+    index: ServerIndex,
+    lookups: dict[str, list[ServerMatch]],
+    clusters: dict[str, _Cluster],
+) -> _Draft:
+    unc = parse_unc(d.path)
+    if unc is None:
+        return _done(d, "unmatched_server", f"{d.path} is not a \\\\server\\share path")
+    matches = lookups.get(unc.server)
+    if matches is None:
+        matches = lookups[unc.server] = index.lookup(unc.server)
+    if len(matches) > 1:
+        where = ", ".join(f"{m.cluster}:{m.svm}" for m in matches)
+        return _done(d, "ambiguous_server", f"SMB server {unc.server} is known to several SVMs: {where}")
+    if not matches:
+        if hv_problem is not None:
+            return _done(d, *hv_problem)
+        if index.blind:
+            return _done(
+                d,
+                "input_missing",
+                f"SMB server {unc.server} matches no known SVM, and the names of {', '.join(index.blind)} "
+                "are unknown (no LIF/CIFS server data)",
+            )
+        return _done(d, "unmatched_server", f"SMB server {unc.server} is served by no configured ONTAP target")
+    m = matches[0]
+    c = clusters[m.cluster]
+    d.cluster, d.svm, d.share = m.cluster, m.svm, unc.share
+    share = c.shares.get((m.svm, unc.share.lower()))
+    if share is not None:
+        d.share, d.volume = share.name, share.volume
+    if hv_problem is not None:
+        return _done(d, *hv_problem)
+    if share is None:
+        if c.problem is not None:
+            return _done(d, *c.problem)
+        return _done(d, "share_not_found", f"SVM {m.svm} of {m.cluster} has no share {unc.share}")
+    owners = _owners(c, m.svm, share.volume)
+    if not owners:
+        if c.problem is not None:
+            return _done(d, *c.problem)
+        return _done(d, "owner_unknown", f"which node owns volume {share.volume} of {m.svm} is unknown")
+    opened = c.disks.get((d.svm, *file_key(unc.share, unc.rest)))
+    session = _session(c, hv, d.svm, opened)
+    if len(owners) == 1:
+        d.node = owners[0]
+        return _judge_on_node(d, c, share, opened, session)
+    # A FlexGroup spans several nodes: losing any of them hurts; report the worst owner.
+    results = []
+    for n in owners:
+        draft = d.copy()
+        draft.node = n
+        results.append(_judge_on_node(draft, c, share, opened, session))
+    worst = min(results, key=lambda r: _WORST[r.survives])
+    for name in _Draft.__slots__:
+        setattr(d, name, getattr(worst, name))
+    return d
+
+
+def _owners(c: _Cluster, svm: str, volume: str) -> list[str]:
+    v = c.volumes.get((svm, volume))
+    if v is None:
+        return []
+    if len(v.aggregates) == 1:
+        owner = c.owners.get(v.aggregates[0])
+        return [owner] if owner else []
+    return sorted({c.owners[a] for a in v.aggregates if a in c.owners})
+
+
+def _judge_on_node(
+    d: _Draft, c: _Cluster, share: ShareFact, opened: VirtualDiskOpen | None, session: MachineSession | None
+) -> _Draft:
+    ready = c.readiness.get(d.node)
+    d.partner = ready.partner if ready is not None else ""
+    _lif_move(d, c, share, opened, session)
+    if not d.running:
+        return _done(d, "vm_not_running", "the VM is not running: nothing is open to lose")
+    if c.problem is not None:
+        return _done(d, *c.problem)
+    if ready is None:
+        return _done(d, "owner_unknown", f"node {d.node} has no HA facts")
+    if not ready.ready:
+        return _done(d, "partner_cannot_takeover", f"{d.node} cannot be taken over now: {'; '.join(ready.reasons)}")
+    if c.side.lifs is not None and c.standby_lifs(d.svm, d.partner) == 0:
+        return _done(
+            d, "no_standby_lif", f"partner {d.partner or '(none)'} has no data LIF of {d.svm} up to reconnect to"
+        )
+    return _done(d, *_ca_chain(d, c, share, opened, session))
+
+
+def _ca_chain(
+    d: _Draft,
+    c: _Cluster,
+    share: ShareFact,
+    opened: VirtualDiskOpen | None,
+    session: MachineSession | None,
+) -> tuple[Reason, str, list[str]]:
+    """Rules 8-10: would the handle itself be replayed on the surviving node (or LIF)?"""
+    reqs = c.share_requirements(share)
+    if reqs["continuously_available"] is False:
+        return "share_not_ca", f"share {share.name} lacks the continuously-available property", []
+    failed = [r for r, ok in reqs.items() if ok is False]
+    if failed:
+        return "share_not_ca_ready", f"share {share.name} fails {', '.join(failed)}", failed
+    if opened is None:
+        files = c.side.files
+        if files is not None and files.virtual_disks_truncated:
+            return "input_truncated", "more virtual-disk files are open than the exporter keeps", []
+        return "file_not_open", "the VM runs but ONTAP lists no open handle on this disk file", []
+    if session is None:
+        sessions = c.side.sessions
+        if sessions is not None and sessions.machine_sessions_truncated:
+            return "input_truncated", "more machine-account sessions exist than the exporter keeps", []
+        return "session_unknown", f"no session of {d.host}$ to {d.svm} is known", []
+    if session.protocol not in checks.SMB3:
+        return (
+            "session_not_smb3",
+            f"the session of {session.user} uses {session.protocol}: only SMB 3 has CA handles",
+            [],
+        )
+    if opened.continuously_available == "no":
+        return "file_not_ca", "the disk is open without a persistent (CA) handle: opened before CA was enabled", []
+    # "partial" only says the session mixes CA and non-CA handles: this file's own flag (yes here)
+    # decides. "no" (unavailable) means no handle of the session is persistent.
+    if session.continuous_availability == "no" or (
+        opened.continuously_available == "unknown" and session.continuous_availability == "partial"
+    ):
+        return (
+            "session_not_ca",
+            f"the session of {session.user} has continuous availability {session.continuous_availability}",
+            [],
+        )
+    return "none", "", []
+
+
+def _session(c: _Cluster, hv: HyperVInputs, svm: str, opened: VirtualDiskOpen | None) -> MachineSession | None:
+    """The session the file is open on; else the host's worst machine-account session to the SVM."""
+    if opened is not None:
+        s = c.sessions.get((opened.node, svm, opened.session))
+        if s is not None:
+            return s
+    candidates = c.host_sessions.get((svm, hv.host.lower()), [])
+    if not candidates:
+        return None
+    return min(candidates, key=lambda s: (s.protocol in checks.SMB3, s.continuous_availability == "yes"))
+
+
+def _lif_move(
+    d: _Draft, c: _Cluster, share: ShareFact, opened: VirtualDiskOpen | None, session: MachineSession | None
+) -> None:
+    """A LIF revert/migrate moves the connection, not the aggregate: only the CA rules decide."""
+    if session is None:
+        return
+    lif = c.lifs_by_address.get((d.svm, session.server_ip))
+    if lif is None or lif.is_home is not False:
+        return
+    reason: Reason
+    if not d.running:
+        reason = "vm_not_running"
+    elif c.problem is not None:
+        reason = c.problem[0]
+    else:
+        reason = _ca_chain(d, c, share, opened, session)[0]
+    d.lif, d.lif_move_survives, d.lif_move_reason = lif.name, VERDICT_OF[reason], reason
+
+
+def _node_impacts(clusters: Iterable[_Cluster], verdicts: Sequence[DiskVerdict]) -> list[NodeImpact]:
+    stop: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    exchange: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    unknown: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for d in verdicts:
+        if not d.node:
+            continue
+        key, vm = (d.cluster, d.node), (d.hyperv_target, d.vm)
+        if d.survives == "no":
+            stop.setdefault(key, set()).add(vm)
+            if d.exchange:
+                exchange.setdefault(key, set()).add(vm)
+        elif d.survives == "unknown":
+            unknown.setdefault(key, set()).add(vm)
+    out = []
+    for c in clusters:
+        if c.side.nodes is None:
+            continue
+        for n in c.side.nodes.nodes:
+            key = (c.side.cluster, n.name)
+            ready = c.readiness.get(n.name)
+            out.append(
+                NodeImpact(
+                    cluster=c.side.cluster,
+                    node=n.name,
+                    partner=ready.partner if ready is not None else "",
+                    vms_stop=len(stop.get(key, ())),
+                    exchange_vms_stop=len(exchange.get(key, ())),
+                    vms_unknown=len(unknown.get(key, set()) - stop.get(key, set())),
+                )
+            )
+    return out
+
+
+def _inputs(ontap: Sequence[OntapInputs], hyperv: Sequence[HyperVInputs]) -> list[InputStatus]:
+    out = []
+    for o in ontap:
+        detail = "; ".join([*(f"no data: {m}" for m in o.missing), *(f"stale: {s}" for s in o.stale)])
+        out.append(InputStatus(o.cluster, "ontap", not detail, detail))
+    for h in hyperv:
+        detail = "; ".join([*(f"no data: {m}" for m in h.missing), *(f"stale: {s}" for s in h.stale)])
+        out.append(InputStatus(h.target, "hyperv", not detail, detail))
+    return out

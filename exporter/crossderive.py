@@ -1,0 +1,236 @@
+"""The cross-target derive stage: steps that read the LATEST snapshots of several targets.
+
+A per-target derive (``SourceSpec.derive``, run by the store) sees one target's fragments. Some
+answers need several targets at once: the takeover blast radius joins every ONTAP cluster with
+every Hyper-V host. Such a step is data, a ``CrossStep``:
+
+* ``kinds``: the target kinds it reads; only their changes make it run again;
+* ``run``: a pure function of ``TargetInputs`` (each target's fragments and how fresh they are)
+  -> ``CrossOutput`` (metric families and findings). It never collects and never runs on a scrape.
+
+``CrossDeriver`` runs the steps in one thread of its own, after the store reports a change: at
+most once per ``min_interval_seconds``, with a pause of at least ten times its last duration (so
+it never takes more than ~10% of a core: 2,000 Hyper-V hosts finishing their polls at different
+moments cost one join per pause, not 2,000), and only when an input it reads actually changed
+(every finished run of a relevant collector changes its ``runs`` count). The result goes back into
+the store as a snapshot of its own (``Store.put_cross``), which the publisher adds to /metrics.
+``run_now()`` runs the steps synchronously (``ndo-exporter once``, tests).
+
+Issue 14's derive stage can adopt this as is: a step declares its inputs by kind and reads
+snapshots; it imports no source and no renderer of a source.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any, Literal
+
+from collectors.findings import Finding
+from exporter.render.exposition import chunks_of
+from exporter.render.family import Family, MetricDef
+from exporter.store import DERIVED, Snapshot, Store
+
+log = logging.getLogger(__name__)
+
+InputState = Literal["ok", "stale", "missing"]
+STEP_SUCCESS = MetricDef(
+    "ndo_exporter_cross_step_success",
+    "gauge",
+    "1 when the last run of the cross-target step (e.g. takeover_blast_radius) succeeded; 0 when it failed "
+    "and its series are absent.",
+    ("step",),
+    section="exporter",
+)
+BUSY_FACTOR = 10.0  # wait at least this many times the last run's duration before the next run
+CROSS = "cross"  # the collector name of a cross-target step's snapshot
+
+
+@dataclass(frozen=True)
+class TargetInputs:
+    """One target's latest fragments, and per collector whether its data is fresh."""
+
+    name: str
+    kind: str
+    fragments: Mapping[str, Any]  # collector -> fragment; only collectors holding data
+    states: Mapping[str, InputState]  # every enabled collector
+    messages: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # why not ok
+
+    def problems(self, collectors: Sequence[str], state: InputState) -> tuple[str, ...]:
+        """``("files: timeout: no answer",)`` for each of ``collectors`` in ``state``.
+
+        A collector the target does not run (disabled) counts as missing: its facts are not there.
+        """
+        out = []
+        for c in collectors:
+            if self.states.get(c, "missing") == state:
+                message = self.messages.get(c, "")
+                out.append(f"{c}: {message}" if message else c)
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class CrossOutput:
+    families: list[Family]
+    findings: list[Finding]
+    result: Any = None  # the step's own result, for commands that print it (once --before-takeover)
+
+
+@dataclass(frozen=True)
+class CrossStep:
+    name: str
+    kinds: frozenset[str]
+    run: Callable[[Sequence[TargetInputs]], CrossOutput]
+
+
+def _success(step: str, ok: bool) -> Family:
+    family = Family(STEP_SUCCESS)
+    family.add([step], 1.0 if ok else 0.0)
+    return family
+
+
+def _state(snap: Snapshot) -> tuple[InputState, str]:
+    if snap.fragment is None:
+        if snap.runs == 0:
+            return "missing", "not collected yet"
+        if snap.unsupported:
+            return "missing", f"unsupported: {snap.last_error_message}"
+        return "missing", f"{snap.last_error_reason or 'failed'}: {snap.last_error_message}".rstrip(": ")
+    if snap.stale:
+        return "stale", f"{snap.last_error_reason}: {snap.last_error_message}".rstrip(": ")
+    return "ok", ""
+
+
+def gather(store: Store, kinds: frozenset[str]) -> list[TargetInputs]:
+    """The latest snapshots of every target of ``kinds``, as step inputs."""
+    out = []
+    for name, kind in store.targets():
+        if kind not in kinds:
+            continue
+        fragments: dict[str, Any] = {}
+        states: dict[str, InputState] = {}
+        messages: dict[str, str] = {}
+        for snap in store.snapshots(name):
+            if snap.collector == DERIVED:
+                continue
+            state, message = _state(snap)
+            states[snap.collector] = state
+            if message:
+                messages[snap.collector] = message
+            if snap.fragment is not None:
+                fragments[snap.collector] = snap.fragment
+        out.append(TargetInputs(name, kind, MappingProxyType(fragments), MappingProxyType(states),
+                                MappingProxyType(messages)))
+    return out
+
+
+def _fingerprint(store: Store, kinds: frozenset[str]) -> tuple[tuple[str, str, int], ...]:
+    """Changes whenever a collector of a relevant target finishes a run (success or failure)."""
+    return tuple(
+        (name, snap.collector, snap.runs)
+        for name, kind in store.targets()
+        if kind in kinds
+        for snap in store.snapshots(name)
+        if snap.collector != DERIVED
+    )
+
+
+class CrossDeriver:
+    def __init__(self, store: Store, steps: Sequence[CrossStep], min_interval_seconds: float = 1.0) -> None:
+        self._store = store
+        self._steps = tuple(steps)
+        self._min_interval = min_interval_seconds
+        self._dirty = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._seen: dict[str, tuple[tuple[str, str, int], ...]] = {}
+        self._lock = threading.Lock()
+
+    def notify(self) -> None:
+        """Store listener: something changed (never blocks the caller)."""
+        self._dirty.set()
+
+    def start(self) -> None:
+        if not self._steps:
+            return
+        self._thread = threading.Thread(target=self._loop, name="cross-derive", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._dirty.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def run_now(self, force: bool = False) -> None:
+        """Run every step whose inputs changed (all with ``force``), synchronously."""
+        with self._lock:
+            for step in self._steps:
+                fingerprint = _fingerprint(self._store, step.kinds)
+                if not fingerprint:
+                    continue  # no target of the kinds it reads: nothing to say, no series
+                if not force and self._seen.get(step.name) == fingerprint:
+                    continue
+                self._seen[step.name] = fingerprint
+                self._run(step)
+
+    def _run(self, step: CrossStep) -> None:
+        prev = next((s for s in self._store.cross_snapshots() if s.target == step.name), None)
+        prev = prev or Snapshot(step.name, CROSS)
+        start = time.monotonic()
+        try:
+            output = step.run(gather(self._store, step.kinds))
+            chunks = chunks_of([*output.families, _success(step.name, True)])
+        except Exception as exc:  # a bug in a step must not stop the daemon or the other steps
+            log.exception("cross-target step %s failed", step.name)
+            snap = replace(
+                prev,
+                fragment=None,
+                chunks=chunks_of([_success(step.name, False)]),
+                series=1,
+                findings=(),
+                runs=prev.runs + 1,
+                last_duration=time.monotonic() - start,
+                last_error_reason="internal",
+                last_error_message=f"{type(exc).__name__}: {exc}",
+                consecutive_failures=prev.consecutive_failures + 1,
+                finished_at=time.time(),
+            )
+        else:
+            now = time.time()
+            snap = replace(
+                prev,
+                fragment=output,
+                chunks=chunks,
+                series=sum(c.series for c in chunks),
+                findings=tuple(output.findings),
+                runs=prev.runs + 1,
+                last_success=now,
+                last_duration=time.monotonic() - start,
+                last_error_reason=None,
+                last_error_message="",
+                consecutive_failures=0,
+                finished_at=now,
+            )
+        self._store.put_cross(snap)
+
+    def _loop(self) -> None:
+        while True:
+            self._dirty.wait()
+            if self._stopping.is_set():
+                return
+            self._dirty.clear()
+            start = time.monotonic()
+            try:
+                self.run_now()
+            except Exception:
+                log.exception("cross-target derive failed")
+            # At most one run per interval, and never more than ~10% of a core: a join that took
+            # 0.3 s waits 3 s before the next. Changes meanwhile set _dirty and run after the wait.
+            pause = max(self._min_interval, BUSY_FACTOR * (time.monotonic() - start))
+            if self._stopping.wait(pause):
+                return

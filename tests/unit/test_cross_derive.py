@@ -1,0 +1,125 @@
+"""The cross-target derive stage: reads the latest snapshots of several targets, runs once per change."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from collectors.findings import Finding
+from collectors.hyperv.facts import DiskInfo, HostInfo, HyperVFacts, VmInfo
+from collectors.takeover.model import ONTAP_INPUTS
+from exporter.crossderive import CrossDeriver, CrossOutput, CrossStep, TargetInputs, gather
+from exporter.publisher import build_exposition
+from exporter.render.family import Family
+from exporter.sources import CollectorSpec, SourceSpec
+from exporter.store import Store
+from exporter.takeover_step import hyperv_inputs, ontap_inputs
+from tests.unit import test_takeover_join as tj
+
+
+def spec(kind: str, collectors: Sequence[str]) -> SourceSpec:
+    def nothing(*_: Any) -> list[Family]:
+        return []
+
+    return SourceSpec(
+        kind=kind,
+        collectors={c: CollectorSpec(c, 60.0, c, lambda s, d: None, nothing) for c in collectors},
+        open_session=lambda t, c: None,  # type: ignore[arg-type,return-value]
+        derive=lambda t, f: [],
+        render_derived=lambda t, f, x: [],
+    )
+
+
+def store_with_estate() -> Store:
+    store = Store()
+    store.add_target("cluster1", spec("ontap", ONTAP_INPUTS), 2)
+    store.add_target("hv01", spec("hyperv", ("inventory",)), 2)
+    store.add_target("vc", spec("vsphere", ("inventory",)), 2)
+    for c in ONTAP_INPUTS:
+        store.add_collector("cluster1", c, 60)
+    store.add_collector("hv01", "inventory", 300)
+    store.add_collector("vc", "inventory", 300)
+    o = tj.ontap()
+    for c in ONTAP_INPUTS:
+        store.record_success("cluster1", c, getattr(o, c), 0.1)
+    return store
+
+
+def counting_step(calls: list[list[TargetInputs]]) -> CrossStep:
+    def run(targets: Sequence[TargetInputs]) -> CrossOutput:
+        calls.append(list(targets))
+        finding = Finding("X", "warning", "hv01", (), "what", "cause", "fix")
+        return CrossOutput([], [finding])
+
+    return CrossStep("count", frozenset({"ontap", "hyperv"}), run)
+
+
+def test_gather_reports_fresh_stale_and_missing_inputs() -> None:
+    store = store_with_estate()
+    store.record_failure("cluster1", "files", "timeout", "no answer in 60s", 60.0)  # kept, stale
+    inputs = {t.name: t for t in gather(store, frozenset({"ontap", "hyperv"}))}
+    assert set(inputs) == {"cluster1", "hv01"}  # the vSphere target is not an input
+    o = ontap_inputs(inputs["cluster1"], {})
+    assert o.files is not None and o.stale == ("files: timeout: no answer in 60s",) and o.missing == ()
+    h = hyperv_inputs(inputs["hv01"])
+    assert h.vms == () and h.missing == ("inventory: not collected yet",)
+
+
+def test_runs_only_when_an_input_changed_and_its_findings_reach_the_store() -> None:
+    store = store_with_estate()
+    calls: list[list[TargetInputs]] = []
+    deriver = CrossDeriver(store, [counting_step(calls)])
+    deriver.run_now()
+    deriver.run_now()
+    assert len(calls) == 1  # nothing changed in between
+    assert [f.check for f in store.findings()] == ["X"] and [f.check for f in store.findings("hv01")] == ["X"]
+    assert store.findings("cluster1") == []
+    store.record_failure("hv01", "inventory", "auth", "401", 0.1)
+    deriver.run_now()
+    assert len(calls) == 2
+
+
+def test_a_failing_step_is_recorded_and_does_not_raise() -> None:
+    store = store_with_estate()
+
+    def boom(targets: Sequence[TargetInputs]) -> CrossOutput:
+        raise RuntimeError("bug")
+
+    CrossDeriver(store, [CrossStep("boom", frozenset({"ontap"}), boom)]).run_now()
+    (snap,) = store.cross_snapshots()
+    assert snap.last_error_reason == "internal" and "bug" in snap.last_error_message
+    assert 'ndo_exporter_cross_step_success{step="boom"} 0' in build_exposition(store).text.decode()
+
+
+def hyperv_facts() -> HyperVFacts:
+    host = HostInfo("HV01", "hv01.corp.example.com", "", 1, 16, 32, 2**36, None, "", "", "5.1", ())
+    disk = DiskInfo(tj.DISK, "SCSI 0:0", False, None, True, "VHDX", "Fixed", None, False, "smb")
+    vm = VmInfo(
+        "vm01", "0000", "Running", 2, "10.0", True, 4, False, 2**33, 2**33, 2**33, None, "ShutDown",
+        "Production", False, None, "", None, (), (disk,),
+    )
+    return HyperVFacts(host, (vm,), (), 0.5)
+
+
+def test_takeover_step_renders_one_series_per_disk_into_the_exposition() -> None:
+    from collectors import hypervisor as hv
+    from collectors.hyperv.collect import HyperVInventory
+    from collectors.hyperv.neutral import to_neutral
+    from exporter.config import Config
+    from exporter.takeover_step import step
+
+    store = store_with_estate()
+    facts = hyperv_facts()
+    inventory = HyperVInventory(facts, to_neutral(facts, hv.ExchangeSelector(), None), 0.1, 10)
+    store.record_success("hv01", "inventory", inventory, 0.1)
+    config = Config.model_validate({"targets": []})
+    CrossDeriver(store, [step(config)]).run_now()
+    text = build_exposition(store).text.decode()
+    assert (
+        'ndo_takeover_vm_disk_would_survive{target="hv01",host="HV01",vm="vm01",disk="SCSI 0:0",exchange="false",'
+        'clustered="true",cluster="cluster1",svm="vs1",share="hyperv",volume="hyperv_vol",node="n1",partner="n2",'
+        'reason="none"} 1'
+    ) in text
+    assert 'ndo_takeover_node_vms_would_stop{cluster="cluster1",node="n1",partner="n2"} 0' in text
+    assert 'ndo_takeover_join_input_ok{target="hv01",kind="hyperv"} 1' in text
+    assert 'ndo_exporter_cross_step_success{step="takeover_blast_radius"} 1' in text
