@@ -24,10 +24,7 @@ def scenario_names() -> list[str]:
 
 # Scenarios whose declared verdict the checks do not reach yet, with why. Tests over every scenario
 # mark these strict xfail, so the fix turns them red until the entry is removed.
-KNOWN_CHECK_GAPS = {
-    "four-node-one-pair": "checks.svm_node_without_data_lif judges every node of the cluster; CIFS-NDO "
-    "needs a data LIF on the HA pair an SVM lives on only (simulators/ontap/oracle.py svm_ha_nodes)",
-}
+KNOWN_CHECK_GAPS: dict[str, str] = {}
 
 
 def scenario_params() -> list[Any]:

@@ -401,9 +401,29 @@ def smb_svms(lifs: LifsFacts) -> list[str]:
     return sorted({s.svm for s in lifs.cifs_servers if s.enabled is not False})
 
 
+def svm_ha_nodes(nodes: NodesFacts, lifs: LifsFacts, svm: str) -> list[str]:
+    """The nodes of the HA pairs an SVM lives on: where its LIFs are homed, plus their partners.
+
+    CIFS-NDO is per HA pair (a takeover moves a node's LIFs to its partner only), so in a 4-node
+    cluster an SVM kept on one pair needs no data LIF on the other pair (docs/ontap-semantics.md).
+    An SVM with no LIF homed on a known node is judged on every node, as before."""
+    known = {n.name: n for n in nodes.nodes}
+    homes = {lif.home_node for lif in lifs.lifs if lif.svm == svm and lif.home_node in known}
+    if not homes:
+        return [n.name for n in nodes.nodes]
+    pair = set(homes)
+    for name in homes:
+        pair.update(p for p in known[name].ha.partners if p in known)
+    return [n.name for n in nodes.nodes if n.name in pair]
+
+
 def svm_node_lifs_up(nodes: NodesFacts, lifs: LifsFacts) -> dict[tuple[str, str], int]:
-    """Usable data CIFS LIFs per SMB SVM x node, zeros included."""
-    return {(svm, node.name): usable_lifs_on(lifs, svm, node.name) for svm in smb_svms(lifs) for node in nodes.nodes}
+    """Usable data CIFS LIFs per SMB SVM x node of the HA pairs it lives on, zeros included."""
+    return {
+        (svm, node): usable_lifs_on(lifs, svm, node)
+        for svm in smb_svms(lifs)
+        for node in svm_ha_nodes(nodes, lifs, svm)
+    }
 
 
 def svm_node_without_data_lif(target: str, nodes: NodesFacts, lifs: LifsFacts) -> list[Finding]:

@@ -85,11 +85,21 @@ def test_corrected_fixes_are_printed(report: tuple[int, str, str]) -> None:
     # item 2: static memory = max(startup 32 GiB, assigned 41 GiB)
     assert "Set-VMMemory -ComputerName 'HV01' -VMName 'EXCH02' -DynamicMemoryEnabled $false -StartupBytes 41GB" in flat
     # item 3: stop action changed around a clean stop, active copies moved first
-    assert (
-        "Move-ActiveMailboxDatabase -Server 'EXCH01' -Confirm:$false; Stop-VM -ComputerName 'HV01' -Name 'EXCH01'; "
-        "Set-VM -ComputerName 'HV01' -Name 'EXCH01' -AutomaticStopAction ShutDown; "
-        "Start-VM -ComputerName 'HV01' -Name 'EXCH01'"
-    ) in flat
+    # (``once`` prints each command of a fix whole, on its own line, in order)
+    sequence = [
+        "Move-ActiveMailboxDatabase -Server 'EXCH01' -Confirm:$false",
+        "Stop-VM -ComputerName 'HV01' -Name 'EXCH01'",
+        "Set-VM -ComputerName 'HV01' -Name 'EXCH01' -AutomaticStopAction ShutDown",
+        "Start-VM -ComputerName 'HV01' -Name 'EXCH01'",
+    ]
+    lines = [ln.strip() for ln in out.splitlines()]
+    starts = [i for i, ln in enumerate(lines) if ln == sequence[0]]
+    # (the last command may carry a trailing ``# where to run it`` comment)
+    assert any(
+        all(lines[i + k].split("   #")[0] == cmd for k, cmd in enumerate(sequence) if i + k < len(lines))
+        and i + len(sequence) <= len(lines)
+        for i in starts
+    ), out
     # item 4: the collected cluster resource name, and what OfflineAction governs
     assert (
         "Get-ClusterResource -Cluster 'HVCLU01' -Name 'SCVMM EXCH01 Resources' | "

@@ -28,8 +28,18 @@ URGENT = {"critical", "warning"}
 EXEMPT: dict[str, str] = {}
 
 
-def _constants(tree: ast.Module) -> dict[str, Any]:
+def _constants(tree: ast.Module, seen: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Module-level assignments, plus those imported by name from another module of the repo
+    (``from collectors.hypervisor_facts import RATIO_UNSUPPORTED``)."""
     out: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "collectors":
+            path = ROOT.joinpath(*node.module.split(".")).with_suffix(".py")
+            if path.is_file() and str(path) not in seen:
+                imported = _constants(ast.parse(path.read_text(), str(path)), seen | {str(path)})
+                for alias in node.names:
+                    if alias.name in imported:
+                        out[alias.asname or alias.name] = imported[alias.name]
     for node in tree.body:
         target, value = None, None
         if isinstance(node, ast.Assign) and len(node.targets) == 1:

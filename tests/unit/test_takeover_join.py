@@ -71,7 +71,9 @@ def session(**kw: object) -> MachineSession:
 
 
 def sessions(*items: MachineSession, truncated: bool = False) -> SessionsFacts:
-    return SessionsFacts(CLUSTER, (), (), (), None, len(items), items, truncated)
+    return SessionsFacts(
+        CLUSTER, (), (), (), None, len(items), machine_sessions=items, machine_sessions_truncated=truncated
+    )
 
 
 def opened(**kw: object) -> VirtualDiskOpen:
@@ -337,7 +339,12 @@ def test_flexgroup_reports_the_worst_owner() -> None:
     )
     n = NodesFacts(
         CLUSTER,
-        (NodeFact("n1", "u1", "up", "member", ha("n2")), NodeFact("n2", "u2", "up", "member", ha("n1", enabled=False))),
+        # Asymmetric: n1 cannot take n2 over (ha.takeover is the taking-over node's state), so only
+        # n2's share of the FlexGroup is at risk.
+        (
+            NodeFact("n1", "u1", "up", "member", ha("n2", takeover_state="not_possible")),
+            NodeFact("n2", "u2", "up", "member", ha("n1")),
+        ),
         nodes().aggregates,
     )
     d = one(ontap(files=fg, nodes=n))
