@@ -29,7 +29,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 from collectors.errors import CollectionError
 
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 # MaxEnvelopeSizekb (500 KB by default), a vSphere RetrievePropertiesEx page a few MB.
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 _CHUNK = 64 * 1024
+_Conn = TypeVar("_Conn", bound=http.client.HTTPConnection)
 
 # Who the guards made in this thread belong to (the scheduler's worker sets its store): a daemon's
 # stop cuts its own connections, not those of another daemon in the same process (tests).
@@ -117,33 +118,70 @@ class ConnectionGuard:
                 return conn
 
         manager = adapter.poolmanager
-        manager.clear()  # pools made before this point would not be tracked
         manager.pool_classes_by_scheme = {"http": _Pool, "https": _TlsPool}
+        # Pools made before (pywinrm's NTLM handshake runs while its session is built) are
+        # adopted, not dropped: an NTLM-authenticated connection must survive.
+        for pool in list(manager.pools._container.values()):
+            self._adopt_pool(pool)
         build: Callable[[Any, Any], Any] = adapter.build_response
 
         def build_response(req: Any, resp: Any) -> Any:
-            response = build(req, resp)
-            self._read_capped(response)
-            return response
+            self._cap_raw(resp)
+            return build(req, resp)
 
         adapter.build_response = build_response
 
-    def _read_capped(self, response: Any) -> None:
-        """Read the whole body now, within the cap (requests would read it unbounded later)."""
-        chunks: list[bytes] = []
-        size = 0
+    def _adopt_pool(self, pool: Any) -> None:
+        make: Callable[[], Any] = pool._new_conn
+
+        def new_conn() -> Any:
+            conn = make()
+            self.track(conn)
+            return conn
+
+        pool._new_conn = new_conn
+        queue = getattr(pool, "pool", None)
+        for conn in list(getattr(queue, "queue", ()) or ()):
+            if conn is not None:
+                self.track(conn)
+
+    def _cap_raw(self, raw: Any) -> None:
+        """Count what this urllib3 response yields (after decoding); past the cap, hang up.
+
+        The body is still read lazily by requests (auth hooks such as requests_ntlm look at the
+        live response first); only its size is bounded.
+        """
         limit = self.max_body_bytes
-        for chunk in response.iter_content(_CHUNK):
-            size += len(chunk)
+        where = self.where
+        size = 0
+
+        def count(n: int) -> None:
+            nonlocal size
+            size += n
             if size > limit:
-                response.raw.close()  # closes the connection too: the rest is never read
-                raise body_too_large(limit, self.where or response.url.split("?", 1)[0])
-            chunks.append(chunk)
-        response._content = b"".join(chunks)
-        response._content_consumed = True
+                raw.close()  # closes the connection too: the rest is never read
+                raise body_too_large(limit, where or "response")
+
+        read = raw.read
+
+        def capped_read(*args: Any, **kwargs: Any) -> Any:
+            data = read(*args, **kwargs)
+            count(len(data))
+            return data
+
+        raw.read = capped_read
+        read_chunked = getattr(raw, "read_chunked", None)
+        if read_chunked is not None:
+
+            def capped_chunked(*args: Any, **kwargs: Any) -> Iterator[bytes]:
+                for chunk in read_chunked(*args, **kwargs):
+                    count(len(chunk))
+                    yield chunk
+
+            raw.read_chunked = capped_chunked
 
     # -- http.client (pyVmomi) -------------------------------------------------------------------
-    def wrap_http_client(self, scheme: type[http.client.HTTPConnection]) -> type[http.client.HTTPConnection]:
+    def wrap_http_client(self, scheme: type[_Conn]) -> type[_Conn]:
         """A subclass of ``scheme`` whose instances are tracked and whose responses are capped."""
         guard = self
 
@@ -163,6 +201,8 @@ class ConnectionGuard:
                     while chunk := super().read(_CHUNK):
                         self._count(len(chunk))
                         parts.append(chunk)
+                    if self.length:  # EOF before Content-Length: what read() itself would say
+                        raise http.client.IncompleteRead(b"".join(parts), self.length)
                     return b"".join(parts)
                 data = super().read(amt)
                 self._count(len(data))

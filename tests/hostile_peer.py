@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import threading
 import time
+from pathlib import Path
 from types import TracebackType
 
 
@@ -29,6 +31,7 @@ class HostilePeer:
         headers: dict[str, str] | None = None,
         body: bytes = b'{"error": {"message": "Resource limit exceeded.", "code": "7"}}',
         host: str = "127.0.0.1",
+        tls_dir: Path | None = None,
     ) -> None:
         self.mode = mode
         self.drip_seconds = drip_seconds
@@ -48,11 +51,19 @@ class HostilePeer:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._accept, name=f"hostile-{mode}", daemon=True)
+        self._tls: ssl.SSLContext | None = None
+        if tls_dir is not None:
+            from simulators.tls import generate
+
+            files = generate(tls_dir, host=host, simulator="hostile peer")
+            self.ca_file = files.ca_file
+            self._tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self._tls.load_cert_chain(files.cert_file, files.key_file)
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self._tls else 'http'}://{host}:{self.port}"
 
     def start(self) -> HostilePeer:
         self._thread.start()
@@ -115,6 +126,8 @@ class HostilePeer:
     def _serve(self, conn: socket.socket) -> None:
         conn.settimeout(120)
         try:
+            if self._tls is not None:
+                conn = self._tls.wrap_socket(conn, server_side=True)
             while not self._stop.is_set() and self._read_request(conn):
                 if self.mode == "silent":
                     while not self._stop.is_set() and conn.recv(1):

@@ -181,3 +181,51 @@ def test_sigterm_exits_within_5_seconds_while_a_peer_never_answers(tmp_path: Pat
         assert code == 0, rest
         assert took < 5.0, f"stopping took {took:.1f}s"
         assert "abandoned" in rest and "mute/health" in rest, rest
+
+
+# -- the other two transports: the same bounds on WinRM (requests) and vSphere (http.client) ---
+
+
+def test_winrm_endless_body_and_drip_are_bounded() -> None:
+    from collectors.hyperv.transport import WinRMRunner, WinRMSettings
+
+    with HostilePeer("endless") as peer:
+        runner = WinRMRunner(WinRMSettings(
+            endpoint=f"{peer.url}/wsman", username="u", password="p", auth="basic",
+            message_encryption="never", max_response_bytes=2_000_000,
+        ))
+        with pytest.raises(CollectionError) as caught:
+            runner.run("Get-VM", time.monotonic() + 30)
+        assert caught.value.reason == "malformed" and "max_response_bytes" in caught.value.message
+        wait_for(lambda: peer.open_connections() == 0, timeout=10)
+        runner.close()
+    with HostilePeer("drip", drip_seconds=0.3) as peer:
+        runner = WinRMRunner(WinRMSettings(
+            endpoint=f"{peer.url}/wsman", username="u", password="p", auth="basic", message_encryption="never",
+        ))
+        started = time.monotonic()
+        with pytest.raises(CollectionError) as caught:
+            runner.run("Get-VM", started + 2.0)
+        assert caught.value.reason == "timeout" and time.monotonic() - started < 15
+        wait_for(lambda: peer.open_connections() == 0, timeout=10)
+        runner.close()
+
+
+@pytest.mark.parametrize("mode", ["endless", "drip"])
+def test_vsphere_endless_body_and_drip_are_bounded(tmp_path: Path, mode: str) -> None:
+    from collectors.vsphere.client import VsphereClient
+    from collectors.vsphere.settings import VsphereSettings
+
+    with HostilePeer(mode, drip_seconds=0.3, tls_dir=tmp_path) as peer:
+        client = VsphereClient(VsphereSettings(
+            name="vc", host=peer.host, port=peer.port, username="u", password="p",
+            ca_file=str(peer.ca_file), read_timeout=30.0,
+        ))
+        object.__setattr__(client._guard, "max_body_bytes", 2_000_000)
+        started = time.monotonic()
+        with pytest.raises(CollectionError) as caught:
+            client._discover_version(client._ssl_context(), started + 3.0)
+        expected = "malformed" if mode == "endless" else "timeout"
+        assert caught.value.reason == expected, caught.value.message
+        assert time.monotonic() - started < 15
+        wait_for(lambda: peer.open_connections() == 0, timeout=10)
