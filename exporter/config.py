@@ -30,6 +30,8 @@ from pydantic import (
     model_validator,
 )
 
+from exporter.address import parse_address
+
 log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------------------------
@@ -79,7 +81,6 @@ def _existing_file(value: str | None) -> str | None:
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 _LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_HOST_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)$")
 
 
 class _Model(BaseModel):
@@ -297,34 +298,11 @@ class TargetConfig(_Model):
 
 
 def validate_address(value: str) -> None:
-    """host | host:port | https://host[:port] | http://host:port; never user:password@."""
-    rest = value
-    if "://" in value:
-        scheme, rest = value.split("://", 1)
-        if scheme not in ("https", "http"):
-            raise ValueError("scheme must be https:// or http://")
-        if scheme == "http" and not re.search(r":\d+/?$", rest):
-            raise ValueError("http:// needs an explicit port (http://host:port)")
-    rest = rest.rstrip("/")
-    if "@" in rest:
-        # Do not echo the value: it likely contains a password.
-        raise ValueError("credentials in the address are refused; use the credentials: section")
-    if "/" in rest or "?" in rest or "#" in rest:
-        raise ValueError("give only host[:port], without a path")
-    host, port = rest, ""
-    if rest.startswith("["):
-        host, _, after = rest.partition("]")
-        host += "]"
-        if after:
-            if not after.startswith(":"):
-                raise ValueError("expected [v6]:port")
-            port = after[1:]
-    elif ":" in rest:
-        host, port = rest.rsplit(":", 1)
-    if not host or not _HOST_RE.match(host):
-        raise ValueError("invalid host name")
-    if port and (not port.isdigit() or not 0 < int(port) <= 65535):
-        raise ValueError("invalid port")
+    """host | host:port | [v6]:port | https://host[:port] | http://host:port; never user:password@.
+
+    The one parser (exporter/address.py) is the one every source uses to connect.
+    """
+    parse_address(value, 443)
 
 
 def _source_kinds() -> list[str]:

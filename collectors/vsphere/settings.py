@@ -28,4 +28,5 @@ class VsphereSettings:
 
     @property
     def origin(self) -> str:
-        return f"https://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal
+        return f"https://{host}:{self.port}"

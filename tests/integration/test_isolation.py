@@ -229,3 +229,16 @@ def test_vsphere_endless_body_and_drip_are_bounded(tmp_path: Path, mode: str) ->
         assert caught.value.reason == expected, caught.value.message
         assert time.monotonic() - started < 15
         wait_for(lambda: peer.open_connections() == 0, timeout=10)
+
+
+@pytest.mark.parametrize("form", ["[::1]:{port}", "https://[::1]:{port}"])
+def test_ipv6_literal_addresses_collect_end_to_end(tmp_path: Path, form: str) -> None:
+    from exporter.scheduler import run_once_all
+
+    with simulator("healthy", host="::1") as sim:
+        entry = target_entry("v6", sim, password_file(tmp_path))
+        entry["address"] = form.format(port=sim.port)
+        entry["collectors"] = {name: {"enabled": name in ("health", "nodes")} for name in COLLECTORS}
+        store = run_once_all(parse_config({"targets": [entry]}))
+        snaps = [s for s in store.snapshots("v6") if s.collector != "derived"]
+        assert snaps and all(s.ok for s in snaps), [(s.collector, s.last_error_message) for s in snaps]
