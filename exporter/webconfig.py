@@ -358,15 +358,16 @@ def load_web_config(path: str | os.PathLike[str]) -> WebSettings:
 # -- serving ------------------------------------------------------------------------------------
 
 
-def _signature(paths: tuple[str, ...]) -> tuple[tuple[int, int, int], ...]:
+def _signature(paths: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
     out = []
     for path in paths:
         try:
             st = os.stat(path)
         except OSError:
-            out.append((-1, -1, -1))
+            out.append((-1, -1, -1, -1))
         else:
-            out.append((st.st_mtime_ns, st.st_size, st.st_ino))
+            # ctime too: an edit that keeps size and mtime (or a chmod) still changes it.
+            out.append((st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino))
     return tuple(out)
 
 

@@ -14,6 +14,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -190,3 +191,52 @@ def test_client_reset_mid_response_logs_one_line_and_no_traceback(
     assert lines, [r.getMessage() for r in caplog.records]
     assert all(r.exc_info is None for r in lines)
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_flood_of_wrong_passwords_does_not_delay_the_right_one(
+    fake: FakeSource, tmp_path: Path
+) -> None:
+    from exporter.webauth import hash_password
+    from tests.secure_support import write_web_config
+
+    web = write_web_config(tmp_path / "web.yml", {"basic_auth_users": {"prom": hash_password("right-one", cost=10)}})
+    with running_daemons() as launch:
+        d = launch({"web": {"config_file": str(web)}, "targets": [target_entry("c1")]})
+        assert d.http is not None
+        good = requests.Session()
+        good.auth = ("prom", "right-one")
+        assert good.get(d.url + "metrics", timeout=30).status_code == 200  # verified once, then cached
+        stop = threading.Event()
+        attempts = [0]
+
+        def attacker(n: int) -> None:
+            s = requests.Session()
+            i = 0
+            while not stop.is_set():
+                i += 1
+                s.get(d.url + "metrics", auth=("prom", f"guess-{n}-{i}"), timeout=30)
+                attempts[0] += 1
+
+        threads = [threading.Thread(target=attacker, args=(n,), daemon=True) for n in range(40)]
+        for t in threads:
+            t.start()
+        try:
+            # More distinct wrong passwords than the auth cache holds (100): a shared cache would
+            # have evicted the scraper's entry by now, sending it to the back of the bcrypt queue.
+            deadline = time.monotonic() + 60
+            while attempts[0] < 150 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            took = []
+            for _ in range(5):
+                started = time.monotonic()
+                assert good.get(d.url + "metrics", timeout=30).status_code == 200
+                took.append(time.monotonic() - started)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(30)
+        auth = d.http._server.web.auth if d.http._server.web else None
+        assert auth is not None
+    assert attempts[0] >= 150
+    # 40 attackers queue ~80 ms bcrypt each (seconds of work); the scraper never joins that queue.
+    assert max(took) < 1.5, took
