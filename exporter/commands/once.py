@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from exporter import termsafe
 from exporter.config import ConfigError, load_config
 from exporter.logging import setup_logging
 from exporter.report import Outcome, as_json, as_table, exit_code
@@ -43,15 +44,15 @@ def outcomes(store: Store) -> list[Outcome]:
 
 def main(args: argparse.Namespace) -> int:
     # Logs go to stderr and only when something is wrong: stdout is the report.
-    setup_logging("warning", "text", stream=sys.stderr)
+    setup_logging("warning", "text", stream=termsafe.SafeStream(sys.stderr))
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+        print(termsafe.escape(str(exc)), file=sys.stderr)
         return 2
     store = run_once_all(config)
     findings = store.findings()
     results = outcomes(store)
     text = as_json(findings, results) if args.format == "json" else as_table(findings, results)
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.write(termsafe.escape(text if text.endswith("\n") else text + "\n"))  # peer text: no raw controls
     return exit_code(findings, results)
