@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
+import requests
 import yaml
 
 from collectors.ontap.collect import COLLECTORS
@@ -51,3 +55,29 @@ def test_once_prints_a_hostile_error_text_escaped(tmp_path: Path) -> None:
             if fmt == "json":
                 assert "\\u001b" in run.stdout
                 json.loads(run.stdout)
+
+
+def test_huge_label_values_are_cut_with_a_marker_and_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    import exporter.sources
+    from exporter.testing import FakeFragment, FakeSource, running_daemons, target_entry
+
+    fake = FakeSource()
+    monkeypatch.setattr(exporter.sources, "registry", fake.registry)
+    monkeypatch.setenv("NDO_TEST_PASSWORD", "pw-123456")
+    huge_a, huge_b = "a" * 200_000 + "1", "a" * 200_000 + "2"  # same 200 KB prefix
+    fake.behave("c1", "alpha", lambda s, d: FakeFragment("c1", "alpha", 1, label=huge_a))
+    fake.behave("c2", "alpha", lambda s, d: FakeFragment("c2", "alpha", 1, label=huge_b))
+    with running_daemons() as launch:
+        d = launch({"targets": [target_entry("c1"), target_entry("c2")]})
+        deadline = time.monotonic() + 15
+        text = ""
+        while text.count("truncated #") < 4:
+            assert time.monotonic() < deadline, text[:2000]
+            time.sleep(0.05)
+            text = requests.get(d.url + "metrics", timeout=10).text
+    assert len(text) < 100_000  # not 400 KB of two names
+    # Two items per fragment, two targets: four values sharing a 200 KB prefix stay four series.
+    values = {m.group(1) for m in re.finditer(r'="([^"]*truncated #[^"]*)"', text)}
+    assert len(values) == 4 and all(len(v) <= 1024 for v in values)
+    counted = re.search(r"^ndo_exporter_label_values_truncated_total (\d+)", text, re.M)
+    assert counted and int(counted.group(1)) >= 4
