@@ -230,6 +230,9 @@ class TargetConfig(_Model):
     timeout_seconds: Duration = 60.0
     connect_timeout_seconds: Duration = 5.0
     max_records: int = Field(default=1000, ge=1)
+    # Largest response body read from the target (after decompression): far above a real page
+    # (collectors/netguard.py), so only a broken or hostile peer reaches it.
+    max_response_bytes: int = Field(default=64 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024)
     stale_after_cycles: int = Field(default=3, ge=0)
     labels: dict[str, str] = Field(default_factory=dict)
     # Share name patterns (fnmatch) that must be continuously available even when they are not yet.

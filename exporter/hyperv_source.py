@@ -23,6 +23,7 @@ from collectors.findings import Finding
 from collectors.hyperv import checks
 from collectors.hyperv.collect import CollectSettings, HyperVInventory, collect
 from collectors.hyperv.transport import Auth, Encryption, WinRMRunner, WinRMSettings
+from collectors.netguard import DEFAULT_MAX_BODY_BYTES
 from exporter.address import parse_address
 from exporter.render import hyperv as render
 from exporter.render.family import Family
@@ -86,6 +87,7 @@ def settings_for(target: TargetConfig) -> HyperVTargetSettings:
             ca_file=tls.ca_file if tls.verify else None,
             operation_timeout=op,
             read_timeout=max(read, int(float(target.connect_timeout_seconds)) + 1),
+            max_response_bytes=int(getattr(t, "max_response_bytes", DEFAULT_MAX_BODY_BYTES)),
         ),
         collect=CollectSettings(
             target=target.name, selector=selector, host_os_vcpus=None if host_os is None else int(host_os)

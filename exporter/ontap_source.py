@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from collectors.netguard import DEFAULT_MAX_BODY_BYTES
 from collectors.ontap import checks
 from collectors.ontap.client import OntapClient, OntapSettings
 from collectors.ontap.collect import COLLECTORS
@@ -57,6 +58,7 @@ def settings_for(target: TargetConfig, collector: str) -> OntapSettings:
         max_records=int(target.max_records),
         client_detail=bool(entry.client_detail) if entry is not None else False,
         ca_shares=tuple(target.ca_shares),
+        max_response_bytes=int(getattr(target, "max_response_bytes", DEFAULT_MAX_BODY_BYTES)),
     )
 
 

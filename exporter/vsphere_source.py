@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from collectors import hypervisor as hv
 from collectors.findings import Finding
+from collectors.netguard import DEFAULT_MAX_BODY_BYTES
 from collectors.vsphere.client import VsphereClient
 from collectors.vsphere.facts import SessionStats, VsphereInventory
 from collectors.vsphere.inventory import collect_inventory
@@ -73,6 +74,7 @@ def settings_for(target: TargetConfig) -> VsphereSettings:
         page_size=int(getattr(target, "max_records", 1000)),
         selector=selector_for(target),
         host_os_vcpus=None if baseline is None else int(baseline),
+        max_response_bytes=int(getattr(target, "max_response_bytes", DEFAULT_MAX_BODY_BYTES)),
     )
 
 

@@ -42,7 +42,7 @@ from typing import Any, TypeVar
 from xml.parsers.expat import ExpatError
 
 from collectors.errors import CollectionError
-from collectors.netguard import DEFAULT_MAX_BODY_BYTES, ConnectionGuard
+from collectors.netguard import ConnectionGuard
 from collectors.vsphere import vmomi
 from collectors.vsphere.facts import AboutInfo, ReadStats
 from collectors.vsphere.settings import VsphereSettings
@@ -96,7 +96,7 @@ class VsphereClient:
         self.calls = 0  # SOAP calls made (for tests and the bench)
         self._tags: TagReader | None = None
         # SOAP bodies are read within a size cap; each call ends by the collection deadline.
-        self._guard = ConnectionGuard(getattr(settings, "max_response_bytes", DEFAULT_MAX_BODY_BYTES), settings.origin)
+        self._guard = ConnectionGuard(settings.max_response_bytes, settings.origin)
 
     def tag_reader(self) -> TagReader:
         """The vAPI tagging client of this vCenter (its own REST session, same credentials)."""

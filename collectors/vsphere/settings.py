@@ -25,6 +25,7 @@ class VsphereSettings:
     page_size: int = 1000
     selector: ExchangeSelector = field(default_factory=ExchangeSelector)
     host_os_vcpus: int | None = None  # None: the vSphere default (0; collectors.hypervisor)
+    max_response_bytes: int = 64 * 1024 * 1024  # a SOAP body larger than this fails (netguard)
 
     @property
     def origin(self) -> str:

@@ -219,9 +219,8 @@ def test_vsphere_endless_body_and_drip_are_bounded(tmp_path: Path, mode: str) ->
     with HostilePeer(mode, drip_seconds=0.3, tls_dir=tmp_path) as peer:
         client = VsphereClient(VsphereSettings(
             name="vc", host=peer.host, port=peer.port, username="u", password="p",
-            ca_file=str(peer.ca_file), read_timeout=30.0,
+            ca_file=str(peer.ca_file), read_timeout=30.0, max_response_bytes=2_000_000,
         ))
-        object.__setattr__(client._guard, "max_body_bytes", 2_000_000)
         started = time.monotonic()
         with pytest.raises(CollectionError) as caught:
             client._discover_version(client._ssl_context(), started + 3.0)
