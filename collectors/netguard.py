@@ -101,24 +101,16 @@ class ConnectionGuard:
             self._install_adapter(adapter)
 
     def _install_adapter(self, adapter: Any) -> None:
-        from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-
-        guard = self
-
-        class _Pool(HTTPConnectionPool):
-            def _new_conn(self) -> Any:
-                conn = super()._new_conn()
-                guard.track(conn)
-                return conn
-
-        class _TlsPool(HTTPSConnectionPool):
-            def _new_conn(self) -> Any:
-                conn = super()._new_conn()
-                guard.track(conn)
-                return conn
-
         manager = adapter.poolmanager
-        manager.pool_classes_by_scheme = {"http": _Pool, "https": _TlsPool}
+        make_pool: Callable[..., Any] = manager._new_pool
+
+        def new_pool(*args: Any, **kwargs: Any) -> Any:
+            pool = make_pool(*args, **kwargs)
+            self._adopt_pool(pool)
+            return pool
+
+        # Instance hooks, not per-session subclasses: 2,000 sessions must not mean 8,000 classes.
+        manager._new_pool = new_pool
         # Pools made before (pywinrm's NTLM handshake runs while its session is built) are
         # adopted, not dropped: an NTLM-authenticated connection must survive.
         for pool in list(manager.pools._container.values()):
