@@ -26,12 +26,36 @@ REASONS = (
 class CollectionError(Exception):
     """A collection failed for a reason the operator can act on."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, retry_after: float | None = None) -> None:
         if reason not in REASONS:
             raise ValueError(f"unknown collection error reason {reason!r}")
         super().__init__(message)
         self.reason = reason
         self.message = message
+        # Seconds the peer asked us to stay away (HTTP 429/503 Retry-After): the scheduler skips
+        # this target's cycles until then instead of sleeping in a worker.
+        self.retry_after = retry_after
+
+
+MAX_RETRY_AFTER_SECONDS = 3600.0  # a peer cannot silence a target for longer than an hour
+
+
+def parse_retry_after(value: str | None, now_epoch: float) -> float | None:
+    """RFC 9110 section 10.2.3: delay-seconds or an HTTP-date -> seconds from now (capped), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    seconds: float
+    if value.isdigit():
+        seconds = float(int(value[:12]))
+    else:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - now_epoch
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    return max(0.0, min(MAX_RETRY_AFTER_SECONDS, seconds))
 
 
 class UnsupportedError(CollectionError):

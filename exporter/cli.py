@@ -245,7 +245,11 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
     if not password:
         print("hash-password: give the password on stdin", file=sys.stderr)
         return 2
-    print(hash_password(password))
+    try:
+        print(hash_password(password))
+    except ValueError as exc:
+        print(f"hash-password: {exc}", file=sys.stderr)  # the message never contains the password
+        return 2
     return 0
 
 

@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from exporter.address import parse_address
 from exporter.links import DEFAULT_GRAFANA_URL, DEFAULT_RUNBOOK_BASE
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+MAX_DURATION_SECONDS = 7 * 86400.0
+MIN_INTERVAL_SECONDS = 0.1  # a collector polled faster than this hammers its cluster for nothing
 
 
 def parse_duration(value: Any) -> float:
@@ -66,6 +69,8 @@ def parse_duration(value: Any) -> float:
         raise ValueError("expected a duration (seconds, or a string like '30s', '5m', '1h')")
     if not seconds > 0 or seconds != seconds or seconds == float("inf"):
         raise ValueError("duration must be greater than zero")
+    if seconds > MAX_DURATION_SECONDS:  # 1e300 would overflow the scheduler's datetime arithmetic
+        raise ValueError("duration too long: at most 7d")
     return seconds
 
 
@@ -81,7 +86,6 @@ def _existing_file(value: str | None) -> str | None:
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 _LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_HOST_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)$")
 
 
 class _Model(BaseModel):
@@ -204,6 +208,13 @@ class CollectorEntry(_Model):
     interval: Duration | None = None  # None: the collector's default interval
     client_detail: bool = False  # sessions: per-client series (cardinality!)
 
+    @field_validator("interval")
+    @classmethod
+    def _sane_interval(cls, value: float | None) -> float | None:
+        if value is not None and value < MIN_INTERVAL_SECONDS:
+            raise ValueError(f"interval too short: at least {MIN_INTERVAL_SECONDS:g}s")
+        return value
+
 
 class ExchangeSelectorConfig(_Model):
     """Which VMs are Exchange guests (hypervisor targets). Any one match selects a VM.
@@ -257,6 +268,9 @@ class TargetConfig(_Model):
     timeout_seconds: Duration = 60.0
     connect_timeout_seconds: Duration = 5.0
     max_records: int = Field(default=1000, ge=1)
+    # Largest response body read from the target (after decompression): far above a real page
+    # (collectors/netguard.py), so only a broken or hostile peer reaches it.
+    max_response_bytes: int = Field(default=64 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024)
     stale_after_cycles: int = Field(default=3, ge=0)
     labels: dict[str, str] = Field(default_factory=dict)
     # Share name patterns (fnmatch) that must be continuously available even when they are not yet.
@@ -286,7 +300,8 @@ class TargetConfig(_Model):
     def _kind(cls, value: str) -> str:
         kinds = _source_kinds()
         if value not in kinds:
-            raise ValueError(f"unknown kind {value!r}; known kinds: {', '.join(sorted(kinds))}")
+            # The value is not repeated: a secret pasted into the wrong key must not reach a log.
+            raise ValueError(f"unknown kind; known kinds: {', '.join(sorted(kinds))}")
         return value
 
     @field_validator("address")
@@ -342,34 +357,11 @@ class TargetConfig(_Model):
 
 
 def validate_address(value: str) -> None:
-    """host | host:port | https://host[:port] | http://host:port; never user:password@."""
-    rest = value
-    if "://" in value:
-        scheme, rest = value.split("://", 1)
-        if scheme not in ("https", "http"):
-            raise ValueError("scheme must be https:// or http://")
-        if scheme == "http" and not re.search(r":\d+/?$", rest):
-            raise ValueError("http:// needs an explicit port (http://host:port)")
-    rest = rest.rstrip("/")
-    if "@" in rest:
-        # Do not echo the value: it likely contains a password.
-        raise ValueError("credentials in the address are refused; use the credentials: section")
-    if "/" in rest or "?" in rest or "#" in rest:
-        raise ValueError("give only host[:port], without a path")
-    host, port = rest, ""
-    if rest.startswith("["):
-        host, _, after = rest.partition("]")
-        host += "]"
-        if after:
-            if not after.startswith(":"):
-                raise ValueError("expected [v6]:port")
-            port = after[1:]
-    elif ":" in rest:
-        host, port = rest.rsplit(":", 1)
-    if not host or not _HOST_RE.match(host):
-        raise ValueError("invalid host name")
-    if port and (not port.isdigit() or not 0 < int(port) <= 65535):
-        raise ValueError("invalid port")
+    """host | host:port | [v6]:port | https://host[:port] | http://host:port; never user:password@.
+
+    The one parser (exporter/address.py) is the one every source uses to connect.
+    """
+    parse_address(value, 443)
 
 
 def _source_kinds() -> list[str]:
@@ -597,21 +589,76 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
         raise ConfigError(source, problems_of(exc)) from None
 
 
-def load_config_text(text: str, source: str = "<config>") -> Config:
+MAX_CONFIG_BYTES = 4 * 1024 * 1024  # 10,000 targets fit in ~3 MB; /dev/zero must not fill memory
+MAX_YAML_DEPTH = 64  # the schema nests 5 deep; 600 levels would recurse the parser out of stack
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys (YAML 1.2 says they are an error; PyYAML keeps the
+    last one silently) and nesting deeper than ``MAX_YAML_DEPTH``."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise yaml.MarkedYAMLError(
+                    problem=f"nested deeper than {MAX_YAML_DEPTH} levels", problem_mark=mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: the base class reports it
+                break
+            if duplicate:
+                raise yaml.MarkedYAMLError(
+                    problem=f"duplicate key {str(key)[:80]!r}", problem_mark=key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str, source: str) -> Any:
+    """Parse config-like YAML strictly; ``ConfigError`` with the line, never the content."""
     try:
-        data = yaml.safe_load(text)
+        return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "unknown position"
         problem = getattr(exc, "problem", None) or "syntax error"
         raise ConfigError(source, [f"YAML syntax error at {where}: {problem}"]) from None
-    return parse_config(data, source)
+    except RecursionError:
+        raise ConfigError(source, [f"YAML nested too deeply (at most {MAX_YAML_DEPTH} levels)"]) from None
+
+
+def load_config_text(text: str, source: str = "<config>") -> Config:
+    data = load_yaml(text, source)
+    try:
+        return parse_config(data, source)
+    except RecursionError:
+        raise ConfigError(source, ["configuration nested too deeply"]) from None
 
 
 def read_config_file(path: str | os.PathLike[str], what: str) -> str:
-    """The file's text, or ``ConfigError`` saying why it cannot be read (never its content)."""
+    """The file's text, or ``ConfigError`` saying why it cannot be read (never its content).
+
+    At most ``MAX_CONFIG_BYTES`` are read: ``--config /dev/zero`` is an error, not a MemoryError.
+    """
     try:
-        return Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(str(path), [f"the {what} is larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB"])
+        return data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
         raise ConfigError(str(path), [f"cannot read the {what}: {why}"]) from None

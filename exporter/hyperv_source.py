@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import urlsplit
 
 from collectors import hypervisor as hv
 from collectors.errors import CollectionError
@@ -25,6 +24,8 @@ from collectors.findings import Finding
 from collectors.hyperv import checks
 from collectors.hyperv.collect import CollectSettings, HyperVInventory, collect
 from collectors.hyperv.transport import Auth, Encryption, WinRMRunner, WinRMSettings
+from collectors.netguard import DEFAULT_MAX_BODY_BYTES
+from exporter.address import parse_address
 from exporter.render import hyperv as render
 from exporter.render.family import Family
 from exporter.sources import CollectorSpec, SourceSpec
@@ -38,16 +39,9 @@ ENCRYPTIONS = ("auto", "always", "never")
 
 
 def endpoint(address: str) -> str:
-    """``host`` / ``host:port`` -> HTTPS (5986 by default); ``http://host:5985`` stays HTTP."""
-    if "://" not in address:
-        address = "https://" + address
-    parts = urlsplit(address)
-    scheme = parts.scheme or "https"
-    host = parts.hostname or ""
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    port = parts.port or (5986 if scheme == "https" else 5985)
-    return f"{scheme}://{host}:{port}/wsman"
+    """``host`` / ``host:port`` / ``[v6]:port`` -> HTTPS (5986 by default); ``http://host:5985`` stays
+    HTTP. The one parser of every kind (exporter/address.py)."""
+    return f"{parse_address(address, 5986, http_port=5985).origin}/wsman"
 
 
 @dataclass(frozen=True)
@@ -95,6 +89,7 @@ def settings_for(target: TargetConfig) -> HyperVTargetSettings:
             ca_file=tls.ca_file if tls.verify else None,
             operation_timeout=op,
             read_timeout=max(read, int(float(target.connect_timeout_seconds)) + 1),
+            max_response_bytes=int(getattr(t, "max_response_bytes", DEFAULT_MAX_BODY_BYTES)),
         ),
         collect=CollectSettings(
             target=target.name,

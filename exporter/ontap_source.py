@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
+from collectors.netguard import DEFAULT_MAX_BODY_BYTES
 from collectors.ontap import checks
 from collectors.ontap.client import OntapClient, OntapSettings
 from collectors.ontap.collect import COLLECTORS
+from exporter.address import parse_address
 from exporter.render import ontap as render
 from exporter.sources import CollectorSpec, SourceSpec
 
@@ -33,14 +34,10 @@ HELP = {
 
 
 def split_address(address: str) -> tuple[str, str, int]:
-    """``host``, ``host:port``, ``https://host[:port]`` or ``http://host:port`` -> (scheme, host, port)."""
-    if "://" not in address:
-        address = "https://" + address
-    parts = urlsplit(address)
-    scheme = parts.scheme or "https"
-    host = parts.hostname or ""
-    port = parts.port or (443 if scheme == "https" else 80)
-    return scheme, host, port
+    """``host``, ``host:port``, ``[v6]:port``, ``https://host[:port]`` or ``http://host:port`` ->
+    (scheme, host, port); the one parser of every kind (exporter/address.py)."""
+    parsed = parse_address(address, 443, http_port=80)
+    return parsed.scheme, parsed.host, parsed.port
 
 
 def settings_for(target: TargetConfig, collector: str) -> OntapSettings:
@@ -61,6 +58,7 @@ def settings_for(target: TargetConfig, collector: str) -> OntapSettings:
         max_records=int(target.max_records),
         client_detail=bool(entry.client_detail) if entry is not None else False,
         ca_shares=tuple(target.ca_shares),
+        max_response_bytes=int(getattr(target, "max_response_bytes", DEFAULT_MAX_BODY_BYTES)),
     )
 
 

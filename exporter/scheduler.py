@@ -1,18 +1,27 @@
 """Runs every enabled target x collector on its own interval and records the outcome in the store.
 
-One APScheduler job per target x collector (``max_instances=1``, ``coalesce``, ~10% jitter, first
-runs spread over the first seconds so N targets do not hit their clusters in the same instant).
+One APScheduler job per target x collector (``coalesce``, ~10% jitter, first runs spread over the
+first seconds so N targets do not hit their clusters in the same instant).
+
+Isolation: the scheduler's pool threads never wait for a collection. A tick only *starts* a run on
+the job's own worker thread (``CollectorJob.begin``) and returns; a watchdog thread ends the wait
+at the run's deadline plus a grace (``CollectorJob.expire``). So a job holds at most its own slot
+(one live thread), a slow or hung target cannot take a thread a healthy target needs, however
+many targets are slow at once, and the pool size does not matter for collection at all.
 
 A run opens the job's session once (kept for the job's life; a source resets its own connection
-after errors), calls ``collect(session, deadline)`` in a worker thread and stops waiting at the
-deadline plus a grace: a collector that ignores its deadline (a hung socket) cannot wedge the job.
-Its late result is discarded and its session abandoned (closed when the thread finally ends);
-while that thread is still alive the job does not start another one, so a hung cluster costs at
-most one thread per job.
+after errors) and calls ``collect(session, deadline)``. The transports cut their connections at
+that deadline (collectors/netguard.py), so a hung socket ends its thread; a collector that still
+ignores its deadline is abandoned: its late result is discarded and its session closed when the
+thread ends, and while that thread is alive the job starts no other run.
 
-Before each run the job compares the password's fingerprint with the one its session was opened
-with: a rotated secret (file, variable or command output) reconnects before the old password is
-refused. With ``sharding`` (``--shard N/M``) only this instance's share of the targets gets jobs.
+A peer that answers 429/503 with ``Retry-After`` is left alone until then: the job skips its ticks
+(never sleeps in a thread). Before each run the job compares the password's fingerprint with the
+one its session was opened with: a rotated secret reconnects before the old password is refused.
+With ``sharding`` (``--shard N/M``) only this instance's share of the targets gets jobs.
+
+Stop never waits for a collection: in-flight runs are abandoned (and logged), their connections
+cut, and idle sessions closed within a bounded time.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor as APThreadPoolExecuto
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from collectors import netguard
 from collectors.errors import CollectionError, UnsupportedError
 from exporter import runlog, sources
 from exporter.config import Config, TargetConfig, enabled_collectors
@@ -39,6 +49,7 @@ log = logging.getLogger(__name__)
 
 JITTER_RATIO = 0.1
 STARTUP_SPREAD_SECONDS = 5.0
+CLOSE_ON_STOP_SECONDS = 3.0  # how long stop() lets idle sessions log out before it moves on
 
 
 def hard_timeout_grace(timeout: float) -> float:
@@ -47,14 +58,17 @@ def hard_timeout_grace(timeout: float) -> float:
 
 
 class _Run:
-    """Result slot shared between the job and its worker thread."""
+    """One run: shared between the job, its worker thread and the watchdog."""
 
-    def __init__(self) -> None:
+    def __init__(self, started: float, timeout: float) -> None:
         self.lock = threading.Lock()
+        self.started = started
+        self.timeout = timeout
+        self.deadline = started + timeout
+        self.hard_deadline = self.deadline + hard_timeout_grace(timeout)
         self.done = False
         self.abandoned = False
-        self.value: Any = None
-        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
 
 
 class CollectorJob:
@@ -70,57 +84,115 @@ class CollectorJob:
         self.store = store
         self._session: Session | None = None
         self._session_password: bytes | None = None  # fingerprint the session was opened with
-        self._hung: threading.Thread | None = None
-        self._lock = threading.Lock()  # guards against a manual run overlapping a scheduled one
+        self._current: _Run | None = None  # the last run started (alive, finished or abandoned)
+        self._skip_until = 0.0  # time.monotonic() before which the peer asked not to be called
+        self._lock = threading.Lock()  # guards _current, _session and _skip_until
 
     @property
     def id(self) -> str:
         return f"{self.target.name}/{self.collector}"
 
+    # -- starting and ending runs ----------------------------------------------------------------
     def run(self) -> None:
-        runs = runlog.for_store(self.store)  # the last run's log lines for /probe?debug=true
-        with self._lock, runs.capture(self.target.name, self.collector, f"collect-{self.id}") as cap:
-            self._run()
-            snap = self.store.snapshot(self.target.name, self.collector)
-            outcome = "unsupported" if snap.unsupported else "failed" if snap.last_error_reason else "ok"
-            runs.finish(cap, self.target.name, self.collector, outcome, snap.last_error_reason or "",
-                        snap.last_error_message)
+        """One run, waiting for it (``once``, tests): begin, wait until the hard deadline, expire."""
+        current = self.begin()
+        if current is None or current.thread is None:
+            return
+        current.thread.join(max(0.0, current.hard_deadline - time.monotonic()))
+        self.expire(current)
 
-    def _run(self) -> None:
-        collector = self.collector
+    def begin(self) -> _Run | None:
+        """Start a run on its own thread and return at once; None when this tick is skipped."""
+        now = time.monotonic()
         timeout = float(self.target.timeout_seconds)
-        start = time.monotonic()
-        if self._hung is not None:
-            if self._hung.is_alive():
-                self._fail("timeout", f"the previous run is still hung past its {timeout:g}s deadline", 0.0)
-                return
-            self._hung = None
-        deadline = start + timeout
-        self._reconnect_if_rotated()
-        try:
-            if self._session is None:
-                self._session_password = self._password_fingerprint()
-                self._session = self.spec.open_session(self.target, collector)
-            session = self._session
-        except Exception as exc:
-            self._outcome(None, exc, time.monotonic() - start)
-            return
-        slot = _Run()
-        worker = threading.Thread(
-            target=self._work, args=(session, deadline, slot), name=f"collect-{self.id}", daemon=True
-        )
+        with self._lock:
+            previous = self._current
+            if previous is not None and previous.thread is not None and previous.thread.is_alive():
+                if previous.abandoned:
+                    message = f"the previous run is still hung past its {timeout:g}s deadline"
+                    self._fail("timeout", message, 0.0)
+                else:  # the interval is shorter than the run: this tick is simply late
+                    log.debug("%s: previous run still in progress; tick skipped", self.id)
+                return None
+            if now < self._skip_until:
+                log.debug("%s: honouring Retry-After for %.0fs more", self.id, self._skip_until - now)
+                return None
+            current = _Run(now, timeout)
+            worker = threading.Thread(
+                target=self._work, args=(current,), name=f"collect-{self.id}", daemon=True
+            )
+            current.thread = worker
+            self._current = current
         worker.start()
-        worker.join(timeout + hard_timeout_grace(timeout))
-        duration = time.monotonic() - start
-        with slot.lock:
-            if not slot.done:
-                slot.abandoned = True  # the worker closes the session when (if) it ever returns
-        if slot.abandoned:
+        return current
+
+    def expire(self, current: _Run) -> None:
+        """At the hard deadline: abandon the run if it has not finished (the watchdog calls this)."""
+        with current.lock:
+            if current.done:
+                return
+            current.abandoned = True  # the worker closes its session when (if) it ever returns
+        with self._lock:
             self._session = None
-            self._hung = worker
-            self._fail("timeout", f"no result within the {timeout:g}s deadline; run abandoned", duration)
+        duration = time.monotonic() - current.started
+        self._fail("timeout", f"no result within the {current.timeout:g}s deadline; run abandoned", duration)
+
+    def abandon_in_flight(self) -> float | None:
+        """At shutdown: abandon a run still in progress; its age in seconds, or None if idle."""
+        with self._lock:
+            current = self._current
+        if current is None or current.thread is None or not current.thread.is_alive():
+            return None
+        with current.lock:
+            if current.done:
+                return None
+            current.abandoned = True
+        return time.monotonic() - current.started
+
+    # -- the worker ----------------------------------------------------------------------------
+    def _work(self, current: _Run) -> None:
+        runs = runlog.for_store(self.store)  # the last run's log lines for /probe?debug=true
+        with runs.capture(self.target.name, self.collector, f"collect-{self.id}") as cap:
+            self._work_captured(current)
+        snap = self.store.snapshot(self.target.name, self.collector)
+        outcome = "unsupported" if snap.unsupported else "failed" if snap.last_error_reason else "ok"
+        runs.finish(cap, self.target.name, self.collector, outcome, snap.last_error_reason or "",
+                    snap.last_error_message)
+
+    def _work_captured(self, current: _Run) -> None:
+        value: Any = None
+        error: BaseException | None = None
+        session: Session | None = None
+        netguard.OWNER.set(self.store)  # connections opened here are cut by this daemon's stop
+        try:
+            session = self._session_for_run()
+            value = self.spec.collectors[self.collector].collect(session, current.deadline)
+        except BaseException as exc:  # handed to _outcome, which classifies it
+            error = exc
+        with current.lock:
+            current.done = True
+            abandoned = current.abandoned
+        if abandoned:
+            log.info("%s: abandoned run finished late; result discarded", self.id)
+            if session is not None:
+                _close_quietly(session, self.id)
             return
-        self._outcome(slot.value, slot.error, duration)
+        self._outcome(value, error, time.monotonic() - current.started)
+
+    def _session_for_run(self) -> Session:
+        with self._lock:
+            session = self._session
+        if session is not None and self._rotated():
+            log.info("%s: the password changed; reconnecting with the new one", self.id)
+            _close_quietly(session, self.id)
+            session = None
+        if session is None:
+            fingerprint = self._password_fingerprint()
+            session = self.spec.open_session(self.target, self.collector)
+            self._session_password = fingerprint
+        with self._lock:
+            self._session = session
+        return session
 
     def _password_fingerprint(self) -> bytes | None:
         try:
@@ -128,32 +200,11 @@ class CollectorJob:
         except CollectionError:
             return None  # unreadable now: the session's own resolve reports it
 
-    def _reconnect_if_rotated(self) -> None:
-        """Close the session when the password changed since it was opened (a rotated secret)."""
-        if self._session is None:
-            return
+    def _rotated(self) -> bool:
+        """True when the password changed since the session was opened (a rotated secret)."""
         current = self._password_fingerprint()
-        if current is None or current == self._session_password:
-            # A secret that cannot be read right now (mid-rotation) keeps the working session.
-            return
-        log.info("%s: the password changed; reconnecting with the new one", self.id)
-        _close_quietly(self._session, self.id)
-        self._session = None
-
-    def _work(self, session: Session, deadline: float, slot: _Run) -> None:
-        value: Any = None
-        error: BaseException | None = None
-        try:
-            value = self.spec.collectors[self.collector].collect(session, deadline)
-        except BaseException as exc:  # handed to the job, which classifies it
-            error = exc
-        with slot.lock:
-            slot.done = True
-            slot.value, slot.error = value, error
-            abandoned = slot.abandoned
-        if abandoned:
-            log.info("%s: hung run finished late; result discarded", self.id)
-            _close_quietly(session, self.id)
+        # A secret that cannot be read right now (mid-rotation) keeps the working session.
+        return current is not None and current != self._session_password
 
     def _outcome(self, value: Any, error: BaseException | None, duration: float) -> None:
         name, collector = self.target.name, self.collector
@@ -166,6 +217,9 @@ class CollectorJob:
         elif isinstance(error, CollectionError):
             if error.reason == "auth":
                 self.target.password_refused()  # a cached command output is run again next time
+            if error.retry_after:
+                with self._lock:
+                    self._skip_until = time.monotonic() + error.retry_after
             self._fail(error.reason, error.message, duration)
         else:
             log.error("%s: internal error", self.id, exc_info=error)
@@ -176,10 +230,15 @@ class CollectorJob:
         self.store.record_failure(self.target.name, self.collector, reason, message, duration)
 
     def close(self) -> None:
+        """Close the session unless a run is using it (that run closes it when it ends)."""
         with self._lock:
-            if self._session is not None:
-                _close_quietly(self._session, self.id)
-                self._session = None
+            session, self._session = self._session, None
+            current = self._current
+        if session is None:
+            return
+        if current is not None and current.thread is not None and current.thread.is_alive():
+            return  # abandoned: the worker closes it
+        _close_quietly(session, self.id)
 
 
 def _close_quietly(session: Session, job_id: str) -> None:
@@ -220,10 +279,17 @@ class Scheduler:
                 config.sharding, len(config.owned_targets()), len(config.targets),
             )
         self._spread = startup_spread_seconds
-        workers = max_workers or min(32, max(4, len(self.jobs)))
+        # Ticks only start runs (each on its job's own thread), so a few pool threads are enough.
+        workers = max_workers or 4
         self._scheduler = BackgroundScheduler(
             executors={"default": APThreadPoolExecutor(workers)}, timezone=UTC
         )
+        self._watchdog = netguard.Reaper("scheduler-watchdog")
+
+    def _tick(self, job: CollectorJob) -> None:
+        current = job.begin()
+        if current is not None:
+            self._watchdog.arm(current.hard_deadline, lambda: job.expire(current))
 
     def start(self) -> None:
         now = datetime.now(UTC)
@@ -232,13 +298,14 @@ class Scheduler:
             # Spread first runs evenly over the window, but never later than one interval.
             offset = min(self._spread, job.interval) * i / count
             self._scheduler.add_job(
-                job.run,
+                self._tick,
                 IntervalTrigger(seconds=job.interval, jitter=job.interval * JITTER_RATIO, timezone=UTC),
+                args=(job,),
                 id=job.id,
                 name=job.id,
                 max_instances=1,
                 coalesce=True,
-                # A run delayed by a busy pool still runs (late data beats a skipped cycle).
+                # A tick delayed by a busy pool still runs (late data beats a skipped cycle).
                 misfire_grace_time=max(1, int(job.interval)),
                 next_run_time=now + timedelta(seconds=offset),
             )
@@ -246,11 +313,42 @@ class Scheduler:
         log.info("scheduler started: %d jobs", len(self.jobs))
 
     def stop(self) -> None:
-        # Don't wait for running jobs: a hung collection would hold shutdown for its whole timeout.
+        """Return within a few seconds whatever the targets do: nothing waits for a collection."""
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        abandoned = []
         for job in self.jobs:
-            job.close()
+            age = job.abandon_in_flight()
+            if age is not None:
+                abandoned.append(f"{job.id} (running {age:.1f}s)")
+        if abandoned:
+            log.warning("stopping: abandoned %d in-flight run(s): %s", len(abandoned), ", ".join(abandoned))
+        netguard.abort_all(self.store)  # blocked reads return now, so those threads end
+        closer = threading.Thread(target=self._close_sessions, name="close-sessions", daemon=True)
+        closer.start()
+        closer.join(CLOSE_ON_STOP_SECONDS)
+        if closer.is_alive():
+            log.warning("stopping: sessions still logging out after %.0fs; not waiting", CLOSE_ON_STOP_SECONDS)
+
+    def _close_sessions(self) -> None:
+        # Daemon threads, not an executor: Python joins executor threads at exit, and a session
+        # that takes long to log out must not hold the process.
+        pending = list(self.jobs)
+        lock = threading.Lock()
+
+        def closer() -> None:
+            while True:
+                with lock:
+                    if not pending:
+                        return
+                    job = pending.pop()
+                job.close()
+
+        threads = [threading.Thread(target=closer, name="close-sessions", daemon=True) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
 
 
 def run_jobs_once(jobs: Sequence[CollectorJob], max_workers: int = 8) -> None:

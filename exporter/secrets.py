@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from collectors.errors import CollectionError
-from exporter.logging import redact, register_secret
+from exporter.logging import register_secret
 
 if TYPE_CHECKING:
     from exporter.config import Credentials
@@ -181,11 +181,12 @@ class CommandPassword(PasswordResolver):
 
 
 def _stderr_hint(proc: subprocess.CompletedProcess[bytes]) -> str:
-    """The last line of the command's stderr (its error message), redacted and cut short."""
-    lines = [ln.strip() for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    """How much the command wrote on stderr, never what: a secret tool's error can quote a token
+    or the secret itself, in a form no redaction pattern knows."""
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     if not lines:
         return ""
-    return f": {redact(lines[-1])[:200]}"
+    return f" ({len(lines)} line(s) on stderr, not shown: run the command by hand to read them)"
 
 
 # One resolver per distinct reference: two targets reading the same file or command share its

@@ -15,14 +15,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from collectors import hypervisor as hv
 from collectors.findings import Finding
+from collectors.netguard import DEFAULT_MAX_BODY_BYTES
 from collectors.vsphere.client import VsphereClient
 from collectors.vsphere.facts import SessionStats, VsphereInventory
 from collectors.vsphere.inventory import collect_inventory
 from collectors.vsphere.settings import VsphereSettings
+from exporter.address import parse_address
 from exporter.render import vsphere as render
 from exporter.render.family import Family
 from exporter.sources import CollectorSpec, SourceSpec
@@ -37,11 +38,10 @@ DEFAULT_INTERVAL_SECONDS = 300.0
 
 
 def split_address(address: str) -> tuple[str, int]:
-    """``vc``, ``vc:8443``, ``https://vc[:port][/sdk]`` -> (host, port). vSphere's API is HTTPS only."""
-    if "://" not in address:
-        address = "https://" + address
-    parts = urlsplit(address)
-    return parts.hostname or "", parts.port or 443
+    """``vc``, ``vc:8443``, ``[v6]:443``, ``https://vc[:port][/sdk]`` -> (host, port). vSphere's API is
+    HTTPS only. The one parser of every kind (exporter/address.py)."""
+    parsed = parse_address(address, 443, allow_path=True)
+    return parsed.host, parsed.port
 
 
 def selector_for(target: TargetConfig) -> hv.ExchangeSelector:
@@ -75,6 +75,7 @@ def settings_for(target: TargetConfig) -> VsphereSettings:
         page_size=int(getattr(target, "max_records", 1000)),
         selector=selector_for(target),
         host_os_vcpus=None if baseline is None else int(baseline),
+        max_response_bytes=int(getattr(target, "max_response_bytes", DEFAULT_MAX_BODY_BYTES)),
     )
 
 

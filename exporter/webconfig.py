@@ -36,10 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from exporter.config import ConfigError, parse_duration, problems_of, read_config_file
+from exporter.config import ConfigError, load_yaml, parse_duration, problems_of, read_config_file
 from exporter.webauth import BasicAuth, TokenBucket
 
 log = logging.getLogger(__name__)
@@ -328,10 +327,7 @@ def load_web_config(path: str | os.PathLike[str]) -> WebSettings:
     """Parse, validate and build: raises ``ConfigError`` naming keys, never values."""
     source = str(path)
     text = read_config_file(path, "web config file")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise ConfigError(source, ["YAML syntax error"]) from None
+    data = load_yaml(text, source)  # duplicate keys, depth: as strict as the main config
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -358,15 +354,16 @@ def load_web_config(path: str | os.PathLike[str]) -> WebSettings:
 # -- serving ------------------------------------------------------------------------------------
 
 
-def _signature(paths: tuple[str, ...]) -> tuple[tuple[int, int, int], ...]:
+def _signature(paths: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
     out = []
     for path in paths:
         try:
             st = os.stat(path)
         except OSError:
-            out.append((-1, -1, -1))
+            out.append((-1, -1, -1, -1))
         else:
-            out.append((st.st_mtime_ns, st.st_size, st.st_ino))
+            # ctime too: an edit that keeps size and mtime (or a chmod) still changes it.
+            out.append((st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino))
     return tuple(out)
 
 

@@ -36,10 +36,13 @@ from winrm.protocol import Protocol as WinRMProtocol
 from collectors.errors import CollectionError
 from collectors.hyperv import clixml
 from collectors.hyperv import script as ps
+from collectors.netguard import DEFAULT_MAX_BODY_BYTES, ConnectionGuard
 
 log = logging.getLogger(__name__)
 
 Auth = Literal["ntlm", "kerberos", "credssp", "basic"]
+CUT_AFTER_DEADLINE_SECONDS = 1.0  # within the scheduler's grace (collectors/netguard.py)
+CLEANUP_SECONDS = 3.0  # Signal + Delete of a shell, after a failure or the deadline
 Encryption = Literal["auto", "always", "never"]
 
 
@@ -70,6 +73,7 @@ class WinRMSettings:
     operation_timeout: int = 20
     # HTTP read timeout; pywinrm insists it exceeds operation_timeout (the host blocks that long).
     read_timeout: int = 30
+    max_response_bytes: int = DEFAULT_MAX_BODY_BYTES
 
 
 def _pywinrm_auth(auth: Auth, https: bool) -> str:
@@ -85,6 +89,8 @@ class WinRMRunner:
     def __init__(self, settings: WinRMSettings) -> None:
         self.settings = settings
         self._protocol: WinRMProtocol | None = None
+        # Every WS-Man answer is read within a size cap; a run's requests end by its deadline.
+        self._guard = ConnectionGuard(settings.max_response_bytes, settings.endpoint)
 
     def _proto(self) -> WinRMProtocol:
         if self._protocol is None:
@@ -109,7 +115,22 @@ class WinRMRunner:
                     )
             except WinRMError as exc:
                 raise CollectionError("config", f"WinRM client setup failed: {exc}") from None
+            self._guard_sessions(self._protocol)
         return self._protocol
+
+    def _guard_sessions(self, proto: WinRMProtocol) -> None:
+        """pywinrm builds its requests session lazily (and again after close): guard each one."""
+        transport = proto.transport
+        build = transport.build_session
+
+        def build_session() -> requests.Session:
+            fresh = transport.session is None
+            session = build()
+            if fresh:
+                self._guard.install_requests(session)
+            return session
+
+        transport.build_session = build_session  # type: ignore[method-assign]
 
     def close(self) -> None:
         if self._protocol is not None:
@@ -125,37 +146,47 @@ class WinRMRunner:
             raise
         except Exception as exc:
             self.close()
+            if time.monotonic() >= deadline + CUT_AFTER_DEADLINE_SECONDS and isinstance(
+                exc, requests.exceptions.RequestException
+            ):
+                late = f"{self.settings.endpoint}: no complete answer by the deadline"
+                raise CollectionError("timeout", late) from None
             raise classify(exc, self.settings.endpoint) from None
 
     def _run(self, script: str, deadline: float, started: float) -> ScriptResult:
         proto = self._proto()
         _check(deadline, "opening the shell")
-        shell = proto.open_shell(noprofile=True)
+        # A host that drips its answer is cut shortly after the deadline (our own checks between
+        # Receives come first); the Signal + Delete that end the shell get their own short bound.
+        with self._guard.watch(deadline + CUT_AFTER_DEADLINE_SECONDS):
+            shell = proto.open_shell(noprofile=True)
         command: str | None = None
         try:
-            # skip_cmd_shell: no cmd.exe, so its 8,191-character limit does not apply. stdin as a pipe
-            # (not console mode): ReadToEnd() then ends at the Send with End="true", as Ansible's
-            # winrm plugin does whenever it feeds a script on stdin.
-            command = proto.run_command(
-                shell, ps.POWERSHELL, ps.command_arguments(), console_mode_stdin=False, skip_cmd_shell=True
-            )
-            proto.send_command_input(shell, command, ps.stdin_bytes(script), end=True)
-            out: list[bytes] = []
-            err: list[bytes] = []
-            rc, done = -1, False
-            while not done:
-                _check(deadline, "waiting for the collection script")
-                try:
-                    o, e, rc, done = proto.get_command_output_raw(shell, command)
-                except WinRMOperationTimeoutError:
-                    # The host held the Receive for OperationTimeout without output: the script is
-                    # still running. Poll again, but only until our deadline (pywinrm would loop forever).
-                    continue
-                out.append(o)
-                err.append(e)
-            return ScriptResult(b"".join(out), b"".join(err), rc, time.monotonic() - started)
+            with self._guard.watch(deadline + CUT_AFTER_DEADLINE_SECONDS):
+                # skip_cmd_shell: no cmd.exe, so its 8,191-character limit does not apply. stdin as a pipe
+                # (not console mode): ReadToEnd() then ends at the Send with End="true", as Ansible's
+                # winrm plugin does whenever it feeds a script on stdin.
+                command = proto.run_command(
+                    shell, ps.POWERSHELL, ps.command_arguments(), console_mode_stdin=False, skip_cmd_shell=True
+                )
+                proto.send_command_input(shell, command, ps.stdin_bytes(script), end=True)
+                out: list[bytes] = []
+                err: list[bytes] = []
+                rc, done = -1, False
+                while not done:
+                    _check(deadline, "waiting for the collection script")
+                    try:
+                        o, e, rc, done = proto.get_command_output_raw(shell, command)
+                    except WinRMOperationTimeoutError:
+                        # The host held the Receive for OperationTimeout without output: the script is
+                        # still running. Poll again, but only until our deadline (pywinrm would loop forever).
+                        continue
+                    out.append(o)
+                    err.append(e)
+                return ScriptResult(b"".join(out), b"".join(err), rc, time.monotonic() - started)
         finally:
-            _cleanup(proto, shell, command)
+            with self._guard.watch(time.monotonic() + CLEANUP_SECONDS):
+                _cleanup(proto, shell, command)
 
 
 def _check(deadline: float, doing: str) -> None:

@@ -23,7 +23,8 @@ import orjson
 import requests
 from urllib3.util.retry import Retry
 
-from collectors.errors import CollectionError
+from collectors.errors import CollectionError, parse_retry_after
+from collectors.netguard import DEFAULT_MAX_BODY_BYTES, ConnectionGuard
 from collectors.ontap.facts import ClusterInfo
 
 log = logging.getLogger(__name__)
@@ -53,10 +54,12 @@ class OntapSettings:
     max_records: int = 1000
     client_detail: bool = False
     ca_shares: tuple[str, ...] = ()  # share patterns that must be CA even when they are not yet
+    max_response_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     @property
     def origin(self) -> str:
-        return f"{self.scheme}://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal
+        return f"{self.scheme}://{host}:{self.port}"
 
 
 class OntapClient:
@@ -68,6 +71,8 @@ class OntapClient:
         self._cluster: ClusterInfo | None = None
         self._cluster_at = 0.0
         self.requests_made = 0
+        # Bounds every read: a body cap and the collection deadline for a whole request.
+        self._guard = ConnectionGuard(settings.max_response_bytes, settings.origin)
 
     # -- session -----------------------------------------------------------------------------
     def _open(self) -> requests.Session:
@@ -89,11 +94,17 @@ class OntapClient:
         session = conn.session
         # The library retries read errors up to 5 times with no backoff, which multiplies a slow
         # endpoint's timeout past our deadline. Keep its adapter (logging, URL encoding) but retry
-        # only connection setup, twice, with a short backoff.
-        retry = Retry(total=2, connect=2, read=0, status=0, other=0, redirect=0, backoff_factor=0.2)
+        # only connection setup, twice, with a short backoff. A 429/503 with Retry-After is handed
+        # back as it is (urllib3 would otherwise retry it and report "too many 503 responses", and
+        # sleep in our worker): the scheduler honours Retry-After by skipping cycles.
+        retry = Retry(
+            total=2, connect=2, read=0, status=0, other=0, redirect=0, backoff_factor=0.2,
+            respect_retry_after_header=False,
+        )
         adapter = LoggingAdapter(conn, max_retries=retry, timeout=(s.connect_timeout, s.read_timeout))  # type: ignore[no-untyped-call]
         session.mount(s.origin, adapter)
         session.headers["Accept"] = "application/json"
+        self._guard.install_requests(session)
         self._session = session
         return session
 
@@ -114,8 +125,16 @@ class OntapClient:
         try:
             # verify is passed on every request: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE
             # override a session's CA bundle otherwise, silently ignoring the configured ca_file.
-            response = self._open().get(url, params=params, timeout=timeout, verify=s.verify)
-            body = response.content  # reads the whole body: truncation surfaces here
+            try:
+                with self._guard.watch(deadline):  # a dripping peer is cut at the deadline
+                    response = self._open().get(url, params=params, timeout=timeout, verify=s.verify)
+                    body = response.content  # read within max_response_bytes: truncation surfaces here
+            except requests.exceptions.RequestException:
+                if time.monotonic() >= deadline:  # the guard cut the connection
+                    raise CollectionError(
+                        "timeout", f"GET {_path(path_and_query)}: no complete answer by the collection deadline"
+                    ) from None
+                raise
         except requests.exceptions.SSLError as exc:
             raise CollectionError("tls", f"TLS failure talking to {s.origin}: {_first_line(exc)}") from None
         except requests.exceptions.ConnectTimeout:
@@ -147,7 +166,12 @@ class OntapClient:
             time.monotonic() - started,
         )
         if response.status_code >= 400:
-            raise _status_error(path_and_query, response.status_code, body)
+            error = _status_error(path_and_query, response.status_code, body)
+            if response.status_code in (429, 503):
+                error.retry_after = parse_retry_after(response.headers.get("Retry-After"), time.time())
+                if error.retry_after is not None:
+                    error.message = error.args[0] + f"; Retry-After {error.retry_after:g}s"
+            raise error
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as exc:

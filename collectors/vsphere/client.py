@@ -42,6 +42,7 @@ from typing import Any, TypeVar
 from xml.parsers.expat import ExpatError
 
 from collectors.errors import CollectionError
+from collectors.netguard import ConnectionGuard
 from collectors.vsphere import vmomi
 from collectors.vsphere.facts import AboutInfo, ReadStats
 from collectors.vsphere.settings import VsphereSettings
@@ -94,6 +95,8 @@ class VsphereClient:
         self.expired_sessions = 0  # reused sessions vCenter no longer knew (NotAuthenticated)
         self.calls = 0  # SOAP calls made (for tests and the bench)
         self._tags: TagReader | None = None
+        # SOAP bodies are read within a size cap; each call ends by the collection deadline.
+        self._guard = ConnectionGuard(settings.max_response_bytes, settings.origin)
 
     def tag_reader(self) -> TagReader:
         """The vAPI tagging client of this vCenter (its own REST session, same credentials)."""
@@ -121,13 +124,16 @@ class VsphereClient:
         v = vmomi.load()
         s = self.settings
         timeout = self._timeout(deadline, s.connect_timeout, "connect")
-        conn = http.client.HTTPSConnection(s.host, s.port, timeout=timeout, context=ctx)
+        conn = self._guard.wrap_http_client(http.client.HTTPSConnection)(s.host, s.port, timeout=timeout, context=ctx)
         try:
-            conn.request("GET", "/sdk/vimServiceVersions.xml")
-            resp = conn.getresponse()
-            body = resp.read()
+            with self._guard.watch(deadline):
+                conn.request("GET", "/sdk/vimServiceVersions.xml")
+                resp = conn.getresponse()
+                body = resp.read()
             self.calls += 1
         except Exception as exc:
+            if time.monotonic() >= deadline and isinstance(exc, OSError | http.client.HTTPException):
+                raise self._late("GET /sdk/vimServiceVersions.xml") from None
             raise self._error(exc, "GET /sdk/vimServiceVersions.xml") from None
         finally:
             conn.close()
@@ -172,6 +178,7 @@ class VsphereClient:
             sslContext=ctx,
             httpConnectionTimeout=s.read_timeout,
         )
+        stub.scheme = self._guard.wrap_http_client(stub.scheme)
         si = v.vim.ServiceInstance("ServiceInstance", stub)
         self._stub = stub
         try:
@@ -245,8 +252,11 @@ class VsphereClient:
         for attempt in (1, 2):
             self._arm(self._timeout(deadline, limit, what))
             try:
-                return fn()
+                with self._guard.watch(deadline):  # a dripping vCenter is cut at the deadline
+                    return fn()
             except _STALE_CONNECTION as exc:
+                if time.monotonic() >= deadline:
+                    raise self._late(what) from None
                 # A pooled keep-alive connection the server closed (vCenter restarted, a proxy's
                 # idle timeout): pyVmomi dropped its pool, so one retry opens a fresh connection.
                 # Every call we make is a read (or Login), so repeating it is safe.
@@ -254,10 +264,16 @@ class VsphereClient:
                     raise self._error(exc, what) from None
                 log.debug("vSphere %s: %s on a stale connection (%s), retrying", s.name, what, type(exc).__name__)
             except Exception as exc:
+                if time.monotonic() >= deadline and isinstance(exc, OSError | http.client.HTTPException):
+                    raise self._late(what) from None
                 raise self._error(exc, what) from None
             finally:
                 self.calls += 1
         raise AssertionError("unreachable")
+
+    def _late(self, what: str) -> CollectionError:
+        """The guard cut the connection at the deadline (netguard): a slow peer, not a broken one."""
+        return CollectionError("timeout", f"{what} on {self.settings.origin}: no complete answer by the deadline")
 
     def _error(self, exc: BaseException, what: str) -> CollectionError:
         """Map any failure to a CollectionError with a closed-set reason and no secret."""

@@ -25,7 +25,9 @@ class VsphereSettings:
     page_size: int = 1000
     selector: ExchangeSelector = field(default_factory=ExchangeSelector)
     host_os_vcpus: int | None = None  # None: the vSphere default (collectors.hypervisor.DEFAULT_HOST_OS_VCPUS)
+    max_response_bytes: int = 64 * 1024 * 1024  # a SOAP body larger than this fails (netguard)
 
     @property
     def origin(self) -> str:
-        return f"https://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal
+        return f"https://{host}:{self.port}"

@@ -13,7 +13,7 @@ import argparse
 import shutil
 import sys
 
-from exporter import takeover_step
+from exporter import takeover_step, termsafe
 from exporter.commands import before_takeover
 from exporter.config import ConfigError, load_config
 from exporter.crossderive import CrossDeriver
@@ -50,11 +50,11 @@ def outcomes(store: Store) -> list[Outcome]:
 
 def main(args: argparse.Namespace) -> int:
     # Logs go to stderr and only when something is wrong: stdout is the report.
-    setup_logging("warning", "text", stream=sys.stderr)
+    setup_logging("warning", "text", stream=termsafe.SafeStream(sys.stderr))
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+        print(termsafe.escape(str(exc)), file=sys.stderr)
         return 2
     store = run_once_all(config)
     # Cross-target steps (the takeover join) run once over what was just collected.
@@ -77,21 +77,24 @@ def terminal_width() -> int:
 
 
 def emit(text: str) -> None:
-    """The one place the report reaches stdout (so output-wide rules apply to every line)."""
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    """The one place the report reaches stdout (so output-wide rules apply to every line): peer
+    text (names, error messages) never reaches the terminal with raw control characters."""
+    sys.stdout.write(termsafe.escape(text if text.endswith("\n") else text + "\n"))
 
 
 def _before_takeover(store: Store, node: str, fmt: str) -> int:
     snap = next((s for s in store.cross_snapshots() if s.target == takeover_step.NAME), None)
     output = snap.fragment if snap is not None else None
     if output is None or output.result is None:
-        print(f"before-takeover: the takeover join failed: {snap.last_error_message if snap else 'not run'}",
+        print(termsafe.escape(f"before-takeover: the takeover join failed: "
+                              f"{snap.last_error_message if snap else 'not run'}"),
               file=sys.stderr)
         return 1
     check = before_takeover.checklist(output.result, node)
     text = before_takeover.as_json(check, node) if fmt == "json" else before_takeover.as_text(check, node)
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    emit(text)
     failed = [o for o in outcomes(store) if o.status == "failed"]
     for o in failed:
-        print(f"collection failed: {o.target}/{o.collector}: {o.reason}: {o.message}", file=sys.stderr)
+        print(termsafe.escape(f"collection failed: {o.target}/{o.collector}: {o.reason}: {o.message}"),
+              file=sys.stderr)
     return check.exit_code

@@ -12,7 +12,9 @@ catalogue; ``docs/metrics.md`` is generated from those catalogues (``exporter.re
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -52,6 +54,32 @@ class Family:
         return len(self.samples)
 
 
+# A label value from a peer (a share, VM or cluster name) is bounded: a 200 KB name would make a
+# 146 MB exposition. Real names are far shorter (SMB share names 80 characters, Windows paths 260,
+# VM names 80). A longer value keeps its start and gets a marker with a digest of the whole value,
+# so two long values that share a prefix still make two series (a duplicate would fail the scrape).
+MAX_LABEL_VALUE_CHARS = 1024
+_TRUNCATION_MARK = "...[truncated #{}]"
+_truncated = 0
+_truncated_lock = threading.Lock()
+
+
+def bound_label_value(value: str) -> str:
+    global _truncated
+    if len(value) <= MAX_LABEL_VALUE_CHARS:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    mark = _TRUNCATION_MARK.format(digest)
+    with _truncated_lock:
+        _truncated += 1
+    return value[: MAX_LABEL_VALUE_CHARS - len(mark)] + mark
+
+
+def truncated_label_values() -> int:
+    """How many label values were cut to ``MAX_LABEL_VALUE_CHARS`` since start (a self metric)."""
+    return _truncated
+
+
 def escape_label_value(value: str) -> str:
     """Escape per the text exposition format: backslash, double quote and newline."""
     if "\\" in value or '"' in value or "\n" in value:
@@ -81,7 +109,10 @@ def render_samples(family: Family) -> bytes:
             append(f"{name} {format_value(value)}\n")
     else:
         for values, value in family.samples:
-            pairs = ",".join(f'{label}="{escape_label_value(v)}"' for label, v in zip(label_names, values, strict=True))
+            pairs = ",".join(
+                f'{label}="{escape_label_value(bound_label_value(v))}"'
+                for label, v in zip(label_names, values, strict=True)
+            )
             append(f"{name}{{{pairs}}} {format_value(value)}\n")
     return "".join(lines).encode()
 

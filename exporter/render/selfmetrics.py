@@ -10,7 +10,7 @@ from __future__ import annotations
 import platform
 from collections.abc import Iterable
 
-from exporter.render.family import Family, MetricDef
+from exporter.render.family import Family, MetricDef, truncated_label_values
 from exporter.store import Snapshot
 
 S = "exporter"
@@ -71,6 +71,11 @@ RENDER_DURATION = MetricDef(
     (),
     section=S,
 )
+LABEL_VALUES_TRUNCATED = MetricDef(
+    "ndo_exporter_label_values_truncated_total", "counter",
+    "Label values longer than 1024 characters that were cut (with a marker and a digest) since start.",
+    (), section=S,
+)
 EXPOSITION_SERIES = MetricDef(
     "ndo_exporter_exposition_series", "gauge",
     "Series in the /metrics exposition, these self metrics included.", (), section=S,
@@ -95,7 +100,9 @@ def global_families(render_duration: float) -> list[Family]:
     info.add([version(), platform.python_version()], 1)
     dur = Family(RENDER_DURATION)
     dur.add([], render_duration)
-    return [info, dur]
+    truncated = Family(LABEL_VALUES_TRUNCATED)
+    truncated.add([], truncated_label_values())
+    return [info, dur, truncated]
 
 
 def exposition_series_family(series: int) -> Family:

@@ -136,9 +136,16 @@ class Webhook:
 # Configuration
 
 
-def alertmanager_config(webhook_url: str, group_wait: str = "1s") -> dict[str, Any]:
-    """The shipped example's routing tree and inhibitions, receivers pointed at ``webhook_url``."""
+def alertmanager_config(webhook_url: str, group_wait: str = "1s", shipped: bool = False) -> dict[str, Any]:
+    """The shipped example's routing tree and inhibitions, receivers pointed at ``webhook_url``;
+    timings shortened for tests unless ``shipped`` (bench/alert_latency.py measures those)."""
     config: dict[str, Any] = yaml.safe_load(AM_EXAMPLE.read_text())
+    if shipped:
+        config["receivers"] = [
+            {"name": r["name"], "webhook_configs": [{"url": webhook_url + r["name"], "send_resolved": True}]}
+            for r in config["receivers"]
+        ]
+        return config
 
     def fast(route: dict[str, Any]) -> None:
         for key, value in (("group_wait", group_wait), ("group_interval", "1s"), ("repeat_interval", "1h")):
@@ -155,9 +162,15 @@ def alertmanager_config(webhook_url: str, group_wait: str = "1s") -> dict[str, A
     return config
 
 
-def prometheus_config(exporter: str, alertmanager: str, rule_files: list[Path]) -> dict[str, Any]:
+SHIPPED_PROMETHEUS = {"scrape_interval": "30s", "scrape_timeout": "10s", "evaluation_interval": "30s"}  # deploy/
+
+
+def prometheus_config(
+    exporter: str, alertmanager: str, rule_files: list[Path], shipped: bool = False
+) -> dict[str, Any]:
+    fast = {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"}
     return {
-        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+        "global": SHIPPED_PROMETHEUS if shipped else fast,
         "rule_files": [str(p) for p in rule_files],
         "alerting": {"alertmanagers": [{"api_version": "v2", "static_configs": [{"targets": [alertmanager]}]}]},
         "scrape_configs": [
@@ -229,14 +242,17 @@ class Stack:
     # -- lifecycle ---------------------------------------------------------------------------
     @classmethod
     def start(cls, workdir: Path, scenarios: list[str], interval: float = 2.0,
-              rule_files: list[Path] | None = None, group_wait: str = "1s") -> Stack:
-        """``interval``: every collector's interval; ``group_wait``: Alertmanager's, on every route."""
+              rule_files: list[Path] | None = None, group_wait: str = "1s", shipped: bool = False) -> Stack:
+        """``interval``: every collector's interval; ``group_wait``: Alertmanager's, on every route;
+        ``shipped``: Prometheus and Alertmanager with deploy/prometheus's timings as they are."""
         workdir.mkdir(parents=True, exist_ok=True)
         stack = cls(workdir=workdir, webhook=Webhook(), started=time.monotonic())
         try:
             stack._start_demo(scenarios, interval)
-            stack._start_alertmanager(group_wait)
-            stack._start_prometheus(rule_files if rule_files is not None else sorted(ALERTS.glob("*.rules.yml")))
+            stack._start_alertmanager(group_wait, shipped)
+            stack._start_prometheus(
+                rule_files if rule_files is not None else sorted(ALERTS.glob("*.rules.yml")), shipped
+            )
         except BaseException:
             stack.stop()
             raise
@@ -275,20 +291,20 @@ class Stack:
             self.clusters.append(Cluster(name=name, scenario=scenario, url=url, ca_file=ca_files[name]))
         self.exporter = f"127.0.0.1:{port}"
 
-    def _start_alertmanager(self, group_wait: str) -> None:
+    def _start_alertmanager(self, group_wait: str, shipped: bool = False) -> None:
         port = free_port()
         config = self.workdir / "alertmanager.yml"
-        config.write_text(yaml.safe_dump(alertmanager_config(self.webhook.url, group_wait), sort_keys=False))
+        config.write_text(yaml.safe_dump(alertmanager_config(self.webhook.url, group_wait, shipped), sort_keys=False))
         self._spawn("alertmanager", [
             "prometheus-alertmanager", f"--config.file={config}", f"--storage.path={self.workdir / 'am-data'}",
             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
         ])
         self.alertmanager = f"127.0.0.1:{port}"
 
-    def _start_prometheus(self, rule_files: list[Path]) -> None:
+    def _start_prometheus(self, rule_files: list[Path], shipped: bool = False) -> None:
         port = free_port()
         config = self.workdir / "prometheus.yml"
-        config.write_text(yaml.safe_dump(prometheus_config(self.exporter, self.alertmanager, rule_files)))
+        config.write_text(yaml.safe_dump(prometheus_config(self.exporter, self.alertmanager, rule_files, shipped)))
         self._spawn("prometheus", [
             "prometheus", f"--config.file={config}", f"--storage.tsdb.path={self.workdir / 'prom-data'}",
             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn",

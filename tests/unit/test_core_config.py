@@ -108,7 +108,7 @@ def test_every_bad_field_is_named_by_its_yaml_path() -> None:
         "logging.format: ",
         "defaults.timeout_seconds: invalid duration",
         "targets[0].name: use only letters",
-        "targets[0].kind: unknown kind 'nas'; known kinds: fake",
+        "targets[0].kind: unknown kind; known kinds: fake",
         "targets[0].address: give only host[:port]",
         "targets[1].credentials.pasword_env: unknown key",
         "targets[1].collectors.alpha.interval: invalid duration",
