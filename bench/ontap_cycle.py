@@ -66,23 +66,25 @@ def run_ours_fragments(url: str, ca_file: str) -> tuple[dict[str, Any], dict[str
     from collectors.ontap.collect import COLLECTORS
     from exporter.render.exposition import chunks_of
     from exporter.render.ontap import RENDERERS, render_derived
+    from exporter.sources import Derivation
 
     client = OntapClient(settings(url, ca_file))
     start, cpu = time.perf_counter(), time.process_time()
     deadline = time.monotonic() + 600
     fragments = {name: fn(client, deadline) for name, fn in COLLECTORS.items()}
-    findings = checks.derive("bench", fragments)
+    assessment = checks.assess("bench", fragments)
+    derivation = Derivation(assessment.findings, assessment)
     series = 0
     for name, frag in fragments.items():
         series += sum(c.series for c in chunks_of(RENDERERS[name]("bench", frag)))
-    series += sum(c.series for c in chunks_of(render_derived("bench", fragments, findings)))
+    series += sum(c.series for c in chunks_of(render_derived("bench", fragments, derivation)))
     return {
         "wall": time.perf_counter() - start,
         "cpu": time.process_time() - cpu,
         "rss": peak_rss_mb(),
         "requests": client.requests_made,
         "series": series,
-        "findings": len(findings),
+        "findings": len(derivation.findings),
         "files": fragments["files"].total,
         "sessions": fragments["sessions"].total,
     }, fragments

@@ -21,13 +21,12 @@ from urllib.parse import urlsplit
 
 from collectors import hypervisor as hv
 from collectors.errors import CollectionError
-from collectors.findings import Finding
 from collectors.hyperv import checks
 from collectors.hyperv.collect import CollectSettings, HyperVInventory, collect
 from collectors.hyperv.transport import Auth, Encryption, WinRMRunner, WinRMSettings
 from exporter.render import hyperv as render
 from exporter.render.family import Family
-from exporter.sources import CollectorSpec, SourceSpec
+from exporter.sources import CollectorSpec, Derivation, SourceSpec
 
 if TYPE_CHECKING:
     from exporter.config import TargetConfig
@@ -140,14 +139,14 @@ def _collect(session: HyperVSession, deadline: float) -> HyperVInventory:
     return session.poll(deadline)
 
 
-def derive(target: str, fragments: Mapping[str, Any]) -> list[Finding]:
+def derive(target: str, fragments: Mapping[str, Any]) -> Derivation:
     inv = fragments.get("inventory")
     if not isinstance(inv, HyperVInventory):
-        return []
-    return [*hv.derive(target, inv.neutral), *checks.findings(target, inv.hyperv, inv.neutral)]
+        return Derivation()
+    return Derivation((*hv.derive(target, inv.neutral), *checks.findings(target, inv.hyperv, inv.neutral)))
 
 
-def render_derived(target: str, fragments: Mapping[str, Any], findings: list[Finding]) -> list[Family]:
+def render_derived(target: str, fragments: Mapping[str, Any], derivation: Derivation) -> list[Family]:
     # Every Hyper-V metric is per poll and rendered by the inventory collector itself.
     return []
 

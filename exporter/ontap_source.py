@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -9,7 +10,7 @@ from collectors.ontap import checks
 from collectors.ontap.client import OntapClient, OntapSettings
 from collectors.ontap.collect import COLLECTORS
 from exporter.render import ontap as render
-from exporter.sources import CollectorSpec, SourceSpec
+from exporter.sources import CollectorSpec, Derivation, SourceSpec
 
 if TYPE_CHECKING:
     from exporter.config import TargetConfig
@@ -106,6 +107,11 @@ def open_session(target: TargetConfig, collector: str) -> _LazyClient:
     return _LazyClient(target, collector)
 
 
+def derive(target: str, fragments: Mapping[str, Any]) -> Derivation:
+    assessment = checks.assess(target, fragments)
+    return Derivation(assessment.findings, assessment)
+
+
 ONTAP_SOURCE = SourceSpec(
     kind="ontap",
     collectors={
@@ -119,6 +125,6 @@ ONTAP_SOURCE = SourceSpec(
         for name in COLLECTORS
     },
     open_session=open_session,
-    derive=checks.derive,
+    derive=derive,
     render_derived=render.render_derived,
 )

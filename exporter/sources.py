@@ -39,15 +39,30 @@ class CollectorSpec:
 
 
 @dataclass(frozen=True)
+class Derivation:
+    """What a source derives from one target's latest fragments, computed once per change.
+
+    ``assessment`` is the source's own derived values (for ONTAP ``checks.OntapAssessment``: HA
+    readiness, CA files per owner, standby coverage, ...), which ``render_derived`` exports as they
+    are; the findings were judged from the same values, so a metric and a finding cannot disagree.
+    """
+
+    findings: tuple[Finding, ...] = ()
+    assessment: Any = None
+
+
+@dataclass(frozen=True)
 class SourceSpec:
     kind: str
     collectors: Mapping[str, CollectorSpec]
     # (target config, collector name) -> Session. Does no I/O.
     open_session: Callable[[TargetConfig, str], Session]
-    # (target name, latest fragments by collector name: only collectors holding data) -> Findings.
-    derive: Callable[[str, Mapping[str, Any]], list[Finding]]
-    # (target name, latest fragments, findings) -> metric families for the derived conditions.
-    render_derived: Callable[[str, Mapping[str, Any], list[Finding]], list[Family]]
+    # (target name, latest fragments by collector name: only collectors holding data) -> Derivation.
+    # The only place checks run for the target; the store calls it once per change.
+    derive: Callable[[str, Mapping[str, Any]], Derivation]
+    # (target name, latest fragments, derivation) -> metric families of the derived conditions.
+    # Renders the derivation's assessment and findings; never calls a check.
+    render_derived: Callable[[str, Mapping[str, Any], Derivation], list[Family]]
 
 
 @cache

@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from collectors import hypervisor as hv
-from collectors.findings import Finding
 from collectors.vsphere.client import VsphereClient
 from collectors.vsphere.facts import SessionStats, VsphereInventory
 from collectors.vsphere.inventory import collect_inventory
 from collectors.vsphere.settings import VsphereSettings
 from exporter.render import vsphere as render
 from exporter.render.family import Family
-from exporter.sources import CollectorSpec, SourceSpec
+from exporter.sources import CollectorSpec, Derivation, SourceSpec
 
 if TYPE_CHECKING:
     from exporter.config import TargetConfig
@@ -131,12 +130,12 @@ def open_session(target: TargetConfig, collector: str) -> VsphereSession:
     return VsphereSession(target)
 
 
-def derive(target: str, fragments: Mapping[str, Any]) -> list[Finding]:
+def derive(target: str, fragments: Mapping[str, Any]) -> Derivation:
     inv = fragments.get(INVENTORY)
-    return hv.derive(target, inv.facts) if isinstance(inv, VsphereInventory) else []
+    return Derivation(tuple(hv.derive(target, inv.facts))) if isinstance(inv, VsphereInventory) else Derivation()
 
 
-def render_derived(target: str, fragments: Mapping[str, Any], findings: list[Finding]) -> list[Family]:
+def render_derived(target: str, fragments: Mapping[str, Any], derivation: Derivation) -> list[Family]:
     # One collector holds every fact the rules need, so its own render already exports them.
     return []
 

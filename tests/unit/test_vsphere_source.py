@@ -10,6 +10,7 @@ import pytest
 from collectors import hypervisor as hv
 from collectors.errors import CollectionError
 from exporter import vsphere_source as src
+from exporter.sources import Derivation
 
 
 def target(**kw: Any) -> Any:
@@ -84,7 +85,7 @@ def test_source_spec_shape() -> None:
     spec = src.VSPHERE_SOURCE
     assert spec.kind == "vsphere" and list(spec.collectors) == ["inventory"]
     assert spec.collectors["inventory"].default_interval_seconds == 300.0
-    assert spec.derive("vc1", {}) == [] and spec.render_derived("vc1", {}, []) == []
+    assert spec.derive("vc1", {}) == Derivation() and spec.render_derived("vc1", {}, Derivation()) == []
 
 
 # ---------------------------------------------------------------------------------------------
