@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 from collectors import hypervisor as hv
 from collectors.errors import CollectionError
 from collectors.hyperv import checks
-from collectors.hyperv.collect import CollectSettings, HyperVInventory, collect
+from collectors.hyperv.collect import CollectSettings, collect
+from collectors.hyperv.facts import HyperVInventory
 from collectors.hyperv.transport import Auth, Encryption, WinRMRunner, WinRMSettings
 from exporter.render import hyperv as render
 from exporter.render.family import Family

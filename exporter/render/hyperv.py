@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from collectors.hyperv import checks, enums
-from collectors.hyperv.collect import HyperVInventory
-from collectors.hyperv.facts import VmInfo
+from collectors.hyperv.facts import HyperVInventory, VmInfo
 from collectors.hyperv.neutral import allowed
 from exporter.render import hypervisor as neutral
 from exporter.render.family import Family, MetricDef

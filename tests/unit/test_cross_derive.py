@@ -103,7 +103,7 @@ def hyperv_facts() -> HyperVFacts:
 
 def test_takeover_step_renders_one_series_per_disk_into_the_exposition() -> None:
     from collectors import hypervisor as hv
-    from collectors.hyperv.collect import HyperVInventory
+    from collectors.hyperv.facts import HyperVInventory
     from collectors.hyperv.neutral import to_neutral
     from exporter.config import Config
     from exporter.takeover_step import step

@@ -8,7 +8,7 @@ import winrm.exceptions as winrm_exc
 
 from collectors.errors import CollectionError
 from collectors.hyperv import checks
-from collectors.hyperv.collect import HyperVInventory
+from collectors.hyperv.facts import HyperVInventory
 from collectors.hyperv.neutral import to_neutral
 from collectors.hyperv.parse import parse
 from collectors.hyperv.transport import classify
@@ -67,7 +67,7 @@ def test_unknown_transport_is_a_config_error() -> None:
 
 def test_source_shape() -> None:
     assert HYPERV_SOURCE.kind == "hyperv" and list(HYPERV_SOURCE.collectors) == ["inventory"]
-    assert HYPERV_SOURCE.derive("hv01", {}) == []
+    assert HYPERV_SOURCE.derive("hv01", {}).findings == ()
 
 
 def _inventory(name: str) -> HyperVInventory:
