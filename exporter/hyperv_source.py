@@ -4,7 +4,7 @@ One collector, ``inventory``: one WinRM round trip per host and poll gives every
 rules need, so splitting it would only multiply powershell.exe starts on the host.
 
 Target configuration read here (exporter/config.py owns the schema): name, address (host,
-host:port, https://host[:5986], http://host:5985), credentials.username + resolve_password(),
+host:port, https://host[:5986], http://host:5985), credentials (exporter.secrets.resolve_password),
 tls.verify / tls.ca_file, timeout_seconds, connect_timeout_seconds, winrm.transport
 (ntlm|kerberos|credssp|basic), winrm.message_encryption (auto|always|never),
 exchange.name_patterns, exchange.annotation_marker, host_os_vcpus (None = 2, Microsoft's baseline),
@@ -27,6 +27,7 @@ from collectors.hyperv.facts import HyperVInventory
 from collectors.hyperv.transport import Auth, Encryption, WinRMRunner, WinRMSettings
 from exporter.render import hyperv as render
 from exporter.render.family import Family
+from exporter.secrets import resolve_password
 from exporter.sources import CollectorSpec, Derivation, SourceSpec
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ def settings_for(target: TargetConfig) -> HyperVTargetSettings:
         winrm=WinRMSettings(
             endpoint=endpoint(target.address),
             username=target.credentials.username,
-            password=target.resolve_password(),
+            password=resolve_password(target),
             auth=cast(Auth, auth),
             message_encryption=cast(Encryption, encryption),
             verify=bool(tls.verify),

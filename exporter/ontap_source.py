@@ -10,6 +10,7 @@ from collectors.ontap import checks
 from collectors.ontap.client import OntapClient, OntapSettings
 from collectors.ontap.collect import COLLECTORS
 from exporter.render import ontap as render
+from exporter.secrets import resolve_password
 from exporter.sources import CollectorSpec, Derivation, SourceSpec
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def settings_for(target: TargetConfig, collector: str) -> OntapSettings:
         port=port,
         scheme=scheme,
         username=target.credentials.username,
-        password=target.resolve_password(),
+        password=resolve_password(target),
         verify=verify,
         connect_timeout=float(target.connect_timeout_seconds),
         read_timeout=float(target.timeout_seconds),

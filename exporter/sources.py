@@ -83,3 +83,19 @@ def registry() -> dict[str, SourceSpec]:
 
 def source(kind: str) -> SourceSpec:
     return registry()[kind]
+
+
+def enabled_collectors(target: TargetConfig) -> dict[str, float]:
+    """Collector name -> interval seconds, for every enabled collector of the target.
+
+    Collectors not listed under ``collectors:`` run at their default interval (enabled by
+    default, like node_exporter's collectors); list one to tune or disable it.
+    """
+    spec = registry()[target.kind]
+    out: dict[str, float] = {}
+    for name, cspec in spec.collectors.items():
+        entry = target.collectors.get(name)
+        if entry is None or entry.enabled:
+            interval = entry.interval if entry is not None and entry.interval is not None else None
+            out[name] = float(interval if interval is not None else cspec.default_interval_seconds)
+    return out

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from collectors.findings import Finding
 from exporter.render.family import Family, MetricDef
+from exporter.secrets import resolve_password
 from exporter.sources import CollectorSpec, Derivation, SourceSpec
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ class FakeSource:
     # -- SourceSpec functions ----------------------------------------------------------------
 
     def _open_session(self, target: TargetConfig, collector: str) -> FakeSession:
-        session = FakeSession(target.name, collector, target.resolve_password())
+        session = FakeSession(target.name, collector, resolve_password(target))
         self.sessions.append(session)
         return session
 

@@ -2,7 +2,7 @@
 to their renderers for the daemon.
 
 Target configuration read here (exporter.config.TargetConfig): ``name``, ``address``,
-``credentials.username`` + ``resolve_password()``, ``tls.verify``, ``tls.ca_file``,
+``credentials`` (``exporter.secrets.resolve_password``), ``tls.verify``, ``tls.ca_file``,
 ``timeout_seconds``, ``connect_timeout_seconds``, ``max_records`` (objects per PropertyCollector
 page), ``exchange.name_patterns`` / ``exchange.tags`` / ``exchange.annotation_marker`` and
 ``host_os_vcpus`` (None = the vSphere default, ``collectors.hypervisor.DEFAULT_HOST_OS_VCPUS``;
@@ -24,6 +24,7 @@ from collectors.vsphere.inventory import collect_inventory
 from collectors.vsphere.settings import VsphereSettings
 from exporter.render import vsphere as render
 from exporter.render.family import Family
+from exporter.secrets import resolve_password
 from exporter.sources import CollectorSpec, Derivation, SourceSpec
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def settings_for(target: TargetConfig) -> VsphereSettings:
         host=host,
         port=port,
         username=target.credentials.username,
-        password=target.resolve_password(),
+        password=resolve_password(target),
         verify=bool(target.tls.verify),
         ca_file=target.tls.ca_file,
         connect_timeout=float(target.connect_timeout_seconds),

@@ -17,12 +17,12 @@ from exporter.hyperv_source import HYPERV_SOURCE, endpoint, settings_for
 from exporter.render import hyperv as render
 from exporter.render.family import families_by_name
 from simulators.winrm.scenario import Scenario
-from simulators.winrm.testing import SimTarget, _Credentials, _Exchange, _Tls, _WinRM
+from simulators.winrm.testing import SimTarget, _Exchange, _Tls, _WinRM, sim_credentials
 
 
 def target(**kw: object) -> SimTarget:
-    t = SimTarget(name="hv01", address="hv01.contoso.local", credentials=_Credentials("CONTOSO\\svc"),
-                  password="s3cret!")
+    creds = sim_credentials("CONTOSO\\svc", "s3cret!")
+    t = SimTarget(name="hv01", address="hv01.contoso.local", credentials=creds)
     for k, v in kw.items():
         setattr(t, k, v)
     return t
