@@ -2,8 +2,9 @@
 
 A source is data: its collectors (name, default interval, collect + render functions), how to
 open a transport for one job, and how to derive cross-collector Findings from the latest
-fragments of one target. Adding a source touches this registry and its own packages only
-(node_exporter's ``registerCollector`` idea, shared/DESIGN.md "Models to learn from").
+fragments of one target (node_exporter's ``registerCollector`` idea:
+https://github.com/prometheus/node_exporter/blob/master/collector/collector.go). What adding a
+collector or a source touches today: docs/design-notes.md, "Adding a collector, adding a source".
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The Exchange rules' metrics and alerts live on the neutral families (exporter.render.hypervisor);
 this module adds Hyper-V settings and collection details. Labels match the neutral families
 (``target``, ``hypervisor``, ``host``, ``vm``) so the two join one-to-one. Per-VM series exist only
-for Exchange guests (cardinality budget, shared/DESIGN.md).
+for Exchange guests (cardinality budget, docs/design-notes.md "Metric conventions").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """ONTAP facts and findings -> metric families (``ndo_ontap_*``).
 
-Conventions (shared/DESIGN.md): every series carries ``cluster`` (the configured target name),
+Conventions (docs/design-notes.md, "Metric conventions"): every series carries ``cluster`` (the configured target name),
 enums are StateSet-style ``{state="..."} 0|1``, identity/metadata lives in ``_info`` series, and
 per-session/per-file detail is only ever counts by low-cardinality keys.
 """

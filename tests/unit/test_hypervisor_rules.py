@@ -1,7 +1,9 @@
 """The Exchange virtualization rules on Microsoft's own examples (collectors/hypervisor.py).
 
-Sources: "Exchange Server virtualization" (quoted in shared/reference/hyperv.md section 1) and the
-worked example of hyperv.md section 4.3.
+Sources: "Exchange Server virtualization"
+(https://learn.microsoft.com/exchange/plan-and-deploy/virtualization, quoted statement by
+statement in docs/hypervisor-rules.md) and a worked example of the vCPU:core ratio
+(docs/hypervisor-rules.md, "The vCPU:core ratio").
 """
 
 from __future__ import annotations
