@@ -9,7 +9,7 @@
      and parsed with orjson, nothing else;
    - ndo-exporter: the six collectors exactly as the daemon runs them (parse, count, checks);
    - naive: netapp-ontap ``get_collection`` resource models for sessions and open files on a
-     sample, extrapolated to the full counts (the full run takes many minutes: ontap_api.md §2.1).
+     sample, extrapolated to the full counts (the full run takes many minutes: docs/dev/background.md, "ONTAP").
 3. Prints wall time, CPU time, peak RSS and the ratios. Goal: ours <= 1.5x floor, peak RSS <= 150 MB.
 """
 

@@ -545,7 +545,7 @@ class Renderer:
 
     def support_alerts(self) -> Body:
         # api/private/support/alerts: attribute names from NetApp's ONTAPI-to-REST map for
-        # diagnosis-alert-get-iter (ontap_api.md s1.4); the exact shape is UNVERIFIED.
+        # diagnosis-alert-get-iter (the passthrough rules of docs/dev/ontap-requests.md); the exact shape is UNVERIFIED.
         out = []
         for a in self.c.alerts:
             out.append({

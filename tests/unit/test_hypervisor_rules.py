@@ -108,7 +108,7 @@ def test_baseline_is_configurable() -> None:
 
 
 def test_ratio_counts_powered_on_guests_and_physical_cores_not_threads() -> None:
-    # hyperv.md 4.3 worked example: HV01 2 sockets x 8 cores (16 physical, 32 logical); EXCH01 16 vCPU
+    # A worked example: HV01 2 sockets x 8 cores (16 physical, 32 logical); EXCH01 16 vCPU
     # running, EXCH02 8 vCPU saved, FILE01 4 vCPU. Allocated = 28; powered on = 20; + 2 baseline.
     facts = hv.HypervisorFacts(
         hosts=(host(cores=16, logical_processors=32),),
