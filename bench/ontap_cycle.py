@@ -9,7 +9,7 @@
      and parsed with orjson, nothing else;
    - ndo-exporter: the six collectors exactly as the daemon runs them (parse, count, checks);
    - naive: netapp-ontap ``get_collection`` resource models for sessions and open files on a
-     sample, extrapolated to the full counts (the full run takes many minutes: ontap_api.md §2.1).
+     sample, extrapolated to the full counts (the full run takes many minutes: docs/dev/background.md, "ONTAP").
 3. Prints wall time, CPU time, peak RSS and the ratios. Goal: ours <= 1.5x floor, peak RSS <= 150 MB.
 """
 
@@ -66,23 +66,25 @@ def run_ours_fragments(url: str, ca_file: str) -> tuple[dict[str, Any], dict[str
     from collectors.ontap.collect import COLLECTORS
     from exporter.render.exposition import chunks_of
     from exporter.render.ontap import RENDERERS, render_derived
+    from exporter.sources import Derivation
 
     client = OntapClient(settings(url, ca_file))
     start, cpu = time.perf_counter(), time.process_time()
     deadline = time.monotonic() + 600
     fragments = {name: fn(client, deadline) for name, fn in COLLECTORS.items()}
-    findings = checks.derive("bench", fragments)
+    assessment = checks.assess("bench", fragments)
+    derivation = Derivation(assessment.findings, assessment)
     series = 0
     for name, frag in fragments.items():
         series += sum(c.series for c in chunks_of(RENDERERS[name]("bench", frag)))
-    series += sum(c.series for c in chunks_of(render_derived("bench", fragments, findings)))
+    series += sum(c.series for c in chunks_of(render_derived("bench", fragments, derivation)))
     return {
         "wall": time.perf_counter() - start,
         "cpu": time.process_time() - cpu,
         "rss": peak_rss_mb(),
         "requests": client.requests_made,
         "series": series,
-        "findings": len(findings),
+        "findings": len(derivation.findings),
         "files": fragments["files"].total,
         "sessions": fragments["sessions"].total,
     }, fragments

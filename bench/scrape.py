@@ -52,7 +52,7 @@ def serve_ours(series: int, churn: float, ready: Any, port_box: Any) -> None:
     from exporter.http import HttpServer, WebApp
     from exporter.publisher import Publisher
     from exporter.render.family import Family, MetricDef
-    from exporter.sources import CollectorSpec, SourceSpec
+    from exporter.sources import CollectorSpec, Derivation, SourceSpec
     from exporter.store import Store
 
     defs = [MetricDef(f"ndo_bench_metric_{i}", "gauge", "Bench series.", LABELS, section="bench") for i in range(20)]
@@ -71,7 +71,7 @@ def serve_ours(series: int, churn: float, ready: Any, port_box: Any) -> None:
         kind="bench",
         collectors={"c": CollectorSpec("c", 60.0, "bench", lambda s, d: None, render)},
         open_session=lambda t, c: None,  # type: ignore[arg-type,return-value]
-        derive=lambda t, f: [],
+        derive=lambda t, f: Derivation(),
         render_derived=lambda t, f, x: [],
     )
     store = Store()

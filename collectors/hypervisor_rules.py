@@ -171,7 +171,7 @@ def memory_overcommitted(vm: VmFacts) -> bool | None:
     """Dynamic memory on, or a reservation below configured memory (ballooning/swap possible).
 
     CSS-Exchange HealthChecker flags the same on VMware: "Memory Reservation in MB" differing from
-    the guest's memory is reported as "Dynamic Memory Detected" (vsphere.md section 6).
+    the guest's memory is reported as "Dynamic Memory Detected" (docs/hypervisor-rules.md, "Memory").
     """
     if vm.dynamic_memory:
         return True
@@ -196,7 +196,7 @@ class DiskProblem:
 def disk_problem(disk: DiskFacts) -> DiskProblem | Literal["unknown"] | None:
     """The first storage rule a disk breaks, None if it is fine, "unknown" if it cannot tell.
 
-    Order follows the reference evaluation (hyperv.md sections 2.4/4.3), NAS first because it is
+    Order follows docs/hypervisor-rules.md ("Storage"), NAS first because it is
     unsupported whatever the disk format. A type that could not be read stays unknown even on an
     SMB share: with NTLM, Get-VHD cannot open any file on a share (the double hop), so judging
     "on SMB and not known to be fixed" as unsupported would flag every supported fixed VHDX there.

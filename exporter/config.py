@@ -334,27 +334,6 @@ class TargetConfig(_Model):
             )
         return value
 
-    def resolve_password(self) -> str:
-        """The password, read now (a rotated env var, file or command output is picked up).
-
-        Raises ``CollectionError("config")`` naming the variable, file or program, never the value.
-        """
-        from exporter.secrets import resolver_for
-
-        return resolver_for(self.credentials).resolve()
-
-    def password_fingerprint(self) -> bytes:
-        """A digest of the current password: the scheduler reconnects when it changes."""
-        from exporter.secrets import resolver_for
-
-        return resolver_for(self.credentials).fingerprint()
-
-    def password_refused(self) -> None:
-        """The target answered 401: drop any cached password (a command is run again next time)."""
-        from exporter.secrets import resolver_for
-
-        resolver_for(self.credentials).invalidate()
-
 
 def validate_address(value: str) -> None:
     """host | host:port | [v6]:port | https://host[:port] | http://host:port; never user:password@.
@@ -450,12 +429,6 @@ class Config(_Model):
                 return target
         raise KeyError(name)
 
-    def owned_targets(self) -> list[TargetConfig]:
-        """The targets this instance collects: all of them, or its shard's share."""
-        from exporter.sharding import owns
-
-        return [t for t in self.targets if owns(self.sharding, t.name)]
-
     def with_overrides(
         self,
         *,
@@ -483,24 +456,6 @@ class Config(_Model):
 
 # --------------------------------------------------------------------------------------------
 # Helpers the scheduler and the sources use
-
-
-def enabled_collectors(target: TargetConfig) -> dict[str, float]:
-    """Collector name -> interval seconds, for every enabled collector of the target.
-
-    Collectors not listed under ``collectors:`` run at their default interval (enabled by
-    default, like node_exporter's collectors); list one to tune or disable it.
-    """
-    from exporter import sources
-
-    spec = sources.registry()[target.kind]
-    out: dict[str, float] = {}
-    for name, cspec in spec.collectors.items():
-        entry = target.collectors.get(name, CollectorEntry())
-        if entry.enabled:
-            interval = entry.interval if entry.interval is not None else cspec.default_interval_seconds
-            out[name] = float(interval)
-    return out
 
 
 def collector_settings(target: TargetConfig, collector: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ One collector, ``inventory``: one WinRM round trip per host and poll gives every
 rules need, so splitting it would only multiply powershell.exe starts on the host.
 
 Target configuration read here (exporter/config.py owns the schema): name, address (host,
-host:port, https://host[:5986], http://host:5985), credentials.username + resolve_password(),
+host:port, https://host[:5986], http://host:5985), credentials (exporter.secrets.resolve_password),
 tls.verify / tls.ca_file, timeout_seconds, connect_timeout_seconds, winrm.transport
 (ntlm|kerberos|credssp|basic), winrm.message_encryption (auto|always|never),
 exchange.name_patterns, exchange.annotation_marker, host_os_vcpus (None = 2, Microsoft's baseline),
@@ -20,15 +20,16 @@ from typing import TYPE_CHECKING, Any, cast
 
 from collectors import hypervisor as hv
 from collectors.errors import CollectionError
-from collectors.findings import Finding
 from collectors.hyperv import checks
-from collectors.hyperv.collect import CollectSettings, HyperVInventory, collect
+from collectors.hyperv.collect import CollectSettings, collect
+from collectors.hyperv.facts import HyperVInventory
 from collectors.hyperv.transport import Auth, Encryption, WinRMRunner, WinRMSettings
 from collectors.netguard import DEFAULT_MAX_BODY_BYTES
 from exporter.address import parse_address
 from exporter.render import hyperv as render
 from exporter.render.family import Family
-from exporter.sources import CollectorSpec, SourceSpec
+from exporter.secrets import resolve_password
+from exporter.sources import CollectorSpec, Derivation, SourceSpec
 
 if TYPE_CHECKING:
     from exporter.config import TargetConfig
@@ -82,7 +83,7 @@ def settings_for(target: TargetConfig) -> HyperVTargetSettings:
         winrm=WinRMSettings(
             endpoint=endpoint(target.address),
             username=target.credentials.username,
-            password=target.resolve_password(),
+            password=resolve_password(target),
             auth=cast(Auth, auth),
             message_encryption=cast(Encryption, encryption),
             verify=bool(tls.verify),
@@ -135,14 +136,14 @@ def _collect(session: HyperVSession, deadline: float) -> HyperVInventory:
     return session.poll(deadline)
 
 
-def derive(target: str, fragments: Mapping[str, Any]) -> list[Finding]:
+def derive(target: str, fragments: Mapping[str, Any]) -> Derivation:
     inv = fragments.get("inventory")
     if not isinstance(inv, HyperVInventory):
-        return []
-    return [*hv.derive(target, inv.neutral), *checks.findings(target, inv.hyperv, inv.neutral)]
+        return Derivation()
+    return Derivation((*hv.derive(target, inv.neutral), *checks.findings(target, inv.hyperv, inv.neutral)))
 
 
-def render_derived(target: str, fragments: Mapping[str, Any], findings: list[Finding]) -> list[Family]:
+def render_derived(target: str, fragments: Mapping[str, Any], derivation: Derivation) -> list[Family]:
     # Every Hyper-V metric is per poll and rendered by the inventory collector itself.
     return []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from collectors.netguard import DEFAULT_MAX_BODY_BYTES
@@ -10,7 +11,8 @@ from collectors.ontap.client import OntapClient, OntapSettings
 from collectors.ontap.collect import COLLECTORS
 from exporter.address import parse_address
 from exporter.render import ontap as render
-from exporter.sources import CollectorSpec, SourceSpec
+from exporter.secrets import resolve_password
+from exporter.sources import CollectorSpec, Derivation, SourceSpec
 
 if TYPE_CHECKING:
     from exporter.config import TargetConfig
@@ -51,7 +53,7 @@ def settings_for(target: TargetConfig, collector: str) -> OntapSettings:
         port=port,
         scheme=scheme,
         username=target.credentials.username,
-        password=target.resolve_password(),
+        password=resolve_password(target),
         verify=verify,
         connect_timeout=float(target.connect_timeout_seconds),
         read_timeout=float(target.timeout_seconds),
@@ -104,6 +106,11 @@ def open_session(target: TargetConfig, collector: str) -> _LazyClient:
     return _LazyClient(target, collector)
 
 
+def derive(target: str, fragments: Mapping[str, Any]) -> Derivation:
+    assessment = checks.assess(target, fragments)
+    return Derivation(assessment.findings, assessment)
+
+
 ONTAP_SOURCE = SourceSpec(
     kind="ontap",
     collectors={
@@ -117,6 +124,6 @@ ONTAP_SOURCE = SourceSpec(
         for name in COLLECTORS
     },
     open_session=open_session,
-    derive=checks.derive,
+    derive=derive,
     render_derived=render.render_derived,
 )

@@ -41,7 +41,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from collectors import netguard
 from collectors.errors import CollectionError, UnsupportedError
 from exporter import runlog, sources
-from exporter.config import Config, TargetConfig, enabled_collectors
+from exporter.config import Config, TargetConfig
+from exporter.secrets import password_fingerprint, password_refused
+from exporter.sharding import owned_targets
 from exporter.sources import Session, SourceSpec
 from exporter.store import Store
 
@@ -196,7 +198,7 @@ class CollectorJob:
 
     def _password_fingerprint(self) -> bytes | None:
         try:
-            return self.target.password_fingerprint()
+            return password_fingerprint(self.target)
         except CollectionError:
             return None  # unreadable now: the session's own resolve reports it
 
@@ -216,7 +218,7 @@ class CollectorJob:
             self.store.record_unsupported(name, collector, error.message, duration)
         elif isinstance(error, CollectionError):
             if error.reason == "auth":
-                self.target.password_refused()  # a cached command output is run again next time
+                password_refused(self.target)  # a cached command output is run again next time
             if error.retry_after:
                 with self._lock:
                     self._skip_until = time.monotonic() + error.retry_after
@@ -253,10 +255,10 @@ def build_jobs(config: Config, store: Store, *, all_targets: bool = False) -> li
     collectors in the store; one job each."""
     jobs: list[CollectorJob] = []
     registry = sources.registry()
-    for target in config.targets if all_targets else config.owned_targets():
+    for target in config.targets if all_targets else owned_targets(config):
         spec = registry[target.kind]
         store.add_target(target.name, spec, target.stale_after_cycles)
-        for collector, interval in enabled_collectors(target).items():
+        for collector, interval in sources.enabled_collectors(target).items():
             store.add_collector(target.name, collector, interval)
             jobs.append(CollectorJob(target, spec, collector, interval, store))
     return jobs
@@ -276,7 +278,7 @@ class Scheduler:
         if config.sharding.of > 1:
             log.info(
                 "shard %s: collecting %d of %d targets",
-                config.sharding, len(config.owned_targets()), len(config.targets),
+                config.sharding, len(owned_targets(config)), len(config.targets),
             )
         self._spread = startup_spread_seconds
         # Ticks only start runs (each on its job's own thread), so a few pool threads are enough.

@@ -29,13 +29,20 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from collectors.errors import CollectionError
 from exporter.logging import register_secret
 
 if TYPE_CHECKING:
     from exporter.config import Credentials
+
+
+class HasCredentials(Protocol):
+    """A target (exporter.config.TargetConfig, or a test's stand-in) with a credentials section."""
+
+    @property
+    def credentials(self) -> Credentials: ...
 
 _KEY = secrets.token_bytes(32)  # fingerprints are HMACs: comparable, useless to brute-force offline
 
@@ -224,3 +231,24 @@ def _make(creds: Credentials) -> PasswordResolver:
     return CommandPassword(
         creds.password_command, float(creds.password_command_timeout), float(creds.password_command_cache)
     )
+
+
+# -- the target's password, as the sources and the scheduler ask for it -------------------------
+
+
+def resolve_password(target: HasCredentials) -> str:
+    """The password, read now (a rotated env var, file or command output is picked up).
+
+    Raises ``CollectionError("config")`` naming the variable, file or program, never the value.
+    """
+    return resolver_for(target.credentials).resolve()
+
+
+def password_fingerprint(target: HasCredentials) -> bytes:
+    """A digest of the current password: the scheduler reconnects when it changes."""
+    return resolver_for(target.credentials).fingerprint()
+
+
+def password_refused(target: HasCredentials) -> None:
+    """The target answered 401: drop any cached password (a command is run again next time)."""
+    resolver_for(target.credentials).invalidate()

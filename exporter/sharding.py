@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from exporter.config import ShardingConfig
+from exporter.config import Config, ShardingConfig, TargetConfig
 
 _POD_ORDINAL = re.compile(r"^(?:.+-)?(\d+)$")
 
@@ -31,6 +31,11 @@ def shard_of(name: str, of: int) -> int:
 
 def owns(sharding: ShardingConfig, name: str) -> bool:
     return sharding.of == 1 or shard_of(name, sharding.of) == sharding.shard
+
+
+def owned_targets(config: Config) -> list[TargetConfig]:
+    """The targets this instance collects: all of them, or its shard's share."""
+    return [t for t in config.targets if owns(config.sharding, t.name)]
 
 
 def parse_shard(text: str) -> ShardingConfig:

@@ -2,8 +2,9 @@
 
 A source is data: its collectors (name, default interval, collect + render functions), how to
 open a transport for one job, and how to derive cross-collector Findings from the latest
-fragments of one target. Adding a source touches this registry and its own packages only
-(node_exporter's ``registerCollector`` idea, shared/DESIGN.md "Models to learn from").
+fragments of one target (node_exporter's ``registerCollector`` idea:
+https://github.com/prometheus/node_exporter/blob/master/collector/collector.go). What adding a
+collector or a source touches today: docs/design-notes.md, "Adding a collector, adding a source".
 """
 
 from __future__ import annotations
@@ -39,15 +40,30 @@ class CollectorSpec:
 
 
 @dataclass(frozen=True)
+class Derivation:
+    """What a source derives from one target's latest fragments, computed once per change.
+
+    ``assessment`` is the source's own derived values (for ONTAP ``checks.OntapAssessment``: HA
+    readiness, CA files per owner, standby coverage, ...), which ``render_derived`` exports as they
+    are; the findings were judged from the same values, so a metric and a finding cannot disagree.
+    """
+
+    findings: tuple[Finding, ...] = ()
+    assessment: Any = None
+
+
+@dataclass(frozen=True)
 class SourceSpec:
     kind: str
     collectors: Mapping[str, CollectorSpec]
     # (target config, collector name) -> Session. Does no I/O.
     open_session: Callable[[TargetConfig, str], Session]
-    # (target name, latest fragments by collector name: only collectors holding data) -> Findings.
-    derive: Callable[[str, Mapping[str, Any]], list[Finding]]
-    # (target name, latest fragments, findings) -> metric families for the derived conditions.
-    render_derived: Callable[[str, Mapping[str, Any], list[Finding]], list[Family]]
+    # (target name, latest fragments by collector name: only collectors holding data) -> Derivation.
+    # The only place checks run for the target; the store calls it once per change.
+    derive: Callable[[str, Mapping[str, Any]], Derivation]
+    # (target name, latest fragments, derivation) -> metric families of the derived conditions.
+    # Renders the derivation's assessment and findings; never calls a check.
+    render_derived: Callable[[str, Mapping[str, Any], Derivation], list[Family]]
 
 
 @cache
@@ -68,3 +84,19 @@ def registry() -> dict[str, SourceSpec]:
 
 def source(kind: str) -> SourceSpec:
     return registry()[kind]
+
+
+def enabled_collectors(target: TargetConfig) -> dict[str, float]:
+    """Collector name -> interval seconds, for every enabled collector of the target.
+
+    Collectors not listed under ``collectors:`` run at their default interval (enabled by
+    default, like node_exporter's collectors); list one to tune or disable it.
+    """
+    spec = registry()[target.kind]
+    out: dict[str, float] = {}
+    for name, cspec in spec.collectors.items():
+        entry = target.collectors.get(name)
+        if entry is None or entry.enabled:
+            interval = entry.interval if entry is not None and entry.interval is not None else None
+            out[name] = float(interval if interval is not None else cspec.default_interval_seconds)
+    return out

@@ -25,7 +25,7 @@ from typing import Any
 from collectors.findings import Finding
 from exporter.logging import redact
 from exporter.render.exposition import Chunk, chunks_of
-from exporter.sources import SourceSpec
+from exporter.sources import Derivation, SourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -250,8 +250,8 @@ class Store:
         prev = t.derived or Snapshot(t.name, DERIVED)
         start = time.monotonic()
         try:
-            findings = t.spec.derive(t.name, fragments) if fragments else []
-            chunks = chunks_of(t.spec.render_derived(t.name, fragments, findings)) if fragments else ()
+            derivation = t.spec.derive(t.name, fragments) if fragments else Derivation()
+            chunks = chunks_of(t.spec.render_derived(t.name, fragments, derivation)) if fragments else ()
         except Exception as exc:
             log.exception("target %s: deriving findings failed", t.name)
             t.derived = replace(
@@ -274,7 +274,7 @@ class Store:
             prev,
             chunks=chunks,
             series=sum(c.series for c in chunks),
-            findings=tuple(findings),
+            findings=tuple(derivation.findings),
             runs=prev.runs + 1,
             last_success=now,
             last_duration=time.monotonic() - start,

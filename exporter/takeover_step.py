@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from collectors.hyperv.collect import HyperVInventory
+from collectors.hyperv.facts import HyperVInventory
 from collectors.ontap.facts import FilesFacts, LifsFacts, NodesFacts, SessionsFacts, SharesFacts
 from collectors.takeover import advice
 from collectors.takeover.hyperv import from_hyperv

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from collectors.findings import Finding
 from exporter.render.family import Family, MetricDef
-from exporter.sources import CollectorSpec, SourceSpec
+from exporter.secrets import resolve_password
+from exporter.sources import CollectorSpec, Derivation, SourceSpec
 
 if TYPE_CHECKING:
     from exporter.config import TargetConfig
@@ -100,7 +101,7 @@ class FakeSource:
     # -- SourceSpec functions ----------------------------------------------------------------
 
     def _open_session(self, target: TargetConfig, collector: str) -> FakeSession:
-        session = FakeSession(target.name, collector, target.resolve_password())
+        session = FakeSession(target.name, collector, resolve_password(target))
         self.sessions.append(session)
         return session
 
@@ -122,21 +123,21 @@ class FakeSource:
         return [value, events]
 
     @staticmethod
-    def _derive(target: str, fragments: Mapping[str, Any]) -> list[Finding]:
-        return [
+    def _derive(target: str, fragments: Mapping[str, Any]) -> Derivation:
+        return Derivation(tuple([
             Finding(
                 check="FakeValueTooHigh", severity="warning", target=target,
                 where=(("collector", name),), what=f"value {frag.value} > 100", cause="test", action="none",
             )
             for name, frag in sorted(fragments.items())
             if isinstance(frag, FakeFragment) and frag.value > 100
-        ]
+        ]))
 
     @staticmethod
-    def _render_derived(target: str, fragments: Mapping[str, Any], findings: list[Finding]) -> list[Family]:
+    def _render_derived(target: str, fragments: Mapping[str, Any], derivation: Derivation) -> list[Family]:
         seen, found = Family(FAKE_DATA_COLLECTORS), Family(FAKE_FINDINGS)
         seen.add([target], len(fragments))
-        counts = Counter(f.check for f in findings)
+        counts = Counter(f.check for f in derivation.findings)
         for check, n in sorted(counts.items()):
             found.add([target, check], n)
         return [seen, found]

@@ -2,7 +2,7 @@
 to their renderers for the daemon.
 
 Target configuration read here (exporter.config.TargetConfig): ``name``, ``address``,
-``credentials.username`` + ``resolve_password()``, ``tls.verify``, ``tls.ca_file``,
+``credentials`` (``exporter.secrets.resolve_password``), ``tls.verify``, ``tls.ca_file``,
 ``timeout_seconds``, ``connect_timeout_seconds``, ``max_records`` (objects per PropertyCollector
 page), ``exchange.name_patterns`` / ``exchange.tags`` / ``exchange.annotation_marker`` and
 ``host_os_vcpus`` (None = the vSphere default, ``collectors.hypervisor.DEFAULT_HOST_OS_VCPUS``;
@@ -17,7 +17,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from collectors import hypervisor as hv
-from collectors.findings import Finding
 from collectors.netguard import DEFAULT_MAX_BODY_BYTES
 from collectors.vsphere.client import VsphereClient
 from collectors.vsphere.facts import SessionStats, VsphereInventory
@@ -26,7 +25,8 @@ from collectors.vsphere.settings import VsphereSettings
 from exporter.address import parse_address
 from exporter.render import vsphere as render
 from exporter.render.family import Family
-from exporter.sources import CollectorSpec, SourceSpec
+from exporter.secrets import resolve_password
+from exporter.sources import CollectorSpec, Derivation, SourceSpec
 
 if TYPE_CHECKING:
     from exporter.config import TargetConfig
@@ -67,7 +67,7 @@ def settings_for(target: TargetConfig) -> VsphereSettings:
         host=host,
         port=port,
         username=target.credentials.username,
-        password=target.resolve_password(),
+        password=resolve_password(target),
         verify=bool(target.tls.verify),
         ca_file=target.tls.ca_file,
         connect_timeout=float(target.connect_timeout_seconds),
@@ -132,12 +132,12 @@ def open_session(target: TargetConfig, collector: str) -> VsphereSession:
     return VsphereSession(target)
 
 
-def derive(target: str, fragments: Mapping[str, Any]) -> list[Finding]:
+def derive(target: str, fragments: Mapping[str, Any]) -> Derivation:
     inv = fragments.get(INVENTORY)
-    return hv.derive(target, inv.facts) if isinstance(inv, VsphereInventory) else []
+    return Derivation(tuple(hv.derive(target, inv.facts))) if isinstance(inv, VsphereInventory) else Derivation()
 
 
-def render_derived(target: str, fragments: Mapping[str, Any], findings: list[Finding]) -> list[Family]:
+def render_derived(target: str, fragments: Mapping[str, Any], derivation: Derivation) -> list[Family]:
     # One collector holds every fact the rules need, so its own render already exports them.
     return []
 

@@ -1,6 +1,6 @@
 """Offline (and optionally live) checker for the Grafana dashboards in dashboards/.
 
-No Grafana server can be installed here (shared/reference/promeco.md section 2), so this is the
+No Grafana server can be installed here (docs/dev/background.md, "Tools"), so this is the
 substitute for "load the dashboard for real":
 
 - structure: stable uid, title, schemaVersion, a ``datasource`` variable, every panel and target

@@ -5,7 +5,7 @@
 For each inventory size (VMs; vcsim ``-cluster 4 -host 16 -vm N/4 -standalone-host 0``):
 
 1. starts vcsim (tools/vcsim/build.sh builds or reuses it) and adds realism with govc (3 snapshots,
-   2 reservations, one 8-vCPU VM, 4 Exchange-named VMs), as shared/reference/vsphere.md section 4;
+   2 reservations, one 8-vCPU VM, 4 Exchange-named VMs), so every Exchange rule has something to judge;
 2. **ours, cycle**: ``collect_inventory`` (one RetrievePropertiesEx) + render + exposition bytes, as
    the daemon runs it; the first cycle (version discovery + login) is reported apart;
 3. **vmware_exporter, cycle**: it collects on every ``GET /metrics`` (login, 3 RetrieveProperties,
@@ -15,7 +15,8 @@ For each inventory size (VMs; vcsim ``-cluster 4 -host 16 -vm N/4 -standalone-ho
    collector re-running back to back, scraped in a loop during the collections.
 
 vmware_exporter lives in its own venv (``.cache/vmware-exporter-venv``; created on first use with
-the two fixes vsphere.md section 4 documents: ``requests`` is undeclared, Twisted must be 24.7.0).
+the two fixes docs/vsphere.md B4 documents: ``requests`` is undeclared, Twisted must be 24.7.0,
+https://github.com/pryorda/vmware_exporter/issues/399).
 Prints a table and the ratios; writes bench/out/vsphere.json. Goal: cycle >= 10x faster, and our
 scrape time flat in the VM count.
 """

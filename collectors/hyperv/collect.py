@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from collectors import hypervisor as hv
 from collectors.errors import CollectionError, UnsupportedError
 from collectors.hyperv import script as ps
+
+# HyperVInventory lives with the facts (readers of the fragment need no WinRM); re-exported here.
 from collectors.hyperv.facts import HyperVFacts
+from collectors.hyperv.facts import HyperVInventory as HyperVInventory
 from collectors.hyperv.neutral import to_neutral
 from collectors.hyperv.parse import access_probe, parse
 from collectors.hyperv.transport import ScriptResult, ScriptRunner, script_error
@@ -32,17 +35,6 @@ class CollectSettings:
         if self.selector.annotation_marker.strip() or not self.selector.name_patterns:
             return ("*",)
         return tuple(self.selector.name_patterns)
-
-
-@dataclass(frozen=True)
-class HyperVInventory:
-    """The fragment of the ``inventory`` collector: Hyper-V facts and their neutral form."""
-
-    hyperv: HyperVFacts
-    neutral: hv.HypervisorFacts
-    round_trip_seconds: float
-    payload_bytes: int
-    allowed_services: tuple[str, ...] = ()  # the target's allow-list, for the metrics
 
 
 _DENIED = re.compile(r"access is denied|unauthorizedaccess|permission|not have the required authorization|"

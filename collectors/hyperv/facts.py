@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from collectors.hypervisor_facts import HypervisorFacts
+
 AppRole = Literal["exchange", "sql_server", "ad_ds", "sap"]
 
 
@@ -137,3 +139,14 @@ class HyperVFacts:
     # priority is below it are quick-migrated (saved). None = not clustered or not readable.
     move_type_threshold: int | None = None
     access: AccessProbe | None = None
+
+
+@dataclass(frozen=True)
+class HyperVInventory:
+    """The fragment of the ``inventory`` collector: Hyper-V facts and their neutral form."""
+
+    hyperv: HyperVFacts
+    neutral: HypervisorFacts
+    round_trip_seconds: float
+    payload_bytes: int
+    allowed_services: tuple[str, ...] = ()  # the target's allow-list, for the metrics

@@ -3,8 +3,9 @@
 No I/O, no metrics, no clock. Each check takes the fragments it needs and returns Findings that
 say what is wrong, where, the probable cause and the exact ONTAP command that fixes it. The
 assessment helpers (``ha_readiness``, ``ca_files_by_owner``, ``standby_coverage``,
-``share_requirements``) are also what the renderer exports, so a metric and a finding can never
-disagree.
+``svm_node_lifs_up``) run once per change in ``assess``, which hands their values to the checks and
+keeps them in an ``OntapAssessment`` that the renderer exports as is: a metric and a finding can
+never disagree, and no rule runs twice.
 
 Rules follow NetApp's "SMB configuration for Microsoft Hyper-V and SQL Server" guide: the
 ``node-connect`` health monitor's HaNotReadyCifsNdo and NoStandbyLifCifsNdo conditions, and the
@@ -22,7 +23,9 @@ from typing import Any
 
 from collectors.findings import Finding
 from collectors.ontap.facts import (
+    ClusterInfo,
     FilesFacts,
+    HealthAlert,
     HealthFacts,
     LifsFacts,
     NodeFact,
@@ -91,7 +94,7 @@ def _takeover_check_text(node: NodeFact) -> str:
     return verdict + (f" ({detail})" if detail else "")
 
 
-def ha_readiness(nodes: NodesFacts) -> dict[str, HaReadiness]:
+def ha_readiness(nodes: NodesFacts, *, taken_over: Mapping[str, str] | None = None) -> dict[str, HaReadiness]:
     """Per node N: would a takeover of N by its partner P work now? (docs/ontap-semantics.md)
 
     Directional reasons come from P: ``P.ha.takeover.state == not_possible`` (the REST reference
@@ -103,7 +106,7 @@ def ha_readiness(nodes: NodesFacts) -> dict[str, HaReadiness]:
     possibly weeks old: it is kept as context, never a reason. Unknown fields (older releases)
     are not held against a node.
     """
-    taken_over = taken_over_nodes(nodes)
+    taken_over = taken_over_nodes(nodes) if taken_over is None else taken_over
     out: dict[str, HaReadiness] = {}
     for node in nodes.nodes:
         ha = node.ha
@@ -156,9 +159,17 @@ def ca_files_by_owner(nodes: NodesFacts, files: FilesFacts) -> Counter[str]:
     return out
 
 
-def ha_not_ready_cifs_ndo(target: str, nodes: NodesFacts, files: FilesFacts) -> list[Finding]:
-    readiness = ha_readiness(nodes)
-    ca_files = ca_files_by_owner(nodes, files)
+def ha_not_ready_cifs_ndo(
+    target: str,
+    nodes: NodesFacts,
+    files: FilesFacts,
+    *,
+    readiness: Mapping[str, HaReadiness] | None = None,
+    ca_files: Mapping[str, int] | None = None,
+) -> list[Finding]:
+    """``readiness`` / ``ca_files``: the values ``assess`` already computed (else computed here)."""
+    readiness = ha_readiness(nodes) if readiness is None else readiness
+    ca_files = ca_files_by_owner(nodes, files) if ca_files is None else ca_files
     findings = []
     for node_name, state in sorted(readiness.items()):
         # A node without an HA partner has no takeover to be ready for: nothing to fix, no page.
@@ -209,7 +220,9 @@ def ha_action(nodes: NodesFacts, node_name: str, state: HaReadiness) -> str:
     return "; ".join(steps)
 
 
-def takeover_findings(target: str, nodes: NodesFacts, lifs: LifsFacts | None) -> list[Finding]:
+def takeover_findings(
+    target: str, nodes: NodesFacts, lifs: LifsFacts | None, *, taken_over: Mapping[str, str] | None = None
+) -> list[Finding]:
     """A takeover in progress or awaiting giveback, as one finding per taken-over node.
 
     The LifNotHome / LifHomePortDown / SvmNodeWithoutDataLif / NoStandbyLifCifsNdo findings the
@@ -217,7 +230,8 @@ def takeover_findings(target: str, nodes: NodesFacts, lifs: LifsFacts | None) ->
     create commands cannot work until the giveback.
     """
     findings = []
-    for name, survivor in sorted(taken_over_nodes(nodes).items()):
+    taken_over = taken_over_nodes(nodes) if taken_over is None else taken_over
+    for name, survivor in sorted(taken_over.items()):
         node = nodes.node(name)
         state = node.state if node is not None and node.state else "unknown"
         survivor_fact = nodes.node(survivor)
@@ -270,9 +284,11 @@ def usable_lifs_on(lifs: LifsFacts, svm: str, node: str) -> int:
     return sum(1 for lif in lifs.lifs if lif.svm == svm and lif.node == node and lif.usable)
 
 
-def standby_coverage(nodes: NodesFacts, lifs: LifsFacts, files: FilesFacts) -> list[StandbyCoverage]:
+def standby_coverage(
+    nodes: NodesFacts, lifs: LifsFacts, files: FilesFacts, *, readiness: Mapping[str, HaReadiness] | None = None
+) -> list[StandbyCoverage]:
     """For each SVM x node serving CA files: how many data LIFs of that SVM are up on the partner."""
-    readiness = ha_readiness(nodes)
+    readiness = ha_readiness(nodes) if readiness is None else readiness
     per_svm_node: Counter[tuple[str, str]] = Counter()
     for (node, svm, _volume, _share, ca), count in files.counts:
         if ca == "yes":
@@ -293,10 +309,18 @@ def lif_create_command(svm: str, node: str) -> str:
     )
 
 
-def no_standby_lif_cifs_ndo(target: str, nodes: NodesFacts, lifs: LifsFacts, files: FilesFacts) -> list[Finding]:
+def no_standby_lif_cifs_ndo(
+    target: str,
+    nodes: NodesFacts,
+    lifs: LifsFacts,
+    files: FilesFacts,
+    *,
+    coverage: Iterable[StandbyCoverage] | None = None,
+    taken_over: Collection[str] | None = None,
+) -> list[Finding]:
     findings = []
-    taken_over = taken_over_nodes(nodes)
-    for cov in standby_coverage(nodes, lifs, files):
+    taken_over = taken_over_nodes(nodes) if taken_over is None else taken_over
+    for cov in standby_coverage(nodes, lifs, files) if coverage is None else coverage:
         # No partner: no takeover, no standby to have. Partner taken over: the takeover moved its
         # LIFs here, HaTakeoverInProgress says so and the giveback brings them back.
         if cov.partner_lifs_up > 0 or not cov.partner or cov.partner in taken_over:
@@ -417,19 +441,26 @@ def svm_ha_nodes(nodes: NodesFacts, lifs: LifsFacts, svm: str) -> list[str]:
     return [n.name for n in nodes.nodes if n.name in pair]
 
 
-def svm_node_lifs_up(nodes: NodesFacts, lifs: LifsFacts) -> dict[tuple[str, str], int]:
+def svm_node_lifs_up(
+    nodes: NodesFacts, lifs: LifsFacts, *, svms: Iterable[str] | None = None
+) -> dict[tuple[str, str], int]:
     """Usable data CIFS LIFs per SMB SVM x node of the HA pairs it lives on, zeros included."""
-    return {
-        (svm, node): usable_lifs_on(lifs, svm, node)
-        for svm in smb_svms(lifs)
-        for node in svm_ha_nodes(nodes, lifs, svm)
-    }
+    svms = smb_svms(lifs) if svms is None else svms
+    return {(svm, node): usable_lifs_on(lifs, svm, node) for svm in svms for node in svm_ha_nodes(nodes, lifs, svm)}
 
 
-def svm_node_without_data_lif(target: str, nodes: NodesFacts, lifs: LifsFacts) -> list[Finding]:
+def svm_node_without_data_lif(
+    target: str,
+    nodes: NodesFacts,
+    lifs: LifsFacts,
+    *,
+    lifs_up: Mapping[tuple[str, str], int] | None = None,
+    taken_over: Collection[str] | None = None,
+) -> list[Finding]:
     findings = []
-    taken_over = taken_over_nodes(nodes)
-    for (svm, node), up in sorted(svm_node_lifs_up(nodes, lifs).items()):
+    taken_over = taken_over_nodes(nodes) if taken_over is None else taken_over
+    lifs_up = svm_node_lifs_up(nodes, lifs) if lifs_up is None else lifs_up
+    for (svm, node), up in sorted(lifs_up.items()):
         if up or node in taken_over:  # a taken-over node serves nothing until the giveback
             continue
         findings.append(
@@ -791,32 +822,121 @@ def ca_share_patterns(fragments: Mapping[str, Any]) -> tuple[str, ...]:
     return shares.ca_share_patterns if isinstance(shares, SharesFacts) else ()
 
 
-def derive(target: str, fragments: Mapping[str, Any]) -> list[Finding]:
-    """Every finding the present fragments allow; a check whose inputs are missing is skipped."""
-    nodes = fragments.get("nodes")
-    lifs = fragments.get("lifs")
-    shares = fragments.get("shares")
-    sessions = fragments.get("sessions")
-    files = fragments.get("files")
-    health = fragments.get("health")
+@dataclass(frozen=True)
+class OntapAssessment:
+    """Everything derived from one target's latest fragments, computed once per change by ``assess``.
+
+    The findings and the derived metric families (exporter/render/ontap.py ``render_derived``) are
+    both read from here, so a metric and a finding can never disagree and no rule runs twice. A
+    value whose inputs are missing is ``None`` (its series are then absent, i.e. unknown).
+    """
+
+    cluster: ClusterInfo | None
+    nodes: NodesFacts | None
+    lifs: LifsFacts | None
+    files: FilesFacts | None
+    health: HealthFacts | None
+    readiness: Mapping[str, HaReadiness]  # empty without nodes
+    taken_over: Mapping[str, str]  # empty without nodes
+    ca_by_owner: Mapping[str, int] | None  # nodes + files
+    coverage: tuple[StandbyCoverage, ...] | None  # nodes + lifs + files
+    smb_svms: tuple[str, ...]  # empty without lifs
+    svm_node_lifs_up: Mapping[tuple[str, str], int] | None  # nodes + lifs
+    # Active, unsuppressed NoStandbyLifCifsNdo_Alert of ONTAP's own health monitor -> the SVM it names.
+    standby_alert_svms: tuple[tuple[HealthAlert, str], ...]
+    findings: tuple[Finding, ...]
+
+    @property
+    def ha_inputs_complete(self) -> bool:
+        """HaNotReadyCifsNdo can be judged: nodes and files are there."""
+        return self.ca_by_owner is not None
+
+    @property
+    def standby_inputs_complete(self) -> bool:
+        """NoStandbyLifCifsNdo can be judged: nodes, lifs and files are there."""
+        return self.coverage is not None
+
+
+def _cluster(fragments: Mapping[str, Any]) -> ClusterInfo | None:
+    for frag in fragments.values():
+        cluster = getattr(frag, "cluster", None)
+        if isinstance(cluster, ClusterInfo):
+            return cluster
+    return None
+
+
+def _standby_alert_svms(
+    health: HealthFacts, nodes: NodesFacts | None, lifs: LifsFacts | None
+) -> tuple[tuple[HealthAlert, str], ...]:
+    svms: set[str] = set()
+    if lifs is not None:
+        svms = {s.svm for s in lifs.cifs_servers} | {lif.svm for lif in lifs.lifs}
+    node_names = [n.name for n in nodes.nodes] if nodes is not None else []
+    return tuple(
+        (a, alert_svm(a.alerting_resource, svms, node_names))
+        for a in health.alerts
+        if not a.suppressed and a.alert_id == "NoStandbyLifCifsNdo_Alert"
+    )
+
+
+def assess(target: str, fragments: Mapping[str, Any]) -> OntapAssessment:
+    """Every derived value and every finding the present fragments allow; a check whose inputs are
+    missing is skipped. Each shared value (HA readiness, takeovers, CA files per owner, standby
+    coverage, LIFs per SVM x node) is computed once and handed to the checks that need it."""
+    raw = {k: fragments.get(k) for k in ("nodes", "lifs", "shares", "sessions", "files", "health")}
+    nodes = raw["nodes"] if isinstance(raw["nodes"], NodesFacts) else None
+    lifs = raw["lifs"] if isinstance(raw["lifs"], LifsFacts) else None
+    shares = raw["shares"] if isinstance(raw["shares"], SharesFacts) else None
+    sessions = raw["sessions"] if isinstance(raw["sessions"], SessionsFacts) else None
+    files = raw["files"] if isinstance(raw["files"], FilesFacts) else None
+    health = raw["health"] if isinstance(raw["health"], HealthFacts) else None
     patterns = ca_share_patterns(fragments)
+    taken_over = taken_over_nodes(nodes) if nodes is not None else {}
+    readiness = ha_readiness(nodes, taken_over=taken_over) if nodes is not None else {}
+    ca_by_owner = ca_files_by_owner(nodes, files) if nodes is not None and files is not None else None
+    coverage = (
+        tuple(standby_coverage(nodes, lifs, files, readiness=readiness))
+        if nodes is not None and lifs is not None and files is not None
+        else None
+    )
+    svms = tuple(smb_svms(lifs)) if lifs is not None else ()
+    lifs_up = svm_node_lifs_up(nodes, lifs, svms=svms) if nodes is not None and lifs is not None else None
     out: list[Finding] = []
-    if isinstance(health, HealthFacts):
+    if health is not None:
         out += health_findings(target, health)
-    if isinstance(nodes, NodesFacts):
-        out += takeover_findings(target, nodes, lifs if isinstance(lifs, LifsFacts) else None)
-    if isinstance(nodes, NodesFacts) and isinstance(files, FilesFacts):
-        out += ha_not_ready_cifs_ndo(target, nodes, files)
-    if isinstance(nodes, NodesFacts) and isinstance(lifs, LifsFacts) and isinstance(files, FilesFacts):
-        out += no_standby_lif_cifs_ndo(target, nodes, lifs, files)
-    if isinstance(lifs, LifsFacts):
-        out += lif_findings(target, lifs, taken_over_nodes(nodes) if isinstance(nodes, NodesFacts) else ())
-    if isinstance(nodes, NodesFacts) and isinstance(lifs, LifsFacts):
-        out += svm_node_without_data_lif(target, nodes, lifs)
-    if isinstance(shares, SharesFacts):
+    if nodes is not None:
+        out += takeover_findings(target, nodes, lifs, taken_over=taken_over)
+    if nodes is not None and files is not None:
+        out += ha_not_ready_cifs_ndo(target, nodes, files, readiness=readiness, ca_files=ca_by_owner)
+    if nodes is not None and lifs is not None and files is not None:
+        out += no_standby_lif_cifs_ndo(target, nodes, lifs, files, coverage=coverage, taken_over=taken_over)
+    if lifs is not None:
+        out += lif_findings(target, lifs, taken_over)
+    if nodes is not None and lifs is not None:
+        out += svm_node_without_data_lif(target, nodes, lifs, lifs_up=lifs_up, taken_over=taken_over)
+    if shares is not None:
         out += share_findings(target, shares, patterns)
-        if isinstance(sessions, SessionsFacts):
+        if sessions is not None:
             out += session_findings(target, sessions, shares, patterns)
-        if isinstance(files, FilesFacts):
+        if files is not None:
             out += file_findings(target, files, shares, patterns)
-    return out
+    return OntapAssessment(
+        cluster=_cluster(fragments),
+        nodes=nodes,
+        lifs=lifs,
+        files=files,
+        health=health,
+        readiness=readiness,
+        taken_over=taken_over,
+        ca_by_owner=ca_by_owner,
+        coverage=coverage,
+        smb_svms=svms,
+        svm_node_lifs_up=lifs_up,
+        standby_alert_svms=_standby_alert_svms(health, nodes, lifs) if health is not None else (),
+        findings=tuple(out),
+    )
+
+
+def derive(target: str, fragments: Mapping[str, Any]) -> list[Finding]:
+    """Every finding the present fragments allow (``assess(...).findings``)."""
+    return list(assess(target, fragments).findings)

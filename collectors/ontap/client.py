@@ -2,7 +2,7 @@
 
 Built on netapp-ontap's connection layer (``HostConnection.session``: basic auth, TLS verify, the
 ``X-Dot-Client-App`` header), but the resource models are never used: they cost ~6 ms per record
-against ~14 us for raw parsing (shared/reference/ontap_api.md section 2.1). Pages are parsed with
+against ~14 us for raw parsing (docs/dev/background.md, "ONTAP"). Pages are parsed with
 orjson and handed to the caller one at a time, so a 100k-record collection never sits in memory
 as a whole (peak RSS stays near one page).
 

@@ -1,7 +1,8 @@
 """What we ask ONTAP, as data (NetApp Harvest's lesson: endpoint + fields + version gates).
 
 Field lists are always narrowed to what a parser reads. A field gated on a version is only asked
-of clusters that have it, because ONTAP answers an unknown field with HTTP 400 (ontap_api.md §4).
+of clusters that have it, because ONTAP answers an unknown field with HTTP 400
+(docs/dev/ontap-requests.md, "REST semantics").
 Versions come from the netapp-ontap release schemas (one library release per ONTAP release; there
 is no 9.11 build, so 9.12.1-first fields are treated as 9.11) and the REST reference "Introduced
 In" lines; every gate and the floor below are cited in docs/ontap-versions.md.
@@ -139,8 +140,8 @@ SHARES = Endpoint(
         ("attribute_cache", (14, 0)),
     ),
 )
-# BranchCache has no native REST field (field_tables.md): the CLI's share_properties has it,
-# and every other property too, on any version.
+# BranchCache has no native REST field (docs/design-notes.md, "ONTAP facts read from the private
+# CLI"): the CLI's share_properties has it, and every other property too, on any version.
 SHARES_CLI = Endpoint("api/private/cli/vserver/cifs/share", ("share_properties", "symlink_properties", "offline_files"))
 
 # -- sessions and open files -----------------------------------------------------------------
@@ -168,7 +169,8 @@ OPEN_FILES_CLI = Endpoint(
     "api/private/cli/vserver/cifs/session/file",
     ("node", "vserver", "hosting_volume", "share", "continuously_available", "reconnected"),
 )
-# `reconnected` is not in native REST (field_tables.md); `vserver cifs session file show` has it.
+# `reconnected` is not in native REST (docs/design-notes.md, "ONTAP facts read from the private
+# CLI"); `vserver cifs session file show` has it.
 # Filtered to reconnected files so the answer stays small on a busy cluster.
 OPEN_FILES_RECONNECTED_CLI = Endpoint(
     "api/private/cli/vserver/cifs/session/file",

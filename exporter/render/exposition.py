@@ -26,7 +26,7 @@ Format = Literal["text", "openmetrics"]
 
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
-GZIP_LEVEL = 6  # half the CPU of level 9 for a ~3% larger body (promeco.md section 4)
+GZIP_LEVEL = 6  # half the CPU of level 9 for a ~3% larger body (docs/dev/background.md, "Exposition")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 A renderer (``exporter.render.ontap`` and friends) turns Facts and Findings into ``Family`` objects;
 ``exporter.render.exposition`` turns families into text 0.0.4 / OpenMetrics bytes. Nothing here
 imports prometheus_client: we render ourselves because a cached, hand-rolled render is 4.5-6x
-faster than ``generate_latest`` (shared/reference/promeco.md section 4) and lets a scrape serve
+faster than ``generate_latest`` (docs/dev/background.md, "Exposition") and lets a scrape serve
 pre-rendered bytes.
 
 Every metric the exporter can emit is declared once as a ``MetricDef`` in a module-level

@@ -3,7 +3,7 @@
 The Exchange rules' metrics and alerts live on the neutral families (exporter.render.hypervisor);
 this module adds Hyper-V settings and collection details. Labels match the neutral families
 (``target``, ``hypervisor``, ``host``, ``vm``) so the two join one-to-one. Per-VM series exist only
-for Exchange guests (cardinality budget, shared/DESIGN.md).
+for Exchange guests (cardinality budget, docs/design-notes.md "Metric conventions").
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from collectors.hyperv import checks, enums
-from collectors.hyperv.collect import HyperVInventory
-from collectors.hyperv.facts import VmInfo
+from collectors.hyperv.facts import HyperVInventory, VmInfo
 from collectors.hyperv.neutral import allowed
 from exporter.render import hypervisor as neutral
 from exporter.render.family import Family, MetricDef

@@ -1,10 +1,11 @@
 """Hypervisor facts and the Exchange rules -> source-neutral metric families (``ndo_hypervisor_*``).
 
-Shared by vSphere and Hyper-V. Conventions (shared/DESIGN.md): base units, ``_info`` for metadata,
-StateSet-style series for enums. Every series carries ``target`` (the configured target name, as
-in ``ndo_exporter_*``: two vCenters must never produce the same series) and ``hypervisor``; host
-series add ``host``; per-VM series exist **only for Exchange guests** (the cardinality budget: the
-other VMs are counted per host and power state, never listed).
+Shared by vSphere and Hyper-V. Conventions (docs/design-notes.md, "Metric conventions"): base
+units, ``_info`` for metadata, StateSet-style series for enums. Every series carries ``target``
+(the configured target name, as in ``ndo_exporter_*``: two vCenters must never produce the same
+series) and ``hypervisor``; host series add ``host``; per-VM series exist **only for Exchange
+guests** (the cardinality budget: the other VMs are counted per host and power state, never
+listed).
 
 Values come from ``collectors.hypervisor``'s assessments (``host_assessment``, ``vm_checks``), the
 same functions the findings use, so a metric and ``ndo-exporter once`` cannot disagree. A rule

@@ -1,6 +1,6 @@
 """ONTAP facts and findings -> metric families (``ndo_ontap_*``).
 
-Conventions (shared/DESIGN.md): every series carries ``cluster`` (the configured target name),
+Conventions (docs/design-notes.md, "Metric conventions"): every series carries ``cluster`` (the configured target name),
 enums are StateSet-style ``{state="..."} 0|1``, identity/metadata lives in ``_info`` series, and
 per-session/per-file detail is only ever counts by low-cardinality keys.
 """
@@ -11,11 +11,9 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from collectors.findings import Finding
 from collectors.ontap import checks
 from collectors.ontap.facts import (
     HEALTH_PARTS,
-    ClusterInfo,
     FilesFacts,
     HealthFacts,
     LifsFacts,
@@ -24,6 +22,7 @@ from collectors.ontap.facts import (
     SharesFacts,
 )
 from exporter.render.family import Family, MetricDef
+from exporter.sources import Derivation
 
 S = "ontap"
 
@@ -485,81 +484,57 @@ def render_files(target: str, facts: FilesFacts) -> list[Family]:
 # Derived, over the latest fragments of one target
 
 
-def _cluster(fragments: Mapping[str, Any]) -> ClusterInfo | None:
-    for frag in fragments.values():
-        cluster = getattr(frag, "cluster", None)
-        if isinstance(cluster, ClusterInfo):
-            return cluster
-    return None
-
-
-def render_derived(target: str, fragments: Mapping[str, Any], findings: list[Finding]) -> list[Family]:
+def render_derived(target: str, fragments: Mapping[str, Any], derivation: Derivation) -> list[Family]:
+    """The derived families of one target: ``checks.assess`` computed every value (once per
+    change) and judged the findings from them; this only exports what it found."""
+    a = derivation.assessment
+    if not isinstance(a, checks.OntapAssessment):  # no fragment held: nothing derived
+        return []
     out: list[Family] = []
-    cluster = _cluster(fragments)
-    if cluster is not None:
+    if a.cluster is not None:
         info = Family(CLUSTER_INFO)
-        info.add([target, cluster.name, cluster.uuid, cluster.version_text], 1)
+        info.add([target, a.cluster.name, a.cluster.uuid, a.cluster.version_text], 1)
         out.append(info)
-    nodes, lifs, files = fragments.get("nodes"), fragments.get("lifs"), fragments.get("files")
     complete = Family(DERIVATION_COMPLETE)
-    ha_ok = isinstance(nodes, NodesFacts) and isinstance(files, FilesFacts)
-    standby_ok = ha_ok and isinstance(lifs, LifsFacts)
-    complete.add([target, "HaNotReadyCifsNdo"], _b(ha_ok))
-    complete.add([target, "NoStandbyLifCifsNdo"], _b(standby_ok))
+    complete.add([target, "HaNotReadyCifsNdo"], _b(a.ha_inputs_complete))
+    complete.add([target, "NoStandbyLifCifsNdo"], _b(a.standby_inputs_complete))
     out.append(complete)
-    if isinstance(nodes, NodesFacts) and isinstance(files, FilesFacts):
-        readiness = checks.ha_readiness(nodes)
-        ca = checks.ca_files_by_owner(nodes, files)
+    if a.nodes is not None and a.ca_by_owner is not None:
         not_ready, ca_files = Family(HA_NOT_READY), Family(NODE_CA_FILES)
-        for n in nodes.nodes:
-            ca_files.add([target, n.name], ca.get(n.name, 0))
-            state = readiness[n.name]
-            not_ready.add([target, n.name], _b(ca.get(n.name, 0) > 0 and state.in_ha_pair and not state.ready))
+        for n in a.nodes.nodes:
+            ca = a.ca_by_owner.get(n.name, 0)
+            ca_files.add([target, n.name], ca)
+            state = a.readiness[n.name]
+            not_ready.add([target, n.name], _b(ca > 0 and state.in_ha_pair and not state.ready))
         out += [not_ready, ca_files]
-        if isinstance(lifs, LifsFacts):
+        if a.coverage is not None:
             standby, partner_up = Family(NO_STANDBY), Family(PARTNER_LIFS_UP)
-            covered = {(c.svm, c.node): c for c in checks.standby_coverage(nodes, lifs, files)}
-            taken_over = checks.taken_over_nodes(nodes)
+            covered = {(c.svm, c.node): c for c in a.coverage}
             # Every SMB SVM x node gets a value (0 when nothing to protect), so absence means unknown.
-            for svm in checks.smb_svms(lifs):
-                for n in nodes.nodes:
+            for svm in a.smb_svms:
+                for n in a.nodes.nodes:
                     c = covered.get((svm, n.name))
-                    gap = c is not None and c.partner_lifs_up == 0 and bool(c.partner) and c.partner not in taken_over
+                    gap = c is not None and c.partner_lifs_up == 0 and bool(c.partner) and c.partner not in a.taken_over
                     standby.add([target, svm, n.name], _b(gap))
             for c in covered.values():
                 partner_up.add([target, c.svm, c.node, c.partner], c.partner_lifs_up)
             out += [standby, partner_up]
-    if isinstance(nodes, NodesFacts) and isinstance(lifs, LifsFacts):
+    if a.svm_node_lifs_up is not None:
         per = Family(SVM_NODE_LIFS_UP)
-        for (svm, node), up in sorted(checks.svm_node_lifs_up(nodes, lifs).items()):
+        for (svm, node), up in sorted(a.svm_node_lifs_up.items()):
             per.add([target, svm, node], up)
         out.append(per)
-    health = fragments.get("health")
-    if isinstance(health, HealthFacts):
-        out.append(_alert_svms(target, health, nodes, lifs))
-    counts: Counter[tuple[str, str]] = Counter((f.check, f.severity) for f in findings)
+    if a.health is not None:
+        alert_svm = Family(HEALTH_ALERT_SVM)
+        for alert, svm in a.standby_alert_svms:
+            alert_svm.add([target, alert.node, alert.alert_id, alert.alerting_resource, svm], 1)
+        out.append(alert_svm)
+    counts: Counter[tuple[str, str]] = Counter((f.check, f.severity) for f in derivation.findings)
     fam = Family(FINDINGS)
     for (check, severity), count in sorted(counts.items()):
         fam.add([target, check, severity], count)
     out.append(fam)
     return out
-
-
-def _alert_svms(target: str, health: HealthFacts, nodes: Any, lifs: Any) -> Family:
-    """Which SVM each active NoStandbyLifCifsNdo_Alert names, so rules can join it on (svm, node)."""
-    svms: set[str] = set()
-    if isinstance(lifs, LifsFacts):
-        svms = {s.svm for s in lifs.cifs_servers} | {lif.svm for lif in lifs.lifs}
-    node_names = [n.name for n in nodes.nodes] if isinstance(nodes, NodesFacts) else []
-    fam = Family(HEALTH_ALERT_SVM)
-    for a in health.alerts:
-        if a.suppressed or a.alert_id != "NoStandbyLifCifsNdo_Alert":
-            continue
-        fam.add(
-            [target, a.node, a.alert_id, a.alerting_resource, checks.alert_svm(a.alerting_resource, svms, node_names)],
-            1,
-        )
-    return fam
 
 
 RENDERERS: dict[str, Callable[[str, Any], list[Family]]] = {

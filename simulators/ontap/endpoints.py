@@ -6,7 +6,7 @@ Records themselves come from scenario files; this table only says how ONTAP trea
   e.g. ``api/cluster``) or ``cli`` (private CLI passthrough: a collection that refuses
   ``fields=*``/``**`` and has no HAL links on records).
 * ``keys``: the identifying fields ONTAP returns when ``fields`` is absent, and alongside any
-  explicit ``fields`` list (ontap_api.md section 4, "Default returned fields").
+  explicit ``fields`` list (docs/dev/ontap-requests.md, "REST semantics").
 * ``base_fields``: fields every ONTAP release that has the endpoint knows. A field is accepted in
   ``fields=`` when some record has it *or* it is a base field, so an empty collection (no alerts)
   still answers a valid request, while a newer field missing from an older-version scenario's

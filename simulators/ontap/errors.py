@@ -1,14 +1,14 @@
 """ONTAP's error body, as an exception the request handler turns into a response.
 
 Shape per the REST reference: ``{"error": {"message", "code" (an integer in a JSON string),
-"target"?}}`` (ontap_api.md section 4).
+"target"?}}`` (docs/dev/ontap-requests.md, "REST semantics").
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-# Generic ONTAP error codes used by the simulator (REST reference table, ontap_api.md section 4).
+# Generic ONTAP error codes used by the simulator (REST reference table, docs/dev/ontap-requests.md).
 CODE_NOT_SUPPORTED = "3"
 CODE_NOT_FOUND = "4"
 CODE_PERMISSION = "6"
@@ -37,7 +37,7 @@ def error_body(message: str, code: str, target: str | None = None) -> dict[str, 
 
 
 def invalid_field(name: str) -> ApiError:
-    # Wording as reported from a real cluster (AsBuiltReport.NetApp.ONTAP #23, ontap_api.md s4).
+    # Wording as reported from a real cluster (AsBuiltReport.NetApp.ONTAP #23, docs/dev/ontap-requests.md).
     message = f'The value "{name}" is invalid for field "fields"'
     return ApiError(400, message, CODE_INVALID_FIELD_VALUE, "fields")
 

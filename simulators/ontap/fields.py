@@ -108,7 +108,7 @@ def project(record: dict[str, Any], tree: Tree, links: bool) -> dict[str, Any]:
 
 
 def strip_links(value: Any) -> Any:
-    """A copy without HAL ``_links`` (``Accept: application/json`` suppresses them, ontap_api.md s4)."""
+    """A copy without HAL ``_links`` (``Accept: application/json`` suppresses them, docs/dev/ontap-requests.md)."""
     if isinstance(value, dict):
         return {k: strip_links(v) for k, v in value.items() if k != LINKS}
     if isinstance(value, list):

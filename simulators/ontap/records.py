@@ -2,8 +2,9 @@
 
 Records are shaped like ``fields=**`` answers: nested ``{name, uuid, _links}`` references,
 ``_links.self`` on resources that have one, ISO-8601 durations, and only fields the cluster's
-version has (per shared/reference/field_tables.md "first lib ver"). CLI passthrough records use
-CLI parameter names with hyphens as underscores and lowercase enum values, and carry no HAL links.
+version has (the first netapp-ontap release whose schema has the field: docs/ontap-versions.md).
+CLI passthrough records use CLI parameter names with hyphens as underscores and lowercase enum
+values, and carry no HAL links.
 """
 
 from __future__ import annotations
@@ -544,7 +545,7 @@ class Renderer:
 
     def support_alerts(self) -> Body:
         # api/private/support/alerts: attribute names from NetApp's ONTAPI-to-REST map for
-        # diagnosis-alert-get-iter (ontap_api.md s1.4); the exact shape is UNVERIFIED.
+        # diagnosis-alert-get-iter (the passthrough rules of docs/dev/ontap-requests.md); the exact shape is UNVERIFIED.
         out = []
         for a in self.c.alerts:
             out.append({

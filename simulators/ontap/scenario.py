@@ -82,7 +82,7 @@ def _read_body(file: Path) -> Any:
     if file.name.endswith(".gz"):
         data = gzip.decompress(data)
     # Parsing 100k records allocates ~1M containers; with the cyclic GC on, its passes cost more
-    # than the parse itself (ontap_api.md s2.1). JSON data has no cycles, so pausing it is safe.
+    # than the parse itself (docs/dev/background.md, "ONTAP"). JSON data has no cycles, so pausing it is safe.
     enabled = gc.isenabled()
     gc.disable()
     try:

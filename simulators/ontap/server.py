@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 HAL_JSON = "application/hal+json"
 JSON = "application/json"
-# Body of a 401. ONTAP's exact 401 body is UNVERIFIED (ontap_api.md s4): this reuses the shape and
+# Body of a 401. ONTAP's exact 401 body is UNVERIFIED (docs/dev/ontap-requests.md): this reuses the shape and
 # wording ONTAP gives for RBAC denials (code 6).
 UNAUTHORIZED = error_body("not authorized for that command", CODE_PERMISSION)
 # How long an idle keep-alive connection is kept before its thread gives up.

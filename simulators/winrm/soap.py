@@ -1,9 +1,10 @@
 """WS-Management SOAP envelopes: parse a request, build the responses Windows' WinRM service sends.
 
-Shapes follow MS-WSMV and the recorded exchanges summarised in shared/reference/hyperv.md section
-6.3: every response's ``a:RelatesTo`` is the request's ``a:MessageID`` (pywinrm asserts it on Signal
-and Delete; pypsrp on every response), Create answers the ShellId in a Selector, Receive answers
-base64 ``rsp:Stream`` chunks and a ``rsp:CommandState``.
+Shapes follow MS-WSMV (https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-wsmv/) and
+pywinrm's reading of them (docs/hyperv.md, "The WinRM simulator"): every response's
+``a:RelatesTo`` is the request's ``a:MessageID`` (pywinrm asserts it on Signal and Delete; pypsrp
+on every response), Create answers the ShellId in a Selector, Receive answers base64
+``rsp:Stream`` chunks and a ``rsp:CommandState``.
 """
 
 from __future__ import annotations

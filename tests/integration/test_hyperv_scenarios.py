@@ -13,7 +13,7 @@ import pytest
 
 from collectors.errors import CollectionError, UnsupportedError
 from collectors.findings import Finding
-from collectors.hyperv.collect import HyperVInventory
+from collectors.hyperv.facts import HyperVInventory
 from exporter.hyperv_source import HYPERV_SOURCE
 from exporter.render.family import Family, families_by_name
 from simulators.winrm import WinRMSimulator, scenario_names
@@ -86,7 +86,7 @@ def _poll(name: str) -> Iterator[tuple[HyperVInventory, list[Finding], dict[str,
             inv = HYPERV_SOURCE.collectors["inventory"].collect(session, time.monotonic() + 10)
         finally:
             session.close()
-        findings = HYPERV_SOURCE.derive(T, {"inventory": inv})
+        findings = list(HYPERV_SOURCE.derive(T, {"inventory": inv}).findings)
         fams = families_by_name(HYPERV_SOURCE.collectors["inventory"].render(T, inv))
         yield inv, findings, fams, sim
 
@@ -203,7 +203,7 @@ def test_host_os_vcpus_override_changes_the_ratio() -> None:
         session.close()
     host = inv.neutral.hosts[0]
     assert host.host_os_vcpus == 8
-    checks = {f.check for f in HYPERV_SOURCE.derive(T, {"inventory": inv})}
+    checks = {f.check for f in list(HYPERV_SOURCE.derive(T, {"inventory": inv}).findings)}
     assert checks == {"ExchangeHostVcpuRatioAboveRecommended"}  # (22 + 8) / 24 = 1.25
 
 
@@ -218,7 +218,7 @@ def _findings(name: str, **overrides: object) -> tuple[HyperVInventory, list[Fin
         finally:
             session.close()
     fams = families_by_name(HYPERV_SOURCE.collectors["inventory"].render(T, inv))
-    return inv, HYPERV_SOURCE.derive(T, {"inventory": inv}), fams
+    return inv, list(HYPERV_SOURCE.derive(T, {"inventory": inv}).findings), fams
 
 
 def test_unreadable_smb_disk_is_unknown_not_unsupported() -> None:

@@ -2,7 +2,7 @@
 
 Runs over EVERY ``alerts/*.rules.yml`` and ``alerts/tests/*_test.yml`` (whoever wrote them):
 ``promtool check rules --lint=all`` and ``promtool test rules``, then the conventions of
-shared/DESIGN.md (summary, description, action, runbook_url into an existing docs/runbooks/ file,
+docs/alerts.md "Labels and annotations" (summary, description, action, runbook_url into an existing docs/runbooks/ file,
 severity critical|warning|info, a test case that fires every alert and one that keeps it silent),
 then agreement with the checks of collectors/ontap/checks.py and the metric catalogue, then the
 deploy/prometheus examples with ``promtool check config``, ``amtool check-config`` and

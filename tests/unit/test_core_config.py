@@ -9,13 +9,14 @@ from collectors.errors import CollectionError
 from exporter.config import (
     ConfigError,
     collector_settings,
-    enabled_collectors,
     load_config,
     load_config_text,
     parse_config,
     parse_duration,
     split_listen_address,
 )
+from exporter.secrets import resolve_password
+from exporter.sources import enabled_collectors
 from exporter.testing import FakeSource, target_entry
 
 SECRET = "Sup3r-S3cret-Passw0rd!"
@@ -165,7 +166,7 @@ def test_inline_password_is_refused_unless_allowed_and_never_echoed() -> None:
     config = parse_config({**data, "allow_inline_secrets": True, "targets": [
         target_entry("c1", credentials={"username": "m", "password": SECRET})]})
     assert SECRET not in repr(config) and SECRET not in str(config.model_dump())
-    assert config.targets[0].resolve_password() == SECRET
+    assert resolve_password(config.targets[0]) == SECRET
 
 
 def test_secret_in_a_wrongly_typed_field_is_not_echoed() -> None:
@@ -181,10 +182,10 @@ def test_resolve_password_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     target = parse_config({"targets": [target_entry("c1")]}).targets[0]
     monkeypatch.delenv("NDO_TEST_PASSWORD", raising=False)
     with pytest.raises(CollectionError) as info:
-        target.resolve_password()
+        resolve_password(target)
     assert info.value.reason == "config" and "NDO_TEST_PASSWORD" in info.value.message
     monkeypatch.setenv("NDO_TEST_PASSWORD", SECRET)
-    assert target.resolve_password() == SECRET
+    assert resolve_password(target) == SECRET
 
 
 def test_resolve_password_from_file_is_reread_each_call(tmp_path: Path) -> None:
@@ -192,15 +193,15 @@ def test_resolve_password_from_file_is_reread_each_call(tmp_path: Path) -> None:
     target = parse_config({"targets": [target_entry("c1", credentials={
         "username": "m", "password_file": str(secret_file)})]}).targets[0]
     with pytest.raises(CollectionError) as info:
-        target.resolve_password()
+        resolve_password(target)
     assert info.value.reason == "config" and str(secret_file) in info.value.message
     secret_file.write_text(SECRET + "\n")
-    assert target.resolve_password() == SECRET
+    assert resolve_password(target) == SECRET
     secret_file.write_text("rotated-password\r\n")
-    assert target.resolve_password() == "rotated-password"
+    assert resolve_password(target) == "rotated-password"
     secret_file.write_text("")
     with pytest.raises(CollectionError, match="is empty"):
-        target.resolve_password()
+        resolve_password(target)
 
 
 def test_yaml_syntax_error_has_line_and_column(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from collectors.takeover.model import ONTAP_INPUTS
 from exporter.crossderive import CrossDeriver, CrossOutput, CrossStep, TargetInputs, gather
 from exporter.publisher import build_exposition
 from exporter.render.family import Family
-from exporter.sources import CollectorSpec, SourceSpec
+from exporter.sources import CollectorSpec, Derivation, SourceSpec
 from exporter.store import Store
 from exporter.takeover_step import hyperv_inputs, ontap_inputs
 from tests.unit import test_takeover_join as tj
@@ -25,7 +25,7 @@ def spec(kind: str, collectors: Sequence[str]) -> SourceSpec:
         kind=kind,
         collectors={c: CollectorSpec(c, 60.0, c, lambda s, d: None, nothing) for c in collectors},
         open_session=lambda t, c: None,  # type: ignore[arg-type,return-value]
-        derive=lambda t, f: [],
+        derive=lambda t, f: Derivation(),
         render_derived=lambda t, f, x: [],
     )
 
@@ -103,7 +103,7 @@ def hyperv_facts() -> HyperVFacts:
 
 def test_takeover_step_renders_one_series_per_disk_into_the_exposition() -> None:
     from collectors import hypervisor as hv
-    from collectors.hyperv.collect import HyperVInventory
+    from collectors.hyperv.facts import HyperVInventory
     from collectors.hyperv.neutral import to_neutral
     from exporter.config import Config
     from exporter.takeover_step import step

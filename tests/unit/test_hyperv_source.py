@@ -8,7 +8,7 @@ import winrm.exceptions as winrm_exc
 
 from collectors.errors import CollectionError
 from collectors.hyperv import checks
-from collectors.hyperv.collect import HyperVInventory
+from collectors.hyperv.facts import HyperVInventory
 from collectors.hyperv.neutral import to_neutral
 from collectors.hyperv.parse import parse
 from collectors.hyperv.transport import classify
@@ -17,12 +17,12 @@ from exporter.hyperv_source import HYPERV_SOURCE, endpoint, settings_for
 from exporter.render import hyperv as render
 from exporter.render.family import families_by_name
 from simulators.winrm.scenario import Scenario
-from simulators.winrm.testing import SimTarget, _Credentials, _Exchange, _Tls, _WinRM
+from simulators.winrm.testing import SimTarget, _Exchange, _Tls, _WinRM, sim_credentials
 
 
 def target(**kw: object) -> SimTarget:
-    t = SimTarget(name="hv01", address="hv01.contoso.local", credentials=_Credentials("CONTOSO\\svc"),
-                  password="s3cret!")
+    creds = sim_credentials("CONTOSO\\svc", "s3cret!")
+    t = SimTarget(name="hv01", address="hv01.contoso.local", credentials=creds)
     for k, v in kw.items():
         setattr(t, k, v)
     return t
@@ -67,7 +67,7 @@ def test_unknown_transport_is_a_config_error() -> None:
 
 def test_source_shape() -> None:
     assert HYPERV_SOURCE.kind == "hyperv" and list(HYPERV_SOURCE.collectors) == ["inventory"]
-    assert HYPERV_SOURCE.derive("hv01", {}) == []
+    assert HYPERV_SOURCE.derive("hv01", {}).findings == ()
 
 
 def _inventory(name: str) -> HyperVInventory:

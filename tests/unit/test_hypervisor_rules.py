@@ -1,7 +1,9 @@
 """The Exchange virtualization rules on Microsoft's own examples (collectors/hypervisor.py).
 
-Sources: "Exchange Server virtualization" (quoted in shared/reference/hyperv.md section 1) and the
-worked example of hyperv.md section 4.3.
+Sources: "Exchange Server virtualization"
+(https://learn.microsoft.com/exchange/plan-and-deploy/virtualization, quoted statement by
+statement in docs/hypervisor-rules.md) and a worked example of the vCPU:core ratio
+(docs/hypervisor-rules.md, "The vCPU:core ratio").
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ def test_baseline_is_configurable() -> None:
 
 
 def test_ratio_counts_powered_on_guests_and_physical_cores_not_threads() -> None:
-    # hyperv.md 4.3 worked example: HV01 2 sockets x 8 cores (16 physical, 32 logical); EXCH01 16 vCPU
+    # A worked example: HV01 2 sockets x 8 cores (16 physical, 32 logical); EXCH01 16 vCPU
     # running, EXCH02 8 vCPU saved, FILE01 4 vCPU. Allocated = 28; powered on = 20; + 2 baseline.
     facts = hv.HypervisorFacts(
         hosts=(host(cores=16, logical_processors=32),),

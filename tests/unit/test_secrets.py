@@ -13,7 +13,7 @@ import exporter.sources
 from collectors.errors import CollectionError
 from exporter.config import ConfigError, parse_config
 from exporter.logging import REDACTED, redact
-from exporter.secrets import CommandPassword, EnvPassword, FilePassword, resolver_for
+from exporter.secrets import CommandPassword, EnvPassword, FilePassword, resolve_password, resolver_for
 from exporter.testing import FakeSource, target_entry
 
 SECRET = "Cmd-Secret-Value-9f8e7d"
@@ -120,7 +120,7 @@ def test_config_password_command(tmp_path: Path) -> None:
         "username": "m", "password_command": argv, "password_command_timeout": "5s",
         "password_command_cache": "1m"})]})
     target = config.targets[0]
-    assert target.resolve_password() == "from-command-77"
+    assert resolve_password(target) == "from-command-77"
     resolver = resolver_for(target.credentials)
     assert isinstance(resolver, CommandPassword) and (resolver.timeout, resolver.ttl) == (5.0, 60.0)
     # Two targets naming the same command share one cache.

@@ -14,7 +14,7 @@ from exporter.config import ConfigError, ShardingConfig, parse_config
 from exporter.http import WebApp
 from exporter.publisher import Publisher
 from exporter.scheduler import build_jobs, run_once_all
-from exporter.sharding import owns, parse_shard, shard_of
+from exporter.sharding import owned_targets, owns, parse_shard, shard_of
 from exporter.store import Store
 from exporter.testing import FakeSource, target_entry
 
@@ -66,7 +66,7 @@ def test_parse_shard_refuses(text: str) -> None:
 def test_config_sharding_and_owned_targets() -> None:
     targets = [target_entry(n) for n in NAMES[:30]]
     config = parse_config({"sharding": {"shard": 1, "of": 3}, "targets": targets})
-    assert [t.name for t in config.owned_targets()] == [n for n in NAMES[:30] if shard_of(n, 3) == 1]
+    assert [t.name for t in owned_targets(config)] == [n for n in NAMES[:30] if shard_of(n, 3) == 1]
     with pytest.raises(ConfigError) as info:
         parse_config({"sharding": {"shard": 3, "of": 3}})
     assert info.value.problems == ["sharding: shard must be between 0 and 2 (counting from 0)"]

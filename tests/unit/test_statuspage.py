@@ -17,6 +17,7 @@ from exporter.config import parse_config
 from exporter.links import Links
 from exporter.logging import register_secret
 from exporter.scheduler import build_jobs, run_jobs_once
+from exporter.sources import Derivation
 from exporter.store import Store
 from exporter.testing import FakeFragment, FakeSession, FakeSource, target_entry
 
@@ -45,13 +46,13 @@ def page(store: Store, **kw: Any) -> str:
 def test_findings_first_critical_before_warning_with_fix_and_links(
     fake: FakeSource, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def derive(target: str, fragments: Any) -> list[Finding]:
-        return [
+    def derive(target: str, fragments: Any) -> Derivation:
+        return Derivation((
             Finding("SomethingWarned", "warning", target, (("node", "n1"),), "warned", "c", "cmd-w --x"),
             Finding("SomethingBroke", "critical", target, (("node", "n2"),), "broke " + EVIL, "c",
                     "storage failover modify -node n2 -enabled true"),
             Finding("SomethingNoted", "info", target, (), "noted", "c", "cmd-i"),
-        ]
+        ))
 
     monkeypatch.setattr(fake, "spec", dataclasses.replace(fake.spec, derive=derive))
     html_text = page(collect(target_entry("c1")))

@@ -6,16 +6,20 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from collectors import hypervisor as hv
 from collectors.errors import CollectionError
 from exporter import vsphere_source as src
+from exporter.config import Credentials
+from exporter.sources import Derivation
 
 
 def target(**kw: Any) -> Any:
     base: dict[str, Any] = {
-        "name": "vc1", "address": "vc1.lab:8443", "credentials": SimpleNamespace(username="svc-ndo"),
-        "resolve_password": lambda: "pw", "tls": SimpleNamespace(verify=True, ca_file="/etc/ndo/vc-ca.pem"),
+        "name": "vc1", "address": "vc1.lab:8443",
+        "credentials": Credentials.model_construct(username="svc-ndo", password=SecretStr("pw")),
+        "tls": SimpleNamespace(verify=True, ca_file="/etc/ndo/vc-ca.pem"),
         "timeout_seconds": 45.0, "connect_timeout_seconds": 4.0, "max_records": 500,
     }
     base.update(kw)
@@ -84,7 +88,7 @@ def test_source_spec_shape() -> None:
     spec = src.VSPHERE_SOURCE
     assert spec.kind == "vsphere" and list(spec.collectors) == ["inventory"]
     assert spec.collectors["inventory"].default_interval_seconds == 300.0
-    assert spec.derive("vc1", {}) == [] and spec.render_derived("vc1", {}, []) == []
+    assert spec.derive("vc1", {}) == Derivation() and spec.render_derived("vc1", {}, Derivation()) == []
 
 
 # ---------------------------------------------------------------------------------------------
