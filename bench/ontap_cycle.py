@@ -61,23 +61,26 @@ def run_ours(url: str, ca_file: str) -> dict[str, Any]:
 
 def run_ours_fragments(url: str, ca_file: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """One full cycle as the daemon runs it: (timings and counts, the six fragments)."""
-    from collectors.ontap import checks
     from collectors.ontap.client import OntapClient
     from collectors.ontap.collect import COLLECTORS
+    from exporter.ontap_source import ONTAP_SOURCE
     from exporter.render.exposition import chunks_of
-    from exporter.render.ontap import RENDERERS, render_derived
-    from exporter.sources import Derivation
 
     client = OntapClient(settings(url, ca_file))
     start, cpu = time.perf_counter(), time.process_time()
     deadline = time.monotonic() + 600
     fragments = {name: fn(client, deadline) for name, fn in COLLECTORS.items()}
-    assessment = checks.assess("bench", fragments)
-    derivation = Derivation(assessment.findings, assessment)
-    series = 0
+    # As the job does (exporter/pipeline.py): each collector's own assessment once, its render,
+    # then the target's derive step reusing those assessments.
+    series, judged = 0, {}
     for name, frag in fragments.items():
-        series += sum(c.series for c in chunks_of(RENDERERS[name]("bench", frag)))
-    series += sum(c.series for c in chunks_of(render_derived("bench", fragments, derivation)))
+        cspec = ONTAP_SOURCE.collectors[name]
+        assessment = cspec.assess("bench", frag) if cspec.assess is not None else None
+        if assessment is not None:
+            judged[name] = assessment
+        series += sum(c.series for c in chunks_of(cspec.render("bench", frag if assessment is None else assessment)))
+    derivation = ONTAP_SOURCE.derive("bench", fragments, judged)
+    series += sum(c.series for c in chunks_of(ONTAP_SOURCE.render_derived("bench", fragments, derivation)))
     return {
         "wall": time.perf_counter() - start,
         "cpu": time.process_time() - cpu,

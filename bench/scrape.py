@@ -50,6 +50,7 @@ def synthetic_rows(series: int) -> list[tuple[str, ...]]:
 # -- ndo-exporter ------------------------------------------------------------------------------
 def serve_ours(series: int, churn: float, ready: Any, port_box: Any) -> None:
     from exporter.http import HttpServer, WebApp
+    from exporter.pipeline import Pipeline
     from exporter.publisher import Publisher
     from exporter.render.family import Family, MetricDef
     from exporter.sources import CollectorSpec, Derivation, SourceSpec
@@ -71,13 +72,14 @@ def serve_ours(series: int, churn: float, ready: Any, port_box: Any) -> None:
         kind="bench",
         collectors={"c": CollectorSpec("c", 60.0, "bench", lambda s, d: None, render)},
         open_session=lambda t, c: None,  # type: ignore[arg-type,return-value]
-        derive=lambda t, f: Derivation(),
+        derive=lambda t, f, j: Derivation(),
         render_derived=lambda t, f, x: [],
     )
     store = Store()
-    store.add_target("bench", spec, 3)
-    store.add_collector("bench", "c", 60.0)
-    store.record_success("bench", "c", object(), 0.1)
+    pipeline = Pipeline(store)  # what a collector job feeds the store through
+    pipeline.add_target("bench", spec, 3)
+    pipeline.add_collector("bench", "c", 60.0)
+    pipeline.record_success("bench", "c", object(), 0.1)
     publisher = Publisher(store)
     publisher.rebuild()
     publisher.start()
@@ -89,7 +91,7 @@ def serve_ours(series: int, churn: float, ready: Any, port_box: Any) -> None:
     while True:  # collections keep landing: each one renders 100k series and rebuilds the exposition
         time.sleep(churn if churn > 0 else 3600)
         if churn > 0:
-            store.record_success("bench", "c", object(), 0.1)
+            pipeline.record_success("bench", "c", object(), 0.1)
 
 
 # -- static server of the same bytes -------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The cross-target derive stage: steps that read the LATEST snapshots of several targets.
 
-A per-target derive (``SourceSpec.derive``, run by the store) sees one target's fragments. Some
-answers need several targets at once: the takeover blast radius joins every ONTAP cluster with
+A per-target derive step (exporter/derive.py ``target_step``, run by the collector job) sees one
+target's fragments. Some answers need several targets at once: the takeover blast radius joins every ONTAP cluster with
 every Hyper-V host. Such a step is data, a ``CrossStep``:
 
 * ``kinds``: the target kinds it reads; only their changes make it run again;
@@ -16,8 +16,9 @@ moments cost one join per pause, not 2,000), and only when an input it reads act
 the store as a snapshot of its own (``Store.put_cross``), which the publisher adds to /metrics.
 ``run_now()`` runs the steps synchronously (``ndo-exporter once``, tests).
 
-Issue 14's derive stage can adopt this as is: a step declares its inputs by kind and reads
-snapshots; it imports no source and no renderer of a source.
+A step is the same ``DeriveStep`` as a per-target one, with a wider input scope (exporter/derive.py);
+``TargetInputs`` and ``gather`` live there. This module only schedules: it imports no source and no
+renderer of a source.
 """
 
 from __future__ import annotations
@@ -25,19 +26,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from types import MappingProxyType
-from typing import Any, Literal
+from collections.abc import Sequence
+from dataclasses import replace
 
-from collectors.findings import Finding
+from exporter.derive import DeriveOutput, DeriveStep, InputState, TargetInputs, gather
 from exporter.render.exposition import chunks_of
 from exporter.render.family import Family, MetricDef
 from exporter.store import DERIVED, Snapshot, Store
 
 log = logging.getLogger(__name__)
 
-InputState = Literal["ok", "stale", "missing"]
 STEP_SUCCESS = MetricDef(
     "ndo_exporter_cross_step_success",
     "gauge",
@@ -49,83 +47,15 @@ STEP_SUCCESS = MetricDef(
 BUSY_FACTOR = 10.0  # wait at least this many times the last run's duration before the next run
 CROSS = "cross"  # the collector name of a cross-target step's snapshot
 
-
-@dataclass(frozen=True)
-class TargetInputs:
-    """One target's latest fragments, and per collector whether its data is fresh."""
-
-    name: str
-    kind: str
-    fragments: Mapping[str, Any]  # collector -> fragment; only collectors holding data
-    states: Mapping[str, InputState]  # every enabled collector
-    messages: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # why not ok
-
-    def problems(self, collectors: Sequence[str], state: InputState) -> tuple[str, ...]:
-        """``("files: timeout: no answer",)`` for each of ``collectors`` in ``state``.
-
-        A collector the target does not run (disabled) counts as missing: its facts are not there.
-        """
-        out = []
-        for c in collectors:
-            if self.states.get(c, "missing") == state:
-                message = self.messages.get(c, "")
-                out.append(f"{c}: {message}" if message else c)
-        return tuple(out)
-
-
-@dataclass(frozen=True)
-class CrossOutput:
-    families: list[Family]
-    findings: list[Finding]
-    result: Any = None  # the step's own result, for commands that print it (once --before-takeover)
-
-
-@dataclass(frozen=True)
-class CrossStep:
-    name: str
-    kinds: frozenset[str]
-    run: Callable[[Sequence[TargetInputs]], CrossOutput]
+# A cross-target step is a derive step (exporter/derive.py) whose inputs span several targets.
+CrossOutput = DeriveOutput
+CrossStep = DeriveStep
 
 
 def _success(step: str, ok: bool) -> Family:
     family = Family(STEP_SUCCESS)
     family.add([step], 1.0 if ok else 0.0)
     return family
-
-
-def _state(snap: Snapshot) -> tuple[InputState, str]:
-    if snap.fragment is None:
-        if snap.runs == 0:
-            return "missing", "not collected yet"
-        if snap.unsupported:
-            return "missing", f"unsupported: {snap.last_error_message}"
-        return "missing", f"{snap.last_error_reason or 'failed'}: {snap.last_error_message}".rstrip(": ")
-    if snap.stale:
-        return "stale", f"{snap.last_error_reason}: {snap.last_error_message}".rstrip(": ")
-    return "ok", ""
-
-
-def gather(store: Store, kinds: frozenset[str]) -> list[TargetInputs]:
-    """The latest snapshots of every target of ``kinds``, as step inputs."""
-    out = []
-    for name, kind in store.targets():
-        if kind not in kinds:
-            continue
-        fragments: dict[str, Any] = {}
-        states: dict[str, InputState] = {}
-        messages: dict[str, str] = {}
-        for snap in store.snapshots(name):
-            if snap.collector == DERIVED:
-                continue
-            state, message = _state(snap)
-            states[snap.collector] = state
-            if message:
-                messages[snap.collector] = message
-            if snap.fragment is not None:
-                fragments[snap.collector] = snap.fragment
-        out.append(TargetInputs(name, kind, MappingProxyType(fragments), MappingProxyType(states),
-                                MappingProxyType(messages)))
-    return out
 
 
 def _fingerprint(store: Store, kinds: frozenset[str]) -> tuple[tuple[str, str, int], ...]:
@@ -234,3 +164,6 @@ class CrossDeriver:
             pause = max(self._min_interval, BUSY_FACTOR * (time.monotonic() - start))
             if self._stopping.wait(pause):
                 return
+
+
+__all__ = ["CROSS", "CrossDeriver", "CrossOutput", "CrossStep", "InputState", "TargetInputs", "gather"]

@@ -29,7 +29,7 @@ from exporter.address import parse_address
 from exporter.render import hyperv as render
 from exporter.render.family import Family
 from exporter.secrets import resolve_password
-from exporter.sources import CollectorSpec, Derivation, SourceSpec
+from exporter.sources import NOTHING, CollectorSpec, Derivation, SourceSpec
 
 if TYPE_CHECKING:
     from exporter.config import TargetConfig
@@ -136,7 +136,7 @@ def _collect(session: HyperVSession, deadline: float) -> HyperVInventory:
     return session.poll(deadline)
 
 
-def derive(target: str, fragments: Mapping[str, Any]) -> Derivation:
+def derive(target: str, fragments: Mapping[str, Any], judged: Mapping[str, Any] = NOTHING) -> Derivation:
     inv = fragments.get("inventory")
     if not isinstance(inv, HyperVInventory):
         return Derivation()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from collectors.netguard import DEFAULT_MAX_BODY_BYTES
@@ -12,7 +12,7 @@ from collectors.ontap.collect import COLLECTORS
 from exporter.address import parse_address
 from exporter.render import ontap as render
 from exporter.secrets import resolve_password
-from exporter.sources import CollectorSpec, Derivation, SourceSpec
+from exporter.sources import NOTHING, CollectorSpec, Derivation, SourceSpec
 
 if TYPE_CHECKING:
     from exporter.config import TargetConfig
@@ -32,6 +32,12 @@ HELP = {
     "shares": "SMB share properties against the continuous-availability rules",
     "sessions": "SMB sessions counted by node, SVM, protocol, CA level and authentication",
     "files": "open SMB files counted by node, SVM, volume, share, CA and reconnected state",
+}
+# What a collector's facts say on their own, judged once when they arrive; its renderer draws it.
+ASSESS: dict[str, Callable[[str, Any], Any]] = {
+    "health": checks.assess_health,
+    "nodes": checks.assess_nodes,
+    "shares": checks.assess_shares,
 }
 
 
@@ -106,8 +112,9 @@ def open_session(target: TargetConfig, collector: str) -> _LazyClient:
     return _LazyClient(target, collector)
 
 
-def derive(target: str, fragments: Mapping[str, Any]) -> Derivation:
-    assessment = checks.assess(target, fragments)
+def derive(target: str, fragments: Mapping[str, Any], judged: Mapping[str, Any] = NOTHING) -> Derivation:
+    """``judged``: the collectors' own assessments of their fragments (``assess`` below), reused."""
+    assessment = checks.assess(target, fragments, judged)
     return Derivation(assessment.findings, assessment)
 
 
@@ -120,6 +127,7 @@ ONTAP_SOURCE = SourceSpec(
             help=HELP[name],
             collect=_wrap(name),
             render=render.RENDERERS[name],
+            assess=ASSESS.get(name),
         )
         for name in COLLECTORS
     },

@@ -1,4 +1,5 @@
-"""Runs every enabled target x collector on its own interval and records the outcome in the store.
+"""Runs every enabled target x collector on its own interval; each outcome goes through the job's
+pipeline (exporter/pipeline.py: render -> store.put -> derive).
 
 One APScheduler job per target x collector (``coalesce``, ~10% jitter, first runs spread over the
 first seconds so N targets do not hit their clusters in the same instant).
@@ -42,6 +43,7 @@ from collectors import netguard
 from collectors.errors import CollectionError, UnsupportedError
 from exporter import runlog, sources
 from exporter.config import Config, TargetConfig
+from exporter.pipeline import Pipeline
 from exporter.secrets import password_fingerprint, password_refused
 from exporter.sharding import owned_targets
 from exporter.sources import Session, SourceSpec
@@ -77,13 +79,14 @@ class CollectorJob:
     """One target x collector: its session and the run logic. Runs are never concurrent."""
 
     def __init__(
-        self, target: TargetConfig, spec: SourceSpec, collector: str, interval: float, store: Store
+        self, target: TargetConfig, spec: SourceSpec, collector: str, interval: float, pipeline: Pipeline
     ) -> None:
         self.target = target
         self.spec = spec
         self.collector = collector
         self.interval = interval
-        self.store = store
+        self.pipeline = pipeline  # render -> store.put -> derive, after each run
+        self.store = pipeline.store
         self._session: Session | None = None
         self._session_password: bytes | None = None  # fingerprint the session was opened with
         self._current: _Run | None = None  # the last run started (alive, finished or abandoned)
@@ -212,10 +215,10 @@ class CollectorJob:
         name, collector = self.target.name, self.collector
         if error is None:
             log.debug("%s: collected in %.3fs", self.id, duration)
-            self.store.record_success(name, collector, value, duration)
+            self.pipeline.record_success(name, collector, value, duration)
         elif isinstance(error, UnsupportedError):
             log.info("%s: unsupported by this target: %s", self.id, error.message)
-            self.store.record_unsupported(name, collector, error.message, duration)
+            self.pipeline.record_unsupported(name, collector, error.message, duration)
         elif isinstance(error, CollectionError):
             if error.reason == "auth":
                 password_refused(self.target)  # a cached command output is run again next time
@@ -229,7 +232,7 @@ class CollectorJob:
 
     def _fail(self, reason: str, message: str, duration: float) -> None:
         log.warning("%s: collection failed [%s] %s", self.id, reason, message)
-        self.store.record_failure(self.target.name, self.collector, reason, message, duration)
+        self.pipeline.record_failure(self.target.name, self.collector, reason, message, duration)
 
     def close(self) -> None:
         """Close the session unless a run is using it (that run closes it when it ends)."""
@@ -255,12 +258,13 @@ def build_jobs(config: Config, store: Store, *, all_targets: bool = False) -> li
     collectors in the store; one job each."""
     jobs: list[CollectorJob] = []
     registry = sources.registry()
+    pipeline = Pipeline(store)
     for target in config.targets if all_targets else owned_targets(config):
         spec = registry[target.kind]
-        store.add_target(target.name, spec, target.stale_after_cycles)
+        pipeline.add_target(target.name, spec, target.stale_after_cycles)
         for collector, interval in sources.enabled_collectors(target).items():
-            store.add_collector(target.name, collector, interval)
-            jobs.append(CollectorJob(target, spec, collector, interval, store))
+            pipeline.add_collector(target.name, collector, interval)
+            jobs.append(CollectorJob(target, spec, collector, interval, pipeline))
     return jobs
 
 

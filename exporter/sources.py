@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from collectors.findings import Finding
@@ -19,6 +20,9 @@ from exporter.render.family import Family
 
 if TYPE_CHECKING:
     from exporter.config import TargetConfig
+
+
+NOTHING: Mapping[str, Any] = MappingProxyType({})  # no collector assessments (a derive's default)
 
 
 class Session(Protocol):
@@ -35,8 +39,13 @@ class CollectorSpec:
     # (session, deadline as time.monotonic() value) -> immutable facts fragment.
     # Raises collectors.errors.CollectionError (UnsupportedError for version gaps).
     collect: Callable[[Any, float], Any]
-    # (target name, fragment) -> metric families. Pure.
+    # (target name, fragment, or its assessment when ``assess`` is declared) -> metric families.
+    # Pure; draws what it is given and never calls a rule.
     render: Callable[[str, Any], list[Family]]
+    # (target name, fragment) -> what the collector's own rules make of the fragment alone (e.g. ONTAP
+    # HA readiness from ``nodes``), computed once when the fragment arrives (exporter/pipeline.py):
+    # ``render`` draws it and the target's derive step reuses it. None: render gets the fragment.
+    assess: Callable[[str, Any], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -58,9 +67,10 @@ class SourceSpec:
     collectors: Mapping[str, CollectorSpec]
     # (target config, collector name) -> Session. Does no I/O.
     open_session: Callable[[TargetConfig, str], Session]
-    # (target name, latest fragments by collector name: only collectors holding data) -> Derivation.
-    # The only place checks run for the target; the store calls it once per change.
-    derive: Callable[[str, Mapping[str, Any]], Derivation]
+    # (target name, latest fragments by collector name: only collectors holding data, the
+    # collectors' own assessments of them) -> Derivation. The only place the target's
+    # cross-collector checks run; the derive stage (exporter/derive.py) calls it once per change.
+    derive: Callable[[str, Mapping[str, Any], Mapping[str, Any]], Derivation]
     # (target name, latest fragments, derivation) -> metric families of the derived conditions.
     # Renders the derivation's assessment and findings; never calls a check.
     render_derived: Callable[[str, Mapping[str, Any], Derivation], list[Family]]

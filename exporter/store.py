@@ -1,15 +1,16 @@
 """The latest result of every target x collector, as immutable snapshots swapped atomically.
 
-A collector run ends in ``record_success`` / ``record_unsupported`` / ``record_failure``. The store
-renders the fragment into sample bytes right there (in the collector's thread, off the scrape
-path), swaps the new snapshot in, then recomputes the target's derived snapshot (findings across
-collectors) from the fragments it now holds, and finally tells its listener that something
-changed so the exposition can be rebuilt.
+The store only holds. A collector job (exporter/pipeline.py) collects, renders the fragment into
+sample bytes and hands the result over with ``put_success`` / ``put_unsupported`` /
+``put_failure``; the derive stage (exporter/derive.py) reads the latest snapshots and puts its
+results back with ``put_derived`` (one target) or ``put_cross`` (several targets). The store
+imports no renderer and no source: it never renders, never runs a check and never collects, so a
+reader (a scrape, the status page) can only ever get what is already there.
 
 Staleness: a failing collector keeps its last good data, flagged ``stale``, for
 ``stale_after_cycles`` consecutive failures; on the next failure the data is dropped and its
 series vanish from the exposition (Prometheus then marks them stale). Readers get snapshots,
-never locks: a scrape cannot block on a collection.
+never locks held across work: a scrape cannot block on a collection.
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ from typing import Any
 
 from collectors.findings import Finding
 from exporter.logging import redact
-from exporter.render.exposition import Chunk, chunks_of
-from exporter.sources import Derivation, SourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,12 @@ class Snapshot:
     collector: str
     interval: float | None = None  # None for the derived pseudo-collector
     fragment: Any = None  # the collector's immutable facts; None when no (more) data
-    chunks: tuple[Chunk, ...] = ()  # pre-rendered sample bytes of the fragment's families
+    # What the collector's own rules made of the fragment (CollectorSpec.assess), computed once when
+    # it arrived; the derive stage reads it instead of judging the fragment again. None: nothing.
+    assessment: Any = None
+    # Pre-rendered sample bytes of the fragment's families (exporter.render.exposition.Chunk, each
+    # with a ``series`` count). Opaque here: the store never renders.
+    chunks: tuple[Any, ...] = ()
     series: int = 0
     runs: int = 0  # finished runs (success or failure); 0 = pending
     last_success: float | None = None  # unix time
@@ -59,7 +63,8 @@ class Snapshot:
         return self.runs > 0 and self.last_error_reason is None
 
 
-def _count_error(snap: Snapshot, reason: str) -> Mapping[str, int]:
+def count_error(snap: Snapshot, reason: str) -> Mapping[str, int]:
+    """``snap.errors_total`` with one more ``reason`` (a new immutable mapping)."""
     counts = dict(snap.errors_total)
     counts[reason] = counts.get(reason, 0) + 1
     return MappingProxyType(counts)
@@ -68,11 +73,11 @@ def _count_error(snap: Snapshot, reason: str) -> Mapping[str, int]:
 @dataclass
 class _Target:
     name: str
-    spec: SourceSpec
+    kind: str
     stale_after_cycles: int
     collectors: dict[str, Snapshot] = field(default_factory=dict)
     derived: Snapshot | None = None
-    # Serialises update + derive of one target, so a slower update never overwrites a newer derive.
+    # Guards the swap of one target's snapshots, so ``snapshots()`` is a consistent view.
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -81,8 +86,7 @@ class Store:
 
     def __init__(self, on_change: Callable[[], None] | None = None) -> None:
         self._targets: dict[str, _Target] = {}
-        # Cross-target steps' results (exporter/crossderive.py), by step name. The store only holds
-        # them: the step runs in its own thread over snapshots it reads from here.
+        # Cross-target steps' results (exporter/crossderive.py), by step name.
         self._cross: dict[str, Snapshot] = {}
         self._on_change = on_change
         self._lock = threading.Lock()
@@ -92,9 +96,9 @@ class Store:
 
     # -- registration ------------------------------------------------------------------------
 
-    def add_target(self, name: str, spec: SourceSpec, stale_after_cycles: int) -> None:
+    def add_target(self, name: str, kind: str, stale_after_cycles: int) -> None:
         with self._lock:
-            self._targets[name] = _Target(name, spec, stale_after_cycles)
+            self._targets[name] = _Target(name, kind, stale_after_cycles)
 
     def add_collector(self, target: str, collector: str, interval: float) -> None:
         t = self._targets[target]
@@ -105,12 +109,12 @@ class Store:
 
     def targets(self) -> list[tuple[str, str]]:
         """(name, kind) of every target, in configuration order."""
-        return [(t.name, t.spec.kind) for t in list(self._targets.values())]
+        return [(t.name, t.kind) for t in list(self._targets.values())]
 
     def snapshots(self, target: str) -> list[Snapshot]:
         """The collectors' snapshots of a target, then its derived snapshot if one was computed."""
         t = self._targets[target]
-        with t.lock:  # a consistent view: the derived snapshot matches the collectors' data
+        with t.lock:
             out = list(t.collectors.values())
             if t.derived is not None:
                 out.append(t.derived)
@@ -136,11 +140,6 @@ class Store:
         """The latest result of every cross-target step (exporter/crossderive.py)."""
         return list(self._cross.values())
 
-    def put_cross(self, snapshot: Snapshot) -> None:
-        """Swap in a cross-target step's result (keyed by ``snapshot.target``, the step name)."""
-        self._cross[snapshot.target] = snapshot
-        self._changed()
-
     def pending(self) -> list[tuple[str, str]]:
         """(target, collector) pairs whose first run has not finished yet."""
         return [
@@ -154,23 +153,28 @@ class Store:
         return not self.pending()
 
     # -- writes ------------------------------------------------------------------------------
+    # ``notify=False`` lets the job put a collector's result and its target's derived snapshot
+    # and tell the listeners once, after both landed (exporter/pipeline.py).
 
-    def record_success(self, target: str, collector: str, fragment: Any, duration: float) -> None:
+    def put_success(
+        self,
+        target: str,
+        collector: str,
+        fragment: Any,
+        chunks: tuple[Any, ...],
+        duration: float,
+        *,
+        assessment: Any = None,
+        notify: bool = True,
+    ) -> None:
         t = self._targets[target]
-        try:
-            families = t.spec.collectors[collector].render(target, fragment)
-            chunks = chunks_of(families)
-        except Exception as exc:  # a renderer bug must not take down the target or the scrape
-            log.exception("target %s collector %s: rendering failed", target, collector)
-            message = f"render failed: {type(exc).__name__}: {exc}"
-            self.record_failure(target, collector, "internal", message, duration)
-            return
         now = time.time()
         with t.lock:
             prev = t.collectors[collector]
             t.collectors[collector] = replace(
                 prev,
                 fragment=fragment,
+                assessment=assessment,
                 chunks=chunks,
                 series=sum(c.series for c in chunks),
                 runs=prev.runs + 1,
@@ -183,10 +187,12 @@ class Store:
                 unsupported=False,
                 finished_at=now,
             )
-            self._derive(t)
-        self._changed()
+        if notify:
+            self.changed()
 
-    def record_unsupported(self, target: str, collector: str, message: str, duration: float) -> None:
+    def put_unsupported(
+        self, target: str, collector: str, message: str, duration: float, *, notify: bool = True
+    ) -> None:
         """The target cannot answer this collector: a success without data, flagged unsupported."""
         t = self._targets[target]
         now = time.time()
@@ -195,6 +201,7 @@ class Store:
             t.collectors[collector] = replace(
                 prev,
                 fragment=None,
+                assessment=None,
                 chunks=(),
                 series=0,
                 runs=prev.runs + 1,
@@ -207,10 +214,12 @@ class Store:
                 unsupported=True,
                 finished_at=now,
             )
-            self._derive(t)
-        self._changed()
+        if notify:
+            self.changed()
 
-    def record_failure(self, target: str, collector: str, reason: str, message: str, duration: float) -> None:
+    def put_failure(
+        self, target: str, collector: str, reason: str, message: str, duration: float, *, notify: bool = True
+    ) -> None:
         # Messages reach the status page and `once`: scrub any registered secret (defence in depth).
         message = redact(message)
         t = self._targets[target]
@@ -227,6 +236,7 @@ class Store:
             t.collectors[collector] = replace(
                 prev,
                 fragment=prev.fragment if keep else None,
+                assessment=prev.assessment if keep else None,
                 chunks=prev.chunks if keep else (),
                 series=prev.series if keep else 0,
                 runs=prev.runs + 1,
@@ -236,55 +246,31 @@ class Store:
                 consecutive_failures=failures,
                 stale=keep,
                 unsupported=False,
-                errors_total=_count_error(prev, reason),
+                errors_total=count_error(prev, reason),
                 finished_at=now,
             )
-            self._derive(t)
-        self._changed()
+        if notify:
+            self.changed()
 
-    # -- internals ---------------------------------------------------------------------------
+    def derived(self, target: str) -> Snapshot:
+        """The target's derived snapshot (an empty one before the first derive)."""
+        return self._targets[target].derived or Snapshot(target, DERIVED)
 
-    def _derive(self, t: _Target) -> None:
-        """Recompute the target's findings over the fragments it holds now (caller holds t.lock)."""
-        fragments = {c: s.fragment for c, s in t.collectors.items() if s.fragment is not None}
-        prev = t.derived or Snapshot(t.name, DERIVED)
-        start = time.monotonic()
-        try:
-            derivation = t.spec.derive(t.name, fragments) if fragments else Derivation()
-            chunks = chunks_of(t.spec.render_derived(t.name, fragments, derivation)) if fragments else ()
-        except Exception as exc:
-            log.exception("target %s: deriving findings failed", t.name)
-            t.derived = replace(
-                prev,
-                fragment=None,
-                chunks=(),
-                series=0,
-                findings=(),
-                runs=prev.runs + 1,
-                last_duration=time.monotonic() - start,
-                last_error_reason="internal",
-                last_error_message=f"derive failed: {type(exc).__name__}: {exc}",
-                consecutive_failures=prev.consecutive_failures + 1,
-                errors_total=_count_error(prev, "internal"),
-                finished_at=time.time(),
-            )
-            return
-        now = time.time()
-        t.derived = replace(
-            prev,
-            chunks=chunks,
-            series=sum(c.series for c in chunks),
-            findings=tuple(derivation.findings),
-            runs=prev.runs + 1,
-            last_success=now,
-            last_duration=time.monotonic() - start,
-            last_error_reason=None,
-            last_error_message="",
-            consecutive_failures=0,
-            finished_at=now,
-        )
+    def put_derived(self, snapshot: Snapshot, *, notify: bool = True) -> None:
+        """Swap in a target's derived snapshot (findings across its collectors)."""
+        t = self._targets[snapshot.target]
+        with t.lock:
+            t.derived = snapshot
+        if notify:
+            self.changed()
 
-    def _changed(self) -> None:
+    def put_cross(self, snapshot: Snapshot) -> None:
+        """Swap in a cross-target step's result (keyed by ``snapshot.target``, the step name)."""
+        self._cross[snapshot.target] = snapshot
+        self.changed()
+
+    def changed(self) -> None:
+        """Tell the listener (publisher, cross-target deriver) that something changed."""
         listener = self._on_change
         if listener is not None:
             try:

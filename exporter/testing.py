@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from collectors.findings import Finding
 from exporter.render.family import Family, MetricDef
 from exporter.secrets import resolve_password
-from exporter.sources import CollectorSpec, Derivation, SourceSpec
+from exporter.sources import NOTHING, CollectorSpec, Derivation, SourceSpec
 
 if TYPE_CHECKING:
     from exporter.config import TargetConfig
@@ -123,7 +123,7 @@ class FakeSource:
         return [value, events]
 
     @staticmethod
-    def _derive(target: str, fragments: Mapping[str, Any]) -> Derivation:
+    def _derive(target: str, fragments: Mapping[str, Any], judged: Mapping[str, Any] = NOTHING) -> Derivation:
         return Derivation(tuple([
             Finding(
                 check="FakeValueTooHigh", severity="warning", target=target,

@@ -26,7 +26,7 @@ from exporter.address import parse_address
 from exporter.render import vsphere as render
 from exporter.render.family import Family
 from exporter.secrets import resolve_password
-from exporter.sources import CollectorSpec, Derivation, SourceSpec
+from exporter.sources import NOTHING, CollectorSpec, Derivation, SourceSpec
 
 if TYPE_CHECKING:
     from exporter.config import TargetConfig
@@ -132,7 +132,7 @@ def open_session(target: TargetConfig, collector: str) -> VsphereSession:
     return VsphereSession(target)
 
 
-def derive(target: str, fragments: Mapping[str, Any]) -> Derivation:
+def derive(target: str, fragments: Mapping[str, Any], judged: Mapping[str, Any] = NOTHING) -> Derivation:
     inv = fragments.get(INVENTORY)
     return Derivation(tuple(hv.derive(target, inv.facts))) if isinstance(inv, VsphereInventory) else Derivation()
 

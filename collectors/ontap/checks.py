@@ -17,8 +17,8 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from collectors.findings import Finding
@@ -27,6 +27,7 @@ from collectors.ontap.facts import (
     FilesFacts,
     HealthAlert,
     HealthFacts,
+    HealthPolicy,
     LifsFacts,
     NodeFact,
     NodesFacts,
@@ -814,7 +815,66 @@ def health_findings(target: str, health: HealthFacts) -> list[Finding]:
 
 
 # ---------------------------------------------------------------------------------------------
-# All together
+# What one collector's facts say on their own: judged once when the fragment arrives
+# (CollectorSpec.assess), drawn by its renderer, reused by ``assess`` below.
+
+
+@dataclass(frozen=True)
+class NodesAssessment:
+    facts: NodesFacts
+    taken_over: Mapping[str, str]  # taken-over node -> the partner holding its storage
+    readiness: Mapping[str, HaReadiness]
+
+
+def assess_nodes(target: str, nodes: NodesFacts) -> NodesAssessment:
+    taken_over = taken_over_nodes(nodes)
+    return NodesAssessment(nodes, taken_over, ha_readiness(nodes, taken_over=taken_over))
+
+
+@dataclass(frozen=True)
+class ShareVerdict:
+    judged: bool  # judged against the CA rules (CA on, or declared in ca_shares)
+    requirements: Mapping[str, bool | None]  # empty when not judged
+
+
+@dataclass(frozen=True)
+class SharesAssessment:
+    facts: SharesFacts
+    verdicts: tuple[ShareVerdict, ...]  # one per ``facts.shares``, same order
+
+
+def assess_shares(target: str, shares: SharesFacts) -> SharesAssessment:
+    verdicts = []
+    for share in shares.shares:
+        judged = share_is_judged(share, shares.ca_share_patterns)
+        verdicts.append(ShareVerdict(judged, share_requirements(share) if judged else {}))
+    return SharesAssessment(shares, tuple(verdicts))
+
+
+@dataclass(frozen=True)
+class HealthAssessment:
+    facts: HealthFacts
+    cifs_ndo_policies: tuple[HealthPolicy, ...]  # node-connect policies raising a CIFS-NDO alert, state known
+
+
+def assess_health(target: str, health: HealthFacts) -> HealthAssessment:
+    return HealthAssessment(
+        health, tuple(p for p in health.policies if p.enabled is not None and is_cifs_ndo_policy(p.alert_id, p.policy))
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# All together: the facts each collector produces, the checks as data, one assessment per change
+
+# Collector -> the facts type its fragment is (collectors/ontap/collect.py).
+FACTS: Mapping[str, type] = {
+    "health": HealthFacts,
+    "nodes": NodesFacts,
+    "lifs": LifsFacts,
+    "shares": SharesFacts,
+    "sessions": SessionsFacts,
+    "files": FilesFacts,
+}
 
 
 def ca_share_patterns(fragments: Mapping[str, Any]) -> tuple[str, ...]:
@@ -845,16 +905,98 @@ class OntapAssessment:
     # Active, unsuppressed NoStandbyLifCifsNdo_Alert of ONTAP's own health monitor -> the SVM it names.
     standby_alert_svms: tuple[tuple[HealthAlert, str], ...]
     findings: tuple[Finding, ...]
+    shares: SharesFacts | None = None
+    sessions: SessionsFacts | None = None
+    patterns: tuple[str, ...] = ()
+    # Each exported condition (``Check.condition``) -> whether every collector it needs holds data.
+    conditions: tuple[tuple[str, bool], ...] = ()
 
     @property
     def ha_inputs_complete(self) -> bool:
         """HaNotReadyCifsNdo can be judged: nodes and files are there."""
-        return self.ca_by_owner is not None
+        return dict(self.conditions).get("HaNotReadyCifsNdo", False)
 
     @property
     def standby_inputs_complete(self) -> bool:
         """NoStandbyLifCifsNdo can be judged: nodes, lifs and files are there."""
-        return self.coverage is not None
+        return dict(self.conditions).get("NoStandbyLifCifsNdo", False)
+
+
+def _need(value: Any) -> Any:
+    """A fact a check declared it needs (``Check.needs`` guarantees it is there)."""
+    assert value is not None
+    return value
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check as data: what it emits, the collectors whose facts it needs, how it judges.
+
+    ``emits``: (check name, severity) of its findings; the names are a contract (alerts, runbooks);
+    "ontap" = ONTAP's own perceived severity. ``judge`` reads the assessment (every shared value
+    already computed) and runs only when every collector in ``needs`` holds data. ``condition``:
+    also exported as ``ndo_ontap_derivation_inputs_complete{condition=<name>}`` (0 = unknown).
+    """
+
+    name: str
+    emits: tuple[tuple[str, str], ...]
+    needs: tuple[str, ...]
+    judge: Callable[[str, OntapAssessment], list[Finding]]
+    condition: bool = False
+
+
+# In the order their findings are reported.
+CHECKS: tuple[Check, ...] = (
+    Check(
+        "health",
+        (("OntapCifsNdoHealthDegraded", "ontap"), ("OntapHealthMonitorNotInitialized", "warning"),
+         ("OntapCifsNdoPolicyDisabled", "warning"), ("OntapHealthAlert", "ontap")),
+        ("health",),
+        lambda t, a: health_findings(t, _need(a.health)),
+    ),
+    Check(
+        "HaTakeoverInProgress", (("HaTakeoverInProgress", "warning"),), ("nodes",),
+        lambda t, a: takeover_findings(t, _need(a.nodes), a.lifs, taken_over=a.taken_over),
+    ),
+    Check(
+        "HaNotReadyCifsNdo", (("HaNotReadyCifsNdo", "critical"),), ("nodes", "files"),
+        lambda t, a: ha_not_ready_cifs_ndo(
+            t, _need(a.nodes), _need(a.files), readiness=a.readiness, ca_files=a.ca_by_owner
+        ),
+        condition=True,
+    ),
+    Check(
+        "NoStandbyLifCifsNdo", (("NoStandbyLifCifsNdo", "warning"),), ("nodes", "lifs", "files"),
+        lambda t, a: no_standby_lif_cifs_ndo(
+            t, _need(a.nodes), _need(a.lifs), _need(a.files), coverage=a.coverage, taken_over=a.taken_over
+        ),
+        condition=True,
+    ),
+    Check(
+        "lifs", (("LifNotHome", "warning"), ("LifHomePortDown", "warning")), ("lifs",),
+        lambda t, a: lif_findings(t, _need(a.lifs), a.taken_over),
+    ),
+    Check(
+        "SvmNodeWithoutDataLif", (("SvmNodeWithoutDataLif", "warning"),), ("nodes", "lifs"),
+        lambda t, a: svm_node_without_data_lif(
+            t, _need(a.nodes), _need(a.lifs), lifs_up=a.svm_node_lifs_up, taken_over=a.taken_over
+        ),
+    ),
+    Check(
+        "CifsShareNotCaReady", (("CifsShareNotCaReady", "warning"),), ("shares",),
+        lambda t, a: share_findings(t, _need(a.shares), a.patterns),
+    ),
+    Check(
+        "CifsSessionNotContinuouslyAvailable", (("CifsSessionNotContinuouslyAvailable", "warning"),),
+        ("shares", "sessions"),
+        lambda t, a: session_findings(t, _need(a.sessions), _need(a.shares), a.patterns),
+    ),
+    Check(
+        "CifsOpenFilesNotContinuouslyAvailable", (("CifsOpenFilesNotContinuouslyAvailable", "warning"),),
+        ("shares", "files"),
+        lambda t, a: file_findings(t, _need(a.files), _need(a.shares), a.patterns),
+    ),
+)
 
 
 def _cluster(fragments: Mapping[str, Any]) -> ClusterInfo | None:
@@ -879,20 +1021,29 @@ def _standby_alert_svms(
     )
 
 
-def assess(target: str, fragments: Mapping[str, Any]) -> OntapAssessment:
+def present_facts(fragments: Mapping[str, Any]) -> dict[str, Any]:
+    """The fragments that hold the facts their collector declares (``FACTS``); others are absent."""
+    return {name: f for name, f in fragments.items() if name in FACTS and isinstance(f, FACTS[name])}
+
+
+_NO_JUDGEMENTS: Mapping[str, Any] = {}
+
+
+def assess(target: str, fragments: Mapping[str, Any], judged: Mapping[str, Any] = _NO_JUDGEMENTS) -> OntapAssessment:
     """Every derived value and every finding the present fragments allow; a check whose inputs are
-    missing is skipped. Each shared value (HA readiness, takeovers, CA files per owner, standby
-    coverage, LIFs per SVM x node) is computed once and handed to the checks that need it."""
-    raw = {k: fragments.get(k) for k in ("nodes", "lifs", "shares", "sessions", "files", "health")}
-    nodes = raw["nodes"] if isinstance(raw["nodes"], NodesFacts) else None
-    lifs = raw["lifs"] if isinstance(raw["lifs"], LifsFacts) else None
-    shares = raw["shares"] if isinstance(raw["shares"], SharesFacts) else None
-    sessions = raw["sessions"] if isinstance(raw["sessions"], SessionsFacts) else None
-    files = raw["files"] if isinstance(raw["files"], FilesFacts) else None
-    health = raw["health"] if isinstance(raw["health"], HealthFacts) else None
-    patterns = ca_share_patterns(fragments)
-    taken_over = taken_over_nodes(nodes) if nodes is not None else {}
-    readiness = ha_readiness(nodes, taken_over=taken_over) if nodes is not None else {}
+    missing (``Check.needs``) is skipped. Each shared value (HA readiness, takeovers, CA files per
+    owner, standby coverage, LIFs per SVM x node) is computed once and handed to the checks that
+    need it; ``judged`` are the collectors' own assessments (``assess_nodes``), reused as they are."""
+    facts = present_facts(fragments)
+    nodes: NodesFacts | None = facts.get("nodes")
+    lifs: LifsFacts | None = facts.get("lifs")
+    files: FilesFacts | None = facts.get("files")
+    health: HealthFacts | None = facts.get("health")
+    nodes_a = judged.get("nodes")
+    if nodes is not None and not (isinstance(nodes_a, NodesAssessment) and nodes_a.facts is nodes):
+        nodes_a = assess_nodes(target, nodes)
+    taken_over = nodes_a.taken_over if isinstance(nodes_a, NodesAssessment) else {}
+    readiness = nodes_a.readiness if isinstance(nodes_a, NodesAssessment) else {}
     ca_by_owner = ca_files_by_owner(nodes, files) if nodes is not None and files is not None else None
     coverage = (
         tuple(standby_coverage(nodes, lifs, files, readiness=readiness))
@@ -901,26 +1052,7 @@ def assess(target: str, fragments: Mapping[str, Any]) -> OntapAssessment:
     )
     svms = tuple(smb_svms(lifs)) if lifs is not None else ()
     lifs_up = svm_node_lifs_up(nodes, lifs, svms=svms) if nodes is not None and lifs is not None else None
-    out: list[Finding] = []
-    if health is not None:
-        out += health_findings(target, health)
-    if nodes is not None:
-        out += takeover_findings(target, nodes, lifs, taken_over=taken_over)
-    if nodes is not None and files is not None:
-        out += ha_not_ready_cifs_ndo(target, nodes, files, readiness=readiness, ca_files=ca_by_owner)
-    if nodes is not None and lifs is not None and files is not None:
-        out += no_standby_lif_cifs_ndo(target, nodes, lifs, files, coverage=coverage, taken_over=taken_over)
-    if lifs is not None:
-        out += lif_findings(target, lifs, taken_over)
-    if nodes is not None and lifs is not None:
-        out += svm_node_without_data_lif(target, nodes, lifs, lifs_up=lifs_up, taken_over=taken_over)
-    if shares is not None:
-        out += share_findings(target, shares, patterns)
-        if sessions is not None:
-            out += session_findings(target, sessions, shares, patterns)
-        if files is not None:
-            out += file_findings(target, files, shares, patterns)
-    return OntapAssessment(
+    base = OntapAssessment(
         cluster=_cluster(fragments),
         nodes=nodes,
         lifs=lifs,
@@ -933,8 +1065,17 @@ def assess(target: str, fragments: Mapping[str, Any]) -> OntapAssessment:
         smb_svms=svms,
         svm_node_lifs_up=lifs_up,
         standby_alert_svms=_standby_alert_svms(health, nodes, lifs) if health is not None else (),
-        findings=tuple(out),
+        findings=(),
+        shares=facts.get("shares"),
+        sessions=facts.get("sessions"),
+        patterns=ca_share_patterns(fragments),
+        conditions=tuple((c.name, all(n in facts for n in c.needs)) for c in CHECKS if c.condition),
     )
+    out: list[Finding] = []
+    for check in CHECKS:
+        if all(n in facts for n in check.needs):
+            out += check.judge(target, base)
+    return replace(base, findings=tuple(out))
 
 
 def derive(target: str, fragments: Mapping[str, Any]) -> list[Finding]:

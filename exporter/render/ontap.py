@@ -1,5 +1,8 @@
 """ONTAP facts and findings -> metric families (``ndo_ontap_*``).
 
+Renderers draw facts and what the rules made of them (the assessments of collectors/ontap/checks.py,
+computed once by the derive stage or the collector job); they never call a rule.
+
 Conventions (docs/design-notes.md, "Metric conventions"): every series carries ``cluster`` (the configured target name),
 enums are StateSet-style ``{state="..."} 0|1``, identity/metadata lives in ``_info`` series, and
 per-session/per-file detail is only ever counts by low-cardinality keys.
@@ -11,15 +14,12 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from collectors.ontap import checks
+from collectors.ontap.checks import HealthAssessment, NodesAssessment, OntapAssessment, SharesAssessment
 from collectors.ontap.facts import (
     HEALTH_PARTS,
     FilesFacts,
-    HealthFacts,
     LifsFacts,
-    NodesFacts,
     SessionsFacts,
-    SharesFacts,
 )
 from exporter.render.family import Family, MetricDef
 from exporter.sources import Derivation
@@ -311,7 +311,8 @@ def _b(v: bool | None) -> float:
     return 1.0 if v else 0.0
 
 
-def render_health(target: str, facts: HealthFacts) -> list[Family]:
+def render_health(target: str, judged: HealthAssessment) -> list[Family]:
+    facts = judged.facts
     parts = Family(HEALTH_PART_OK)
     for part in HEALTH_PARTS:
         parts.add([target, part], _b(facts.known(part)))
@@ -339,17 +340,16 @@ def render_health(target: str, facts: HealthFacts) -> list[Family]:
         alert.add([target, a.node, a.monitor, a.alert_id, a.alerting_resource, a.subsystem, a.perceived_severity], 1)
         alert_info.add([target, a.node, a.alert_id, a.alerting_resource, a.probable_cause, a.corrective_action], 1)
     policies = Family(HEALTH_POLICY_ENABLED)
-    for p in facts.policies:
-        if p.enabled is not None and checks.is_cifs_ndo_policy(p.alert_id, p.policy):
-            policies.add([target, p.node, p.monitor, p.policy, p.alert_id], _b(p.enabled))
+    for p in judged.cifs_ndo_policies:
+        policies.add([target, p.node, p.monitor, p.policy, p.alert_id], _b(p.enabled))
     return [parts, status, sub_status, sub_init, sub_out, sub_sup, mon_init, mon_sub, alert, alert_info, policies]
 
 
-def render_nodes(target: str, facts: NodesFacts) -> list[Family]:
+def render_nodes(target: str, judged: NodesAssessment) -> list[Family]:
+    facts, readiness, taken_over = judged.facts, judged.readiness, judged.taken_over
     state, enabled, partner = Family(NODE_STATE), Family(HA_ENABLED), Family(HA_PARTNER)
     takeover, giveback = Family(HA_TAKEOVER_STATE), Family(HA_GIVEBACK_STATE)
     interconnect, possible, ready = Family(HA_INTERCONNECT_UP), Family(HA_TAKEOVER_POSSIBLE), Family(HA_READY)
-    readiness = checks.ha_readiness(facts)
     for n in facts.nodes:
         _stateset(state, [target, n.name], NODE_STATES, n.state)
         if n.ha.enabled is not None:
@@ -365,7 +365,7 @@ def render_nodes(target: str, facts: NodesFacts) -> list[Family]:
         if n.ha.takeover_possible is not None:
             possible.add([target, n.name], _b(n.ha.takeover_possible))
         ready.add([target, n.name], _b(readiness[n.name].ready))
-    taken, taken_over = Family(NODE_TAKEN_OVER), checks.taken_over_nodes(facts)
+    taken = Family(NODE_TAKEN_OVER)
     for n in facts.nodes:
         by = taken_over.get(n.name, n.ha.partners[0] if n.ha.partners else "")
         taken.add([target, n.name, by], _b(n.name in taken_over))
@@ -414,10 +414,11 @@ _SHARE_PROPERTIES: tuple[tuple[str, Callable[[Any], bool | None]], ...] = (
 )
 
 
-def render_shares(target: str, facts: SharesFacts) -> list[Family]:
+def render_shares(target: str, assessed: SharesAssessment) -> list[Family]:
+    facts = assessed.facts
     info, prop, offline = Family(SHARE_INFO), Family(SHARE_PROPERTY), Family(SHARE_OFFLINE)
     judged, req, ready = Family(SHARE_CA_JUDGED), Family(SHARE_REQUIREMENT), Family(SHARE_CA_READY)
-    for s in facts.shares:
+    for s, verdict in zip(facts.shares, assessed.verdicts, strict=True):
         key = [target, s.svm, s.name]
         info.add([*key, s.volume, s.path], 1)
         for name, getter in _SHARE_PROPERTIES:
@@ -426,10 +427,9 @@ def render_shares(target: str, facts: SharesFacts) -> list[Family]:
                 prop.add([*key, name], _b(value))
         if s.offline_files is not None:
             _stateset(offline, key, OFFLINE_FILES_MODES, s.offline_files)
-        is_judged = checks.share_is_judged(s, facts.ca_share_patterns)
-        judged.add(key, _b(is_judged))
-        if is_judged:
-            results = checks.share_requirements(s)
+        judged.add(key, _b(verdict.judged))
+        if verdict.judged:
+            results = verdict.requirements
             for r, ok in results.items():
                 if ok is not None:
                     req.add([*key, r], _b(ok))
@@ -488,7 +488,7 @@ def render_derived(target: str, fragments: Mapping[str, Any], derivation: Deriva
     """The derived families of one target: ``checks.assess`` computed every value (once per
     change) and judged the findings from them; this only exports what it found."""
     a = derivation.assessment
-    if not isinstance(a, checks.OntapAssessment):  # no fragment held: nothing derived
+    if not isinstance(a, OntapAssessment):  # no fragment held: nothing derived
         return []
     out: list[Family] = []
     if a.cluster is not None:
@@ -496,8 +496,8 @@ def render_derived(target: str, fragments: Mapping[str, Any], derivation: Deriva
         info.add([target, a.cluster.name, a.cluster.uuid, a.cluster.version_text], 1)
         out.append(info)
     complete = Family(DERIVATION_COMPLETE)
-    complete.add([target, "HaNotReadyCifsNdo"], _b(a.ha_inputs_complete))
-    complete.add([target, "NoStandbyLifCifsNdo"], _b(a.standby_inputs_complete))
+    for condition, inputs_complete in a.conditions:  # the checks declared ``condition=True``
+        complete.add([target, condition], _b(inputs_complete))
     out.append(complete)
     if a.nodes is not None and a.ca_by_owner is not None:
         not_ready, ca_files = Family(HA_NOT_READY), Family(NODE_CA_FILES)

@@ -5,6 +5,7 @@ import gzip
 import pytest
 
 from exporter.http import WebApp, accepts_gzip, negotiate_format
+from exporter.pipeline import Pipeline
 from exporter.publisher import Publisher
 from exporter.render.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
 from exporter.store import Store
@@ -45,17 +46,27 @@ def test_accepts_gzip(value: str | None, ok: bool) -> None:
 def app() -> WebApp:
     fake = FakeSource()
     store = Store()
-    store.add_target("c1", fake.spec, 3)
-    store.add_collector("c1", "alpha", 10)
-    store.add_target("c2", fake.spec, 3)
-    store.add_collector("c2", "alpha", 10)
+    pipe = Pipeline(store)
+    pipe.add_target("c1", fake.spec, 3)
+    pipe.add_collector("c1", "alpha", 10)
+    pipe.add_target("c2", fake.spec, 3)
+    pipe.add_collector("c2", "alpha", 10)
     pub = Publisher(store)
     store.set_listener(pub.rebuild)  # synchronous for unit tests
+    PIPES[id(store)] = pipe
     return WebApp(store, pub)
 
 
+PIPES: dict[int, Pipeline] = {}
+
+
+def pipe(app: WebApp) -> Pipeline:
+    """The pipeline a collector job would feed the app's store through."""
+    return PIPES[id(app.store)]
+
+
 def test_metrics_negotiation_and_gzip(app: WebApp) -> None:
-    app.store.record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
+    pipe(app).record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
     r = app.handle("GET", "/metrics", {"Accept": PROMETHEUS_ACCEPT, "Accept-Encoding": "gzip"})
     assert r.status == 200 and r.headers["Content-Type"] == OPENMETRICS_CONTENT_TYPE
     assert r.headers["Content-Encoding"] == "gzip"
@@ -66,8 +77,8 @@ def test_metrics_negotiation_and_gzip(app: WebApp) -> None:
 
 
 def test_probe(app: WebApp) -> None:
-    app.store.record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
-    app.store.record_success("c2", "alpha", FakeFragment("c2", "alpha", 2), 0.1)
+    pipe(app).record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
+    pipe(app).record_success("c2", "alpha", FakeFragment("c2", "alpha", 2), 0.1)
     r = app.handle("GET", "/probe?target=c2", {})
     assert r.status == 200
     assert b'cluster="c2"' in r.body and b'target="c2"' in r.body
@@ -81,8 +92,8 @@ def test_probe(app: WebApp) -> None:
 def test_ready_transitions(app: WebApp) -> None:
     r = app.handle("GET", "/-/ready", {})
     assert r.status == 503 and b"c1/alpha" in r.body and b"c2/alpha" in r.body
-    app.store.record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
-    app.store.record_failure("c2", "alpha", "auth", "401", 0.1)
+    pipe(app).record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
+    pipe(app).record_failure("c2", "alpha", "auth", "401", 0.1)
     assert app.handle("GET", "/-/ready", {}).status == 200
 
 
@@ -94,7 +105,7 @@ def test_other_routes_and_methods(app: WebApp) -> None:
 
 
 def test_landing_page_escapes_everything(app: WebApp) -> None:
-    app.store.record_failure("c1", "alpha", "http_status", "<script>alert('x')</script> & more", 0.1)
+    pipe(app).record_failure("c1", "alpha", "http_status", "<script>alert('x')</script> & more", 0.1)
     r = app.handle("GET", "/", {})
     page = r.body.decode()
     assert r.status == 200 and r.headers["Content-Type"].startswith("text/html")
@@ -104,7 +115,7 @@ def test_landing_page_escapes_everything(app: WebApp) -> None:
 
 
 def test_scrapes_serve_cached_bytes_without_rebuilding(app: WebApp) -> None:
-    app.store.record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
+    pipe(app).record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
     builds = app.publisher.builds
     bodies = {
         id(app.handle("GET", "/metrics", {"Accept": accept, "Accept-Encoding": enc}).body)

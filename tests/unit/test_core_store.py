@@ -4,19 +4,22 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from exporter.pipeline import Pipeline
 from exporter.publisher import Publisher, build_exposition
 from exporter.store import DERIVED, Store
 from exporter.testing import FakeFragment, FakeSource
 
 
-def make_store(stale_after: int = 2) -> tuple[Store, FakeSource, list[int]]:
+def make_store(stale_after: int = 2) -> tuple[Store, Pipeline, list[int]]:
+    """A store and the pipeline a collector job feeds it through (render -> put -> derive)."""
     fake = FakeSource()
     changes: list[int] = []
     store = Store(on_change=lambda: changes.append(1))
-    store.add_target("c1", fake.spec, stale_after)
-    store.add_collector("c1", "alpha", 10)
-    store.add_collector("c1", "beta", 20)
-    return store, fake, changes
+    pipe = Pipeline(store)
+    pipe.add_target("c1", fake.spec, stale_after)
+    pipe.add_collector("c1", "alpha", 10)
+    pipe.add_collector("c1", "beta", 20)
+    return store, pipe, changes
 
 
 def text(store: Store) -> str:
@@ -24,16 +27,16 @@ def text(store: Store) -> str:
 
 
 def test_pending_until_every_collector_ran_once() -> None:
-    store, _, _ = make_store()
+    store, pipe, _ = make_store()
     assert store.pending() == [("c1", "alpha"), ("c1", "beta")] and not store.ready()
-    store.record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
-    store.record_failure("c1", "beta", "auth", "401", 0.1)
+    pipe.record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
+    pipe.record_failure("c1", "beta", "auth", "401", 0.1)
     assert store.ready()
 
 
 def test_success_renders_chunks_and_derives() -> None:
-    store, _, changes = make_store()
-    store.record_success("c1", "alpha", FakeFragment("c1", "alpha", 500, items=3), 0.25)
+    store, pipe, changes = make_store()
+    pipe.record_success("c1", "alpha", FakeFragment("c1", "alpha", 500, items=3), 0.25)
     snap = store.snapshot("c1", "alpha")
     assert snap.ok and snap.series == 4 and snap.last_duration == 0.25 and snap.last_success is not None
     derived = store.snapshot("c1", DERIVED)
@@ -46,19 +49,19 @@ def test_success_renders_chunks_and_derives() -> None:
 
 
 def test_failure_keeps_data_stale_for_n_cycles_then_drops_it() -> None:
-    store, _, _ = make_store(stale_after=2)
-    store.record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
-    store.record_success("c1", "beta", FakeFragment("c1", "beta", 1), 0.1)
+    store, pipe, _ = make_store(stale_after=2)
+    pipe.record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
+    pipe.record_success("c1", "beta", FakeFragment("c1", "beta", 1), 0.1)
     assert 'ndo_fake_collectors_with_data{cluster="c1"} 2' in text(store)
     for cycle in (1, 2):
-        store.record_failure("c1", "alpha", "timeout", "slow", 1.0)
+        pipe.record_failure("c1", "alpha", "timeout", "slow", 1.0)
         snap = store.snapshot("c1", "alpha")
         assert snap.stale and snap.fragment is not None and snap.consecutive_failures == cycle
         out = text(store)
         assert 'collector="alpha",item="item0"} 1' in out
         assert 'ndo_exporter_collector_stale{target="c1",collector="alpha"} 1' in out
         assert 'ndo_exporter_target_up{target="c1",kind="fake"} 0' in out
-    store.record_failure("c1", "alpha", "timeout", "slow", 1.0)
+    pipe.record_failure("c1", "alpha", "timeout", "slow", 1.0)
     snap = store.snapshot("c1", "alpha")
     assert not snap.stale and snap.fragment is None and snap.series == 0
     out = text(store)
@@ -66,24 +69,24 @@ def test_failure_keeps_data_stale_for_n_cycles_then_drops_it() -> None:
     assert 'ndo_fake_collectors_with_data{cluster="c1"} 1' in out  # derived recomputed without alpha
     assert 'ndo_exporter_collector_errors_total{target="c1",collector="alpha",reason="timeout"} 3' in out
     # Recovery clears the failure state but keeps the counter.
-    store.record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
+    pipe.record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
     snap = store.snapshot("c1", "alpha")
     assert snap.ok and snap.consecutive_failures == 0 and snap.errors_total == {"timeout": 3}
     assert 'ndo_exporter_target_up{target="c1",kind="fake"} 1' in text(store)
 
 
 def test_stale_after_zero_drops_at_first_failure() -> None:
-    store, _, _ = make_store(stale_after=0)
-    store.record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
-    store.record_failure("c1", "alpha", "connect", "refused", 0.1)
+    store, pipe, _ = make_store(stale_after=0)
+    pipe.record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
+    pipe.record_failure("c1", "alpha", "connect", "refused", 0.1)
     assert store.snapshot("c1", "alpha").fragment is None
 
 
 def test_unsupported_is_success_without_data() -> None:
-    store, _, _ = make_store()
-    store.record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
-    store.record_unsupported("c1", "alpha", "needs ONTAP 9.11", 0.1)
-    store.record_success("c1", "beta", FakeFragment("c1", "beta", 1), 0.1)
+    store, pipe, _ = make_store()
+    pipe.record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
+    pipe.record_unsupported("c1", "alpha", "needs ONTAP 9.11", 0.1)
+    pipe.record_success("c1", "beta", FakeFragment("c1", "beta", 1), 0.1)
     snap = store.snapshot("c1", "alpha")
     assert snap.ok and snap.unsupported and snap.series == 0
     out = text(store)
@@ -92,22 +95,23 @@ def test_unsupported_is_success_without_data() -> None:
 
 
 def test_render_failure_is_internal_and_isolated() -> None:
-    store, _, _ = make_store()
-    store.record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
-    store.record_success("c1", "alpha", "not a fragment", 0.1)  # the renderer raises AttributeError
+    store, pipe, _ = make_store()
+    pipe.record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
+    pipe.record_success("c1", "alpha", "not a fragment", 0.1)  # the renderer raises AttributeError
     snap = store.snapshot("c1", "alpha")
     assert snap.last_error_reason == "internal" and "render failed: AttributeError" in snap.last_error_message
     assert snap.stale  # the previous good data is still served
 
 
 def test_derive_failure_is_internal_and_collector_data_still_served() -> None:
-    def boom(target: str, fragments: Any) -> Any:
+    def boom(target: str, fragments: Any, judged: Any) -> Any:
         raise RuntimeError("bug in a check")
 
     store2 = Store()
-    store2.add_target("c1", replace(FakeSource().spec, derive=boom), 3)
-    store2.add_collector("c1", "alpha", 10)
-    store2.record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
+    pipe2 = Pipeline(store2)
+    pipe2.add_target("c1", replace(FakeSource().spec, derive=boom), 3)
+    pipe2.add_collector("c1", "alpha", 10)
+    pipe2.record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
     derived = store2.snapshot("c1", DERIVED)
     assert derived.last_error_reason == "internal" and "RuntimeError: bug in a check" in derived.last_error_message
     out = text(store2)
@@ -120,20 +124,20 @@ def test_secret_values_are_scrubbed_from_error_messages() -> None:
     from exporter.logging import register_secret
 
     register_secret("t0p-secret-value")
-    store, _, _ = make_store()
-    store.record_failure("c1", "alpha", "auth", "login t0p-secret-value refused", 0.1)
+    store, pipe, _ = make_store()
+    pipe.record_failure("c1", "alpha", "auth", "login t0p-secret-value refused", 0.1)
     assert "t0p-secret-value" not in store.snapshot("c1", "alpha").last_error_message
 
 
 def test_publisher_debounces_and_rebuilds() -> None:
-    store, _, _ = make_store()
+    store, pipe, _ = make_store()
     pub = Publisher(store, debounce_seconds=0.01)
     store.set_listener(pub.notify)
     builds = pub.builds
     pub.start()
     try:
         for _ in range(20):
-            store.record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
+            pipe.record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
         deadline = time.monotonic() + 5
         while b"ndo_fake_value" not in pub.current.text and time.monotonic() < deadline:
             time.sleep(0.01)

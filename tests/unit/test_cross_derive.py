@@ -9,6 +9,7 @@ from collectors.findings import Finding
 from collectors.hyperv.facts import DiskInfo, HostInfo, HyperVFacts, VmInfo
 from collectors.takeover.model import ONTAP_INPUTS
 from exporter.crossderive import CrossDeriver, CrossOutput, CrossStep, TargetInputs, gather
+from exporter.pipeline import Pipeline
 from exporter.publisher import build_exposition
 from exporter.render.family import Family
 from exporter.sources import CollectorSpec, Derivation, SourceSpec
@@ -25,24 +26,34 @@ def spec(kind: str, collectors: Sequence[str]) -> SourceSpec:
         kind=kind,
         collectors={c: CollectorSpec(c, 60.0, c, lambda s, d: None, nothing) for c in collectors},
         open_session=lambda t, c: None,  # type: ignore[arg-type,return-value]
-        derive=lambda t, f: Derivation(),
+        derive=lambda t, f, j: Derivation(),
         render_derived=lambda t, f, x: [],
     )
 
 
 def store_with_estate() -> Store:
     store = Store()
-    store.add_target("cluster1", spec("ontap", ONTAP_INPUTS), 2)
-    store.add_target("hv01", spec("hyperv", ("inventory",)), 2)
-    store.add_target("vc", spec("vsphere", ("inventory",)), 2)
+    pipe = Pipeline(store)
+    PIPES[id(store)] = pipe
+    pipe.add_target("cluster1", spec("ontap", ONTAP_INPUTS), 2)
+    pipe.add_target("hv01", spec("hyperv", ("inventory",)), 2)
+    pipe.add_target("vc", spec("vsphere", ("inventory",)), 2)
     for c in ONTAP_INPUTS:
-        store.add_collector("cluster1", c, 60)
-    store.add_collector("hv01", "inventory", 300)
-    store.add_collector("vc", "inventory", 300)
+        pipe.add_collector("cluster1", c, 60)
+    pipe.add_collector("hv01", "inventory", 300)
+    pipe.add_collector("vc", "inventory", 300)
     o = tj.ontap()
     for c in ONTAP_INPUTS:
-        store.record_success("cluster1", c, getattr(o, c), 0.1)
+        pipe.record_success("cluster1", c, getattr(o, c), 0.1)
     return store
+
+
+PIPES: dict[int, Pipeline] = {}
+
+
+def pipe_of(store: Store) -> Pipeline:
+    """The pipeline a collector job would feed the store through (render -> put -> derive)."""
+    return PIPES[id(store)]
 
 
 def counting_step(calls: list[list[TargetInputs]]) -> CrossStep:
@@ -56,7 +67,7 @@ def counting_step(calls: list[list[TargetInputs]]) -> CrossStep:
 
 def test_gather_reports_fresh_stale_and_missing_inputs() -> None:
     store = store_with_estate()
-    store.record_failure("cluster1", "files", "timeout", "no answer in 60s", 60.0)  # kept, stale
+    pipe_of(store).record_failure("cluster1", "files", "timeout", "no answer in 60s", 60.0)  # kept, stale
     inputs = {t.name: t for t in gather(store, frozenset({"ontap", "hyperv"}))}
     assert set(inputs) == {"cluster1", "hv01"}  # the vSphere target is not an input
     o = ontap_inputs(inputs["cluster1"], {})
@@ -74,7 +85,7 @@ def test_runs_only_when_an_input_changed_and_its_findings_reach_the_store() -> N
     assert len(calls) == 1  # nothing changed in between
     assert [f.check for f in store.findings()] == ["X"] and [f.check for f in store.findings("hv01")] == ["X"]
     assert store.findings("cluster1") == []
-    store.record_failure("hv01", "inventory", "auth", "401", 0.1)
+    pipe_of(store).record_failure("hv01", "inventory", "auth", "401", 0.1)
     deriver.run_now()
     assert len(calls) == 2
 
@@ -111,7 +122,7 @@ def test_takeover_step_renders_one_series_per_disk_into_the_exposition() -> None
     store = store_with_estate()
     facts = hyperv_facts()
     inventory = HyperVInventory(facts, to_neutral(facts, hv.ExchangeSelector(), None), 0.1, 10)
-    store.record_success("hv01", "inventory", inventory, 0.1)
+    pipe_of(store).record_success("hv01", "inventory", inventory, 0.1)
     config = Config.model_validate({"targets": []})
     CrossDeriver(store, [step(config)]).run_now()
     text = build_exposition(store).text.decode()

@@ -1,0 +1,71 @@
+"""What a collector job does with a run's outcome: render -> ``store.put`` -> derive, in its thread.
+
+node_exporter's ``execute`` times, judges and reports every collector in one place
+(https://github.com/prometheus/node_exporter/blob/master/collector/collector.go); this is ours:
+
+1. success: the collector's own rules judge the fragment once (``CollectorSpec.assess``, when it
+   declares any), its renderer draws the fragment (or that assessment) into sample bytes, and the
+   store swaps the snapshot in; a renderer or rule bug becomes an ``internal`` failure of that
+   collector only (its last good data stays, flagged stale);
+2. the target's derive step (exporter/derive.py) runs over the target's latest snapshots and puts
+   its derived snapshot;
+3. the store tells its listeners once (publisher, cross-target deriver).
+
+All of it runs in the job's worker thread, off the scrape path. Steps 1-2 hold the target's derive
+lock, so the derive that lands last saw the newest data.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from exporter.derive import TargetDeriver, target_step
+from exporter.render.exposition import chunks_of
+from exporter.sources import SourceSpec
+from exporter.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Pipeline:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._specs: dict[str, SourceSpec] = {}
+        self._deriver = TargetDeriver(store)
+
+    def add_target(self, name: str, spec: SourceSpec, stale_after_cycles: int) -> None:
+        self._specs[name] = spec
+        self.store.add_target(name, spec.kind, stale_after_cycles)
+        self._deriver.add_target(name, spec.kind, target_step(spec))
+
+    def add_collector(self, target: str, collector: str, interval: float) -> None:
+        self.store.add_collector(target, collector, interval)
+
+    def record_success(self, target: str, collector: str, fragment: Any, duration: float) -> None:
+        cspec = self._specs[target].collectors[collector]
+        try:
+            assessment = cspec.assess(target, fragment) if cspec.assess is not None else None
+            chunks = chunks_of(cspec.render(target, fragment if assessment is None else assessment))
+        except Exception as exc:  # a renderer bug must not take down the target or the scrape
+            log.exception("target %s collector %s: rendering failed", target, collector)
+            message = f"render failed: {type(exc).__name__}: {exc}"
+            self.record_failure(target, collector, "internal", message, duration)
+            return
+        with self._deriver.lock(target):
+            self.store.put_success(target, collector, fragment, chunks, duration, assessment=assessment,
+                                   notify=False)
+            self._deriver.run(target, notify=False)
+        self.store.changed()
+
+    def record_unsupported(self, target: str, collector: str, message: str, duration: float) -> None:
+        with self._deriver.lock(target):
+            self.store.put_unsupported(target, collector, message, duration, notify=False)
+            self._deriver.run(target, notify=False)
+        self.store.changed()
+
+    def record_failure(self, target: str, collector: str, reason: str, message: str, duration: float) -> None:
+        with self._deriver.lock(target):
+            self.store.put_failure(target, collector, reason, message, duration, notify=False)
+            self._deriver.run(target, notify=False)
+        self.store.changed()
