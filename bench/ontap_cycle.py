@@ -74,11 +74,10 @@ def run_ours_fragments(url: str, ca_file: str) -> tuple[dict[str, Any], dict[str
     # then the target's derive step reusing those assessments.
     series, judged = 0, {}
     for name, frag in fragments.items():
-        cspec = ONTAP_SOURCE.collectors[name]
-        assessment = cspec.assess("bench", frag) if cspec.assess is not None else None
+        assessment, families = ONTAP_SOURCE.collectors[name].judge_and_render("bench", frag)
         if assessment is not None:
             judged[name] = assessment
-        series += sum(c.series for c in chunks_of(cspec.render("bench", frag if assessment is None else assessment)))
+        series += sum(c.series for c in chunks_of(families))
     derivation = ONTAP_SOURCE.derive("bench", fragments, judged)
     series += sum(c.series for c in chunks_of(ONTAP_SOURCE.render_derived("bench", fragments, derivation)))
     return {

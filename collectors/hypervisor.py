@@ -6,7 +6,9 @@ Split into three modules with one job each, re-exported here so ``from collector
 * ``collectors.hypervisor_facts``: the facts both sources parse into, check names and severities,
   Microsoft's 2-vCPU host-OS baseline, the Exchange-guest selector;
 * ``collectors.hypervisor_rules``: the pure rules (host, cluster N-1 and VM assessments, storage);
-* ``collectors.hypervisor_findings``: findings with their cause and the exact fix per hypervisor.
+* ``collectors.hypervisor_findings``: findings with their cause and the exact fix per hypervisor;
+* ``collectors.hypervisor_assessment``: ``assess``, all of the above computed once per fragment,
+  which the renderer draws and the derive step reports.
 
 The rules are Microsoft's "Exchange Server virtualization" requirements; every statement of that
 page, with what checks it and the sources of each reading, is in docs/hypervisor-rules.md. Only
@@ -15,6 +17,15 @@ Exchange guests are judged (``ExchangeSelector``); other VMs still add their vCP
 
 from __future__ import annotations
 
+from collectors.hypervisor_assessment import (
+    ExchangeVmVerdict as ExchangeVmVerdict,
+)
+from collectors.hypervisor_assessment import (
+    HypervisorAssessment as HypervisorAssessment,
+)
+from collectors.hypervisor_assessment import (
+    assess as assess,
+)
 from collectors.hypervisor_facts import (
     ALLOCATED_RATIO_UNSUPPORTED as ALLOCATED_RATIO_UNSUPPORTED,
 )

@@ -140,7 +140,10 @@ def derive(target: str, fragments: Mapping[str, Any], judged: Mapping[str, Any] 
     inv = fragments.get("inventory")
     if not isinstance(inv, HyperVInventory):
         return Derivation()
-    return Derivation((*hv.derive(target, inv.neutral), *checks.findings(target, inv.hyperv, inv.neutral)))
+    assessed = judged.get("inventory")
+    if not (isinstance(assessed, checks.HyperVAssessment) and assessed.inventory is inv):
+        assessed = checks.assess(target, inv)  # not judged by the job (a direct call): judge it here, once
+    return Derivation(assessed.findings, assessed)
 
 
 def render_derived(target: str, fragments: Mapping[str, Any], derivation: Derivation) -> list[Family]:
@@ -158,6 +161,7 @@ HYPERV_SOURCE = SourceSpec(
             "(one WinRM round trip)",
             collect=_collect,
             render=render.render,
+            assess=checks.assess,
         )
     },
     open_session=open_session,

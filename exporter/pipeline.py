@@ -45,8 +45,8 @@ class Pipeline:
     def record_success(self, target: str, collector: str, fragment: Any, duration: float) -> None:
         cspec = self._specs[target].collectors[collector]
         try:
-            assessment = cspec.assess(target, fragment) if cspec.assess is not None else None
-            chunks = chunks_of(cspec.render(target, fragment if assessment is None else assessment))
+            assessment, families = cspec.judge_and_render(target, fragment)
+            chunks = chunks_of(families)
         except Exception as exc:  # a renderer bug must not take down the target or the scrape
             log.exception("target %s collector %s: rendering failed", target, collector)
             message = f"render failed: {type(exc).__name__}: {exc}"

@@ -47,6 +47,11 @@ class CollectorSpec:
     # ``render`` draws it and the target's derive step reuses it. None: render gets the fragment.
     assess: Callable[[str, Any], Any] | None = None
 
+    def judge_and_render(self, target: str, fragment: Any) -> tuple[Any, list[Family]]:
+        """(the fragment's assessment or None, its families): what a job does with a result."""
+        assessment = self.assess(target, fragment) if self.assess is not None else None
+        return assessment, self.render(target, fragment if assessment is None else assessment)
+
 
 @dataclass(frozen=True)
 class Derivation:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from collectors import hypervisor as hv
 from collectors.netguard import DEFAULT_MAX_BODY_BYTES
+from collectors.vsphere.assess import VsphereAssessment, assess
 from collectors.vsphere.client import VsphereClient
 from collectors.vsphere.facts import SessionStats, VsphereInventory
 from collectors.vsphere.inventory import collect_inventory
@@ -134,7 +135,12 @@ def open_session(target: TargetConfig, collector: str) -> VsphereSession:
 
 def derive(target: str, fragments: Mapping[str, Any], judged: Mapping[str, Any] = NOTHING) -> Derivation:
     inv = fragments.get(INVENTORY)
-    return Derivation(tuple(hv.derive(target, inv.facts))) if isinstance(inv, VsphereInventory) else Derivation()
+    if not isinstance(inv, VsphereInventory):
+        return Derivation()
+    assessed = judged.get(INVENTORY)
+    if not (isinstance(assessed, VsphereAssessment) and assessed.inventory is inv):
+        assessed = assess(target, inv)  # not judged by the job (a direct call): judge it here, once
+    return Derivation(assessed.neutral.findings, assessed)
 
 
 def render_derived(target: str, fragments: Mapping[str, Any], derivation: Derivation) -> list[Family]:
@@ -151,6 +157,7 @@ VSPHERE_SOURCE = SourceSpec(
             help="vCenter inventory (VMs, hosts, datastores) judged against the Exchange virtualization rules",
             collect=collect,
             render=render.render_inventory,
+            assess=assess,
         )
     },
     open_session=open_session,

@@ -83,6 +83,7 @@ def series_count(body: bytes) -> int:
 
 
 def ours_cycles(sim: vs.Vcsim, cycles: int) -> dict[str, Any]:
+    from collectors.vsphere.assess import assess
     from collectors.vsphere.client import VsphereClient
     from collectors.vsphere.inventory import collect_inventory
     from collectors.vsphere.settings import VsphereSettings
@@ -97,7 +98,7 @@ def ours_cycles(sim: vs.Vcsim, cycles: int) -> dict[str, Any]:
     for _ in range(cycles + 1):
         w0, c0 = time.perf_counter(), time.process_time()
         inv = collect_inventory(client, time.monotonic() + 120)
-        body = assemble(chunks_of(render.render_inventory("bench", inv)), "text")
+        body = assemble(chunks_of(render.render_inventory("bench", assess("bench", inv))), "text")
         walls.append(time.perf_counter() - w0)
         cpus.append(time.process_time() - c0)
         reads.append(inv.read.seconds)

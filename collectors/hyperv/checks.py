@@ -13,10 +13,11 @@ Only Exchange guests are judged, as in the shared rules.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from collectors import hypervisor as hv
 from collectors.findings import Finding, Severity
-from collectors.hyperv.facts import HyperVFacts, VmInfo
+from collectors.hyperv.facts import HyperVFacts, HyperVInventory, VmInfo
 
 AUTOMATIC_CHECKPOINTS = "ExchangeVmAutomaticCheckpointsEnabled"
 CHECKPOINTS_ALLOWED = "ExchangeVmCheckpointsAllowed"
@@ -100,3 +101,27 @@ def findings(target: str, facts: HyperVFacts, neutral: hv.HypervisorFacts) -> li
             if violated:
                 out.append(_finding(check, target, facts.host.name, vm, facts))
     return out
+
+
+@dataclass(frozen=True)
+class HyperVAssessment:
+    """The ``inventory`` fragment judged once (``assess``): what the renderer draws and the derive
+    step reports."""
+
+    inventory: HyperVInventory
+    neutral: hv.HypervisorAssessment  # the shared Exchange rules over the neutral facts
+    # Exchange guest name -> CHECKS -> violated? (the first VM of a name, as the metrics show it)
+    vm_checks: Mapping[str, Mapping[str, bool | None]]
+    findings: tuple[Finding, ...]  # the shared rules' findings, then the Hyper-V-only ones
+
+
+def assess(target: str, inv: HyperVInventory) -> HyperVAssessment:
+    neutral = hv.assess(target, inv.neutral)
+    exchange = {vm.name for vm in inv.neutral.vms if vm.is_exchange}
+    per_vm: dict[str, Mapping[str, bool | None]] = {}
+    for vm in inv.hyperv.vms:
+        if vm.name in exchange and vm.name not in per_vm:
+            per_vm[vm.name] = vm_checks(vm, inv.hyperv.move_type_threshold)
+    return HyperVAssessment(
+        inv, neutral, per_vm, (*neutral.findings, *findings(target, inv.hyperv, inv.neutral))
+    )

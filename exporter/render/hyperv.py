@@ -9,8 +9,10 @@ for Exchange guests (cardinality budget, docs/design-notes.md "Metric convention
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 
-from collectors.hyperv import checks, enums
+from collectors.hyperv import enums
+from collectors.hyperv.checks import HyperVAssessment
 from collectors.hyperv.facts import HyperVInventory, VmInfo
 from collectors.hyperv.neutral import allowed
 from exporter.render import hypervisor as neutral
@@ -148,7 +150,7 @@ def _stateset(fam: Family, key: list[str], states: tuple[str, ...], value: str |
         fam.add([*key, value], 1)
 
 
-def _render_vm(fams: dict[str, Family], key: list[str], vm: VmInfo, threshold: int | None) -> None:
+def _render_vm(fams: dict[str, Family], key: list[str], vm: VmInfo, checks: Mapping[str, bool | None]) -> None:
     fams[VM_INFO.name].add([*key, vm.id, str(vm.generation or ""), vm.version, str(vm.is_clustered).lower()], 1)
     _stateset(fams[VM_STOP_ACTION.name], key, STOP_ACTIONS, vm.stop_action)
     _stateset(fams[VM_CHECKPOINT_TYPE.name], key, CHECKPOINT_TYPES, vm.checkpoint_type)
@@ -173,12 +175,15 @@ def _render_vm(fams: dict[str, Family], key: list[str], vm: VmInfo, threshold: i
     )
     for (fmt, typ, loc), n in sorted(disks.items()):
         fams[VM_DISKS.name].add([*key, fmt, typ, loc], n)
-    for check, violated in checks.vm_checks(vm, threshold).items():
+    for check, violated in checks.items():
         if violated is not None:
             fams[VM_FINDING.name].add([*key, check], _b(violated))
 
 
-def render_hyperv(target: str, inv: HyperVInventory, allowed_services: tuple[str, ...] = ()) -> list[Family]:
+def render_hyperv(
+    target: str, inv: HyperVInventory, vm_checks: Mapping[str, Mapping[str, bool | None]],
+    allowed_services: tuple[str, ...] = (),
+) -> list[Family]:
     fams = {m.name: Family(m) for m in METRICS}
     h = inv.hyperv.host
     key = [target, "hyperv", h.name]
@@ -201,15 +206,19 @@ def render_hyperv(target: str, inv: HyperVInventory, allowed_services: tuple[str
     fams[ROUND_TRIP_SECONDS.name].add(key, inv.round_trip_seconds)
     fams[PAYLOAD_BYTES.name].add(key, inv.payload_bytes)
     fams[SCRIPT_ERRORS.name].add(key, len(inv.hyperv.errors))
-    exchange = {vm.name for vm in inv.neutral.vms if vm.is_exchange}
     seen: set[str] = set()
-    for vm in inv.hyperv.vms:
-        if vm.name in exchange and vm.name not in seen:
+    for vm in inv.hyperv.vms:  # Exchange guests only (those the checks judged), the first of a name
+        if vm.name in vm_checks and vm.name not in seen:
             seen.add(vm.name)
-            _render_vm(fams, [*key, vm.name], vm, inv.hyperv.move_type_threshold)
+            _render_vm(fams, [*key, vm.name], vm, vm_checks[vm.name])
     return list(fams.values())
 
 
-def render(target: str, inv: HyperVInventory) -> list[Family]:
-    """The ``inventory`` collector's families: the neutral Exchange-rule metrics, then Hyper-V's own."""
-    return [*neutral.render(target, inv.neutral), *render_hyperv(target, inv, inv.allowed_services)]
+def render(target: str, assessed: HyperVAssessment) -> list[Family]:
+    """The ``inventory`` collector's families: the neutral Exchange-rule metrics, then Hyper-V's own
+    (``assessed``: ``collectors.hyperv.checks.assess`` of the fragment; no rule runs here)."""
+    inv = assessed.inventory
+    return [
+        *neutral.render(target, assessed.neutral),
+        *render_hyperv(target, inv, assessed.vm_checks, inv.allowed_services),
+    ]

@@ -7,8 +7,9 @@ series) and ``hypervisor``; host series add ``host``; per-VM series exist **only
 guests** (the cardinality budget: the other VMs are counted per host and power state, never
 listed).
 
-Values come from ``collectors.hypervisor``'s assessments (``host_assessment``, ``vm_checks``), the
-same functions the findings use, so a metric and ``ndo-exporter once`` cannot disagree. A rule
+Values come from one ``collectors.hypervisor.assess`` per fragment (host and cluster assessments,
+per-VM checks and storage problems, findings), computed once when the fragment arrives; this module
+draws it and never calls a rule, so a metric and ``ndo-exporter once`` cannot disagree. A rule
 whose inputs are unknown has no series (absent = unknown, 0 = checked and fine).
 """
 
@@ -133,7 +134,7 @@ def _b(v: bool) -> float:
     return 1.0 if v else 0.0
 
 
-def render_hosts(target: str, facts: hv.HypervisorFacts) -> list[Family]:
+def render_hosts(target: str, assessed: hv.HypervisorAssessment) -> list[Family]:
     info, cores, logical, memory = Family(HOST_INFO), Family(HOST_CORES), Family(HOST_LOGICAL), Family(HOST_MEMORY)
     on, allocated, baseline, ratio = (
         Family(HOST_VCPUS_ON), Family(HOST_VCPUS_ALLOCATED), Family(HOST_BASELINE), Family(HOST_RATIO)
@@ -142,7 +143,7 @@ def render_hosts(target: str, facts: hv.HypervisorFacts) -> list[Family]:
     judged, exch, other, finding = Family(HOST_JUDGED), Family(HOST_EXCHANGE_VMS), Family(HOST_OTHER_VMS), Family(
         HOST_FINDING
     )
-    for a in hv.host_assessments(facts):
+    for a in assessed.hosts:
         h = a.host
         key = [target, h.hypervisor, h.name]
         info.add([*key, h.cluster], 1)
@@ -169,11 +170,11 @@ def render_hosts(target: str, facts: hv.HypervisorFacts) -> list[Family]:
     return [info, cores, logical, memory, on, allocated, baseline, ratio, allocated_ratio, judged, exch, other, finding]
 
 
-def render_clusters(target: str, facts: hv.HypervisorFacts) -> list[Family]:
+def render_clusters(target: str, assessed: hv.HypervisorAssessment) -> list[Family]:
     hosts, ratio, judged, finding = Family(CLUSTER_HOSTS), Family(CLUSTER_RATIO), Family(CLUSTER_JUDGED), Family(
         CLUSTER_FINDING
     )
-    for c in hv.cluster_assessments(facts):
+    for c in assessed.clusters:
         key = [target, c.hypervisor, c.cluster]
         hosts.add(key, len(c.hosts))
         judged.add(key, _b(c.judged))
@@ -184,15 +185,14 @@ def render_clusters(target: str, facts: hv.HypervisorFacts) -> list[Family]:
     return [hosts, ratio, judged, finding]
 
 
-def render_exchange_vms(target: str, facts: hv.HypervisorFacts) -> list[Family]:
+def render_exchange_vms(target: str, assessed: hv.HypervisorAssessment) -> list[Family]:
     power, vcpus, memory, reservation, dynamic = (
         Family(VM_POWER), Family(VM_VCPUS), Family(VM_MEMORY), Family(VM_RESERVATION), Family(VM_DYNAMIC_MEMORY)
     )
     snapshots, disks, bad, finding = Family(VM_SNAPSHOTS), Family(VM_DISKS), Family(VM_BAD_DISKS), Family(VM_FINDING)
     seen: set[tuple[str, str, str]] = set()
-    for vm in facts.vms:
-        if not vm.is_exchange:
-            continue
+    for verdict in assessed.exchange_vms:
+        vm = verdict.vm
         # Two VMs with one name on one host cannot exist in vSphere or Hyper-V, but a half-finished
         # clone can briefly look like one: never emit a duplicate series.
         ident = (vm.hypervisor, vm.host, vm.name)
@@ -211,11 +211,10 @@ def render_exchange_vms(target: str, facts: hv.HypervisorFacts) -> list[Family]:
         if vm.snapshots is not None:
             snapshots.add(key, vm.snapshots)
         disks.add(key, len(vm.disks))
-        problems, _ = hv.storage_problems(vm)
-        counts = Counter(p.problem for p in problems)
+        counts = Counter(p.problem for p in verdict.problems)
         for problem in _DISK_PROBLEMS:
             bad.add([*key, problem], counts.get(problem, 0))
-        for check, violated in hv.vm_checks(vm).items():
+        for check, violated in verdict.checks.items():
             if violated is not None:
                 finding.add([*key, check], _b(violated))
     return [power, vcpus, memory, reservation, dynamic, snapshots, disks, bad, finding]
@@ -242,11 +241,11 @@ def render_totals(target: str, facts: hv.HypervisorFacts, findings: Iterable[Fin
     return [vms, fam]
 
 
-def render(target: str, facts: hv.HypervisorFacts) -> list[Family]:
-    """Every ``ndo_hypervisor_*`` family of one target's facts (findings derived here too)."""
+def render(target: str, assessed: hv.HypervisorAssessment) -> list[Family]:
+    """Every ``ndo_hypervisor_*`` family of one target's assessed facts (``hv.assess``)."""
     return [
-        *render_hosts(target, facts),
-        *render_clusters(target, facts),
-        *render_exchange_vms(target, facts),
-        *render_totals(target, facts, hv.derive(target, facts)),
+        *render_hosts(target, assessed),
+        *render_clusters(target, assessed),
+        *render_exchange_vms(target, assessed),
+        *render_totals(target, assessed.facts, assessed.findings),
     ]

@@ -8,6 +8,7 @@ budget; nothing here is per VM (per-VM series exist only for Exchange guests, in
 
 from __future__ import annotations
 
+from collectors.vsphere.assess import VsphereAssessment
 from collectors.vsphere.facts import VsphereInventory
 from exporter.render import hypervisor
 from exporter.render.family import Family, MetricDef
@@ -102,6 +103,7 @@ def render_vsphere(target: str, inv: VsphereInventory) -> list[Family]:
     return [about, ds_info, ds_nas, vvol, enabled, info, objects, pages, seconds, logins, expired]
 
 
-def render_inventory(target: str, inv: VsphereInventory) -> list[Family]:
-    """The ``inventory`` collector's families: the source-neutral rules, then vSphere specifics."""
-    return [*hypervisor.render(target, inv.facts), *render_vsphere(target, inv)]
+def render_inventory(target: str, assessed: VsphereAssessment) -> list[Family]:
+    """The ``inventory`` collector's families: the source-neutral rules (as ``assess`` judged them
+    once), then vSphere specifics."""
+    return [*hypervisor.render(target, assessed.neutral), *render_vsphere(target, assessed.inventory)]

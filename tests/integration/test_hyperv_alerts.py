@@ -55,7 +55,7 @@ def test_exposition_is_clean_and_feeds_the_alerts(scenario: str) -> None:
         session = HYPERV_SOURCE.open_session(sim_target(sim, "hv01"), "inventory")  # type: ignore[arg-type]
         inv = HYPERV_SOURCE.collectors["inventory"].collect(session, time.monotonic() + 10)
         session.close()
-    text = assemble(chunks_of(HYPERV_SOURCE.collectors["inventory"].render("hv01", inv)), "text").decode()
+    text = assemble(chunks_of(HYPERV_SOURCE.collectors["inventory"].judge_and_render("hv01", inv)[1]), "text").decode()
     proc = _promtool("check", "metrics", stdin=text)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     check = HOST_NOT_DEDICATED if scenario == "sql-on-host" else SAVES_STATE_ON_STOP
@@ -87,7 +87,7 @@ def test_scenario_exposition_fires_exactly_its_findings(scenario: str, tmp_path:
         inv = HYPERV_SOURCE.collectors["inventory"].collect(session, time.monotonic() + 10)
         session.close()
     findings = list(HYPERV_SOURCE.derive("hv01", {"inventory": inv}).findings)
-    text = assemble(chunks_of(HYPERV_SOURCE.collectors["inventory"].render("hv01", inv)), "text").decode()
+    text = assemble(chunks_of(HYPERV_SOURCE.collectors["inventory"].judge_and_render("hv01", inv)[1]), "text").decode()
     series = []
     for line in text.splitlines():
         if line and not line.startswith("#"):

@@ -87,7 +87,7 @@ def _poll(name: str) -> Iterator[tuple[HyperVInventory, list[Finding], dict[str,
         finally:
             session.close()
         findings = list(HYPERV_SOURCE.derive(T, {"inventory": inv}).findings)
-        fams = families_by_name(HYPERV_SOURCE.collectors["inventory"].render(T, inv))
+        fams = families_by_name(HYPERV_SOURCE.collectors["inventory"].judge_and_render(T, inv)[1])
         yield inv, findings, fams, sim
 
 
@@ -217,7 +217,7 @@ def _findings(name: str, **overrides: object) -> tuple[HyperVInventory, list[Fin
             inv = HYPERV_SOURCE.collectors["inventory"].collect(session, time.monotonic() + 10)
         finally:
             session.close()
-    fams = families_by_name(HYPERV_SOURCE.collectors["inventory"].render(T, inv))
+    fams = families_by_name(HYPERV_SOURCE.collectors["inventory"].judge_and_render(T, inv)[1])
     return inv, list(HYPERV_SOURCE.derive(T, {"inventory": inv}).findings), fams
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from collectors import hypervisor as hv
+from collectors.vsphere.assess import assess
 from collectors.vsphere.client import VsphereClient
 from collectors.vsphere.facts import VsphereInventory
 from collectors.vsphere.inventory import collect_inventory
@@ -71,7 +72,7 @@ def fired_alerts(inv: VsphereInventory, tmp_path: Path) -> set[tuple[str, str, s
     """(alertname, host, vm) of every alert the rules fire on the collection's exposition."""
     # Every exported sample becomes a constant input series for 2 hours: longer than every `for`.
     series = []
-    for name, fam in families_by_name(render.render_inventory("vc-lab", inv)).items():
+    for name, fam in families_by_name(render.render_inventory("vc-lab", assess("vc-lab", inv))).items():
         for values, value in fam.samples:
             labels = ",".join(f'{k}="{v}"' for k, v in zip(fam.mdef.labels, values, strict=True))
             series.append({"series": f"{name}{{{labels}}}", "values": f"{value:g}x120"})

@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from collectors import hypervisor as hv
+from collectors.vsphere.assess import assess
 from collectors.vsphere.client import VsphereClient
 from collectors.vsphere.facts import VsphereInventory
 from collectors.vsphere.inventory import collect_inventory
@@ -60,7 +61,8 @@ def collect(sim: vs.Vcsim, **kw: Any) -> VsphereInventory:
 
 
 def series(inv: VsphereInventory) -> dict[str, dict[tuple[str, ...], float]]:
-    return {name: dict(f.samples) for name, f in families_by_name(render.render_inventory("vc-lab", inv)).items()}
+    fams = families_by_name(render.render_inventory("vc-lab", assess("vc-lab", inv)))
+    return {name: dict(f.samples) for name, f in fams.items()}
 
 
 def test_powered_off_and_suspended_vcpus_are_allocated_not_powered_on(sim: vs.Vcsim) -> None:
@@ -121,7 +123,7 @@ def test_vvol_over_nfs_is_nas_over_scsi_is_block(sim: vs.Vcsim) -> None:
     assert inv.read.pages == 3
     promtool = shutil.which("promtool")
     assert promtool, "promtool is needed (Debian package prometheus)"
-    body = assemble(chunks_of(render.render_inventory("vc-lab", inv)), "text")
+    body = assemble(chunks_of(render.render_inventory("vc-lab", assess("vc-lab", inv))), "text")
     res = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, timeout=30)
     assert res.returncode == 0, res.stdout.decode() + res.stderr.decode()
 

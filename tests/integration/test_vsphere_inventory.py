@@ -16,6 +16,7 @@ import yaml
 
 from collectors import hypervisor as hv
 from collectors.errors import CollectionError
+from collectors.vsphere.assess import assess
 from collectors.vsphere.client import VsphereClient
 from collectors.vsphere.inventory import collect_inventory
 from collectors.vsphere.settings import VsphereSettings
@@ -119,7 +120,7 @@ def test_host_os_baseline_is_configurable(sim: vs.Vcsim) -> None:
 
 def test_exported_families_and_promtool(sim: vs.Vcsim) -> None:
     inv = collect(settings(sim))
-    fams = render.render_inventory("vc-lab", inv)
+    fams = render.render_inventory("vc-lab", assess("vc-lab", inv))
     s = {name: dict(f.samples) for name, f in families_by_name(fams).items()}
     h0 = ("vc-lab", "vsphere", "DC0_C0_H0")
     assert s["ndo_hypervisor_host_vcpu_core_ratio"][h0] == pytest.approx(3.0)

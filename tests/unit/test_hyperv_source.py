@@ -8,6 +8,7 @@ import winrm.exceptions as winrm_exc
 
 from collectors.errors import CollectionError
 from collectors.hyperv import checks
+from collectors.hyperv.checks import assess
 from collectors.hyperv.facts import HyperVInventory
 from collectors.hyperv.neutral import to_neutral
 from collectors.hyperv.parse import parse
@@ -80,7 +81,7 @@ def test_metric_names_and_sections() -> None:
     for m in render.METRICS:
         assert m.name.startswith("ndo_hyperv_") and m.section == "hyperv" and m.type == "gauge"
         assert m.labels[:3] == ("target", "hypervisor", "host")
-    fams = families_by_name(render.render("hv01", _inventory("compliant")))
+    fams = families_by_name(render.render("hv01", assess("hv01", _inventory("compliant"))))
     assert "ndo_hypervisor_host_vcpu_core_ratio" in fams and "ndo_hyperv_host_info" in fams
 
 

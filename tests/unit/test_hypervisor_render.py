@@ -58,7 +58,7 @@ def test_metric_definitions_follow_conventions() -> None:
 
 
 def test_host_values_and_ratio() -> None:
-    s = _by_name(render.render("vc1", _facts()))
+    s = _by_name(render.render("vc1", hv.assess("vc1", _facts())))
     k1, k2, k3 = (("vc1", "vsphere", h) for h in ("esx1", "esx2", "esx3"))
     assert s["ndo_hypervisor_host_physical_cores"][k1] == 4
     assert s["ndo_hypervisor_host_logical_processors"][k1] == 8
@@ -81,7 +81,7 @@ def test_host_values_and_ratio() -> None:
 
 def test_exchange_vm_series_only_for_exchange_and_agree_with_findings() -> None:
     facts = _facts()
-    s = _by_name(render.render("vc1", facts))
+    s = _by_name(render.render("vc1", hv.assess("vc1", facts)))
     vms = {k[3] for k in s["ndo_hypervisor_exchange_vm_vcpus"]}
     assert vms == {"EXCH01", "EXCH02", "EXCH03"}
     f = s["ndo_hypervisor_exchange_vm_finding"]
@@ -106,7 +106,7 @@ def test_exchange_vm_series_only_for_exchange_and_agree_with_findings() -> None:
 
 
 def test_exposition_passes_promtool_check_metrics() -> None:
-    body = assemble(chunks_of(render.render("vc1", _facts())), "text")
+    body = assemble(chunks_of(render.render("vc1", hv.assess("vc1", _facts()))), "text")
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.skip("promtool not installed")
@@ -115,5 +115,5 @@ def test_exposition_passes_promtool_check_metrics() -> None:
 
 
 def test_empty_facts_render_no_host_series() -> None:
-    fams = render.render("vc1", hv.HypervisorFacts(hosts=(), vms=()))
+    fams = render.render("vc1", hv.assess("vc1", hv.HypervisorFacts(hosts=(), vms=())))
     assert sum(len(f) for f in fams) == 0
