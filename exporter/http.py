@@ -205,8 +205,8 @@ class WebApp:
                 return  # serve what there is: partial data beats a failed scrape
             waited = True
             time.sleep(0.05)
-        if waited:
-            self.publisher.rebuild()  # the results just landed: don't wait for the builder thread
+        if waited:  # the results just landed: wait (bounded) for the builder thread to publish them
+            self.publisher.wait_until_built(scope, deadline - time.monotonic())
 
     def _exposition(self, headers: Headers, scope: str | None, deadline: float | None = None) -> Response:
         if deadline is not None:

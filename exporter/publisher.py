@@ -2,7 +2,9 @@
 
 The store calls ``notify()`` after every update; a single builder thread waits a short debounce
 (so several collectors finishing together cost one build), assembles every snapshot's chunks plus
-the self metrics, encodes text + gzip, and swaps ``current``. Scrapes only ever read ``current``.
+the self metrics, encodes text + gzip, and swaps ``current``. Scrapes only ever read ``current``:
+a scrape never builds (``wait_until_built`` lets the first scrape after a start wait, bounded, for
+the build that holds the first results instead).
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ class Publisher:
         self._thread: threading.Thread | None = None
         self._last_duration = 0.0
         self.builds = 0
+        # (target, collector) still pending when ``current``'s build started; guarded by _built.
+        self._built = threading.Condition()
+        self._built_pending: frozenset[tuple[str, str]] = frozenset()
         self.current: Exposition = self.rebuild()
 
     def notify(self) -> None:
@@ -60,6 +65,7 @@ class Publisher:
         """Build now, synchronously (startup, tests, `once`); the thread uses this too."""
         with self._build_lock:
             start = time.perf_counter()
+            pending = frozenset(self._store.pending())
             exposition = build_exposition(self._store, self._last_duration)
             # Prometheus asks for OpenMetrics + gzip first: encode it here, off the scrape path,
             # so a scrape only ever copies cached bytes.
@@ -67,7 +73,21 @@ class Publisher:
             self._last_duration = time.perf_counter() - start
             self.current = exposition
             self.builds += 1
+            with self._built:
+                self._built_pending = pending
+                self._built.notify_all()
             return exposition
+
+    def wait_until_built(self, scope: str | None, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until ``current`` was built after every collector of
+        ``scope`` (a target; None: all) finished its first run. The builder thread builds it; the
+        caller (a scrape) never does."""
+
+        def covered() -> bool:
+            return not any(scope is None or t == scope for t, _ in self._built_pending)
+
+        with self._built:
+            return self._built.wait_for(covered, max(0.0, timeout))
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="exposition-builder", daemon=True)
