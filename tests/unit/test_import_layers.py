@@ -52,3 +52,55 @@ def test_config_does_not_import_back_from_secrets_or_sharding() -> None:
     assert exporter_imports("exporter/address.py") == set()
     assert "exporter.config" in exporter_imports("exporter/secrets.py")
     assert "exporter.config" in exporter_imports("exporter/sharding.py")
+
+
+def collectors_imports(path: str) -> set[str]:
+    """Every collectors.* module a file imports (module level or inside functions)."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse((Path(__file__).resolve().parents[2] / path).read_text())
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("collectors"):
+            out |= {f"{node.module}.{a.name}" for a in node.names} | {node.module}
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.startswith("collectors")}
+    return out
+
+
+def test_store_is_a_leaf_that_imports_no_renderer_and_no_source() -> None:
+    """Issue 14: the store only holds snapshots; the job renders and the derive stage judges."""
+    assert exporter_imports("exporter/store.py") <= {"exporter.logging"}
+    loaded = loaded_after("exporter.store", ("exporter.render", "exporter.sources", "exporter.derive",
+                                             "exporter.pipeline", "exporter.config"))
+    assert loaded == []
+
+
+# The rule modules: a renderer draws their assessments and never calls them.
+RULES = ("collectors.ontap.checks", "collectors.hypervisor_rules", "collectors.hypervisor_findings",
+         "collectors.hypervisor_assessment")
+
+
+def test_renderers_call_no_rule() -> None:
+    """exporter/render/*: dataclass types of an assessment may be imported, no function of a rules module.
+
+    ``collectors.hypervisor`` re-exports the rules, so a renderer using it may only touch its
+    assessment types and constants (check names, severities, power states), never a function."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    allowed_hv = {"HypervisorAssessment", "HypervisorFacts", "POWER_STATES", "HOST_CHECKS", "CLUSTER_CHECKS",
+                  "VM_CHECKS", "SEVERITY", "CLUSTER_FAILOVER_RATIO_UNSUPPORTED"}
+    for path in sorted((root / "exporter" / "render").glob("*.py")):
+        rel = str(path.relative_to(root))
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module in RULES:
+                for alias in node.names:
+                    assert alias.name[0].isupper(), f"{rel} imports rule {node.module}.{alias.name}"
+            if isinstance(node, ast.ImportFrom) and node.module in ("collectors.ontap", "collectors.hyperv"):
+                assert "checks" not in {a.name for a in node.names}, f"{rel} imports a checks module"
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "hv":
+                assert node.attr in allowed_hv, f"{rel} calls collectors.hypervisor.{node.attr}"
