@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import requests
 import winrm.exceptions as winrm_exc
@@ -186,3 +188,26 @@ targets:
     assert settings_for(target()).collect.allowed_services == ()  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="host_allowed_services"):
         load_config_text(text.replace('["MSSQL$VEEAMSQL*", "SQLAgent$VEEAMSQL*"]', "MSSQL$X"))
+
+
+def test_the_job_judges_the_inventory_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """render + derive of one inventory run the shared Exchange findings once (old code: twice)."""
+    from collectors import hypervisor_assessment
+    from exporter.pipeline import Pipeline
+    from exporter.store import DERIVED, Store
+
+    calls: list[str] = []
+    original = hypervisor_assessment.derive
+
+    def counted(target: str, facts: Any) -> Any:
+        calls.append(target)
+        return original(target, facts)
+
+    monkeypatch.setattr(hypervisor_assessment, "derive", counted)
+    store = Store()
+    pipe = Pipeline(store)
+    pipe.add_target("hv01", HYPERV_SOURCE, 2)
+    pipe.add_collector("hv01", "inventory", 300)
+    pipe.record_success("hv01", "inventory", _inventory("compliant"), 0.1)
+    assert calls == ["hv01"]
+    assert store.snapshot("hv01", "inventory").ok and store.snapshot("hv01", DERIVED).ok

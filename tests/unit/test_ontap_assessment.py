@@ -64,3 +64,34 @@ def test_render_derived_calls_no_rule(monkeypatch: pytest.MonkeyPatch) -> None:
     # ... and still exports what the assessment found, agreeing with the findings.
     assert dict(families["ndo_ontap_ha_not_ready_cifs_ndo"].samples)[(T, "n1")] == 1.0
     assert dict(families["ndo_ontap_no_standby_lif_cifs_ndo"].samples)[(T, "vs1", "n1")] == 1.0
+
+
+def test_the_job_judges_each_fragment_once_and_the_derive_step_reuses_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the job's pipeline (render -> put -> derive): HA readiness and takeovers are judged
+    once, when ``nodes`` arrives; ``render_nodes`` draws that assessment and every later derive
+    (after lifs, after files) reuses it. On the old code the renderer and each derive judged again."""
+    from exporter.derive import inputs_of
+    from exporter.pipeline import Pipeline
+    from exporter.store import DERIVED, Store
+
+    store = Store()
+    pipe = Pipeline(store)
+    pipe.add_target(T, ONTAP_SOURCE, 2)
+    frags = fragments()
+    for name in frags:
+        pipe.add_collector(T, name, 60)
+    calls = counting(monkeypatch)
+    for name, frag in frags.items():
+        pipe.record_success(T, name, frag, 0.1)
+    assert calls["ha_readiness"] == 1 and calls["taken_over_nodes"] == 1, calls
+    assert store.snapshot(T, "nodes").ok and isinstance(inputs_of(store, T, "ontap").assessments["nodes"],
+                                                        checks.NodesAssessment)
+    found = {f.check for f in store.snapshot(T, DERIVED).findings}
+    assert {"HaNotReadyCifsNdo", "NoStandbyLifCifsNdo"} <= found
+
+
+def test_derivation_conditions_come_from_the_check_declarations() -> None:
+    declared = [c.name for c in checks.CHECKS if c.condition]
+    assert declared == ["HaNotReadyCifsNdo", "NoStandbyLifCifsNdo"]
+    a = checks.assess(T, {"nodes": fragments()["nodes"], "files": fragments()["files"]})
+    assert a.conditions == (("HaNotReadyCifsNdo", True), ("NoStandbyLifCifsNdo", False))
