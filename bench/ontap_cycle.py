@@ -65,18 +65,19 @@ def run_ours_fragments(url: str, ca_file: str) -> tuple[dict[str, Any], dict[str
     from collectors.ontap.client import OntapClient
     from collectors.ontap.collect import COLLECTORS
     from exporter.render.exposition import chunks_of
-    from exporter.render.ontap import RENDERERS, render_derived
-    from exporter.sources import Derivation
+    from exporter.render.ontap import render_derived
+    from exporter.sources import Derivation, resolve_renderer
 
+    renderers = {name: resolve_renderer(decl.render) for name, decl in COLLECTORS.items()}
     client = OntapClient(settings(url, ca_file))
     start, cpu = time.perf_counter(), time.process_time()
     deadline = time.monotonic() + 600
-    fragments = {name: fn(client, deadline) for name, fn in COLLECTORS.items()}
+    fragments = {name: decl.collect(client, deadline) for name, decl in COLLECTORS.items()}
     assessment = checks.assess("bench", fragments)
     derivation = Derivation(assessment.findings, assessment)
     series = 0
     for name, frag in fragments.items():
-        series += sum(c.series for c in chunks_of(RENDERERS[name]("bench", frag)))
+        series += sum(c.series for c in chunks_of(renderers[name]("bench", frag)))
     series += sum(c.series for c in chunks_of(render_derived("bench", fragments, derivation)))
     return {
         "wall": time.perf_counter() - start,

@@ -9,13 +9,16 @@ collector or a source touches today: docs/design-notes.md, "Adding a collector, 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
+from collectors.declare import Collector
 from collectors.findings import Finding
 from exporter.render.family import Family
+from exporter.session import runs
 
 if TYPE_CHECKING:
     from exporter.config import TargetConfig
@@ -37,6 +40,7 @@ class CollectorSpec:
     collect: Callable[[Any, float], Any]
     # (target name, fragment) -> metric families. Pure.
     render: Callable[[str, Any], list[Family]]
+    produces: type = object  # the facts type ``collect`` returns (collectors/declare.py)
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,34 @@ class SourceSpec:
     # (target name, latest fragments, derivation) -> metric families of the derived conditions.
     # Renders the derivation's assessment and findings; never calls a check.
     render_derived: Callable[[str, Mapping[str, Any], Derivation], list[Family]]
+
+
+def resolve_renderer(reference: str) -> Callable[[str, Any], list[Family]]:
+    """``"module:function"`` (a declaration's ``render``) -> the function."""
+    module, _, name = reference.partition(":")
+    fn = getattr(importlib.import_module(module), name)
+    if not callable(fn):
+        raise TypeError(f"renderer {reference} is not a function")
+    return fn  # type: ignore[no-any-return]
+
+
+def collector_specs(
+    declarations: Mapping[str, Collector], run: Callable[[Collector], Callable[[Any, float], Any]] = runs
+) -> dict[str, CollectorSpec]:
+    """A source's collectors, built from their declarations alone. ``run(declaration)`` is the
+    job's ``collect(session, deadline)``: by default the one session helper's
+    ``session.run(declaration.collect, deadline)`` (exporter/session.py)."""
+    return {
+        name: CollectorSpec(
+            name=name,
+            default_interval_seconds=decl.default_interval_seconds,
+            help=decl.help,
+            collect=run(decl),
+            render=resolve_renderer(decl.render),
+            produces=decl.produces,
+        )
+        for name, decl in declarations.items()
+    }
 
 
 @cache
