@@ -626,6 +626,10 @@ def _message(error: Mapping[str, Any]) -> str:
     kind = error.get("type", "")
     if kind == "extra_forbidden":
         loc = tuple(error.get("loc", ()))
+        if len(loc) == 4 and loc[0] == "targets" and loc[2] in TARGET_SECTIONS:
+            owners = [k for k, section in TARGET_SECTIONS.items() if str(loc[3]) in section.model_fields]
+            if owners:  # winrm on an ONTAP target: say whose key it is
+                return f"unknown key for kind {loc[2]}; it is a key of kind {', '.join(owners)}"
         allowed = _allowed_keys(loc)
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1) if loc else []
         if close:

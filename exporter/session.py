@@ -31,6 +31,11 @@ class LazySession(Generic[C]):
         self._connection: C | None = None
 
     @property
+    def login_session(self) -> bool:
+        """Whether the peer holds a login session (the policy then keeps it after timeouts)."""
+        return self._login_session
+
+    @property
     def connection(self) -> C | None:
         """The open connection, if any (no I/O)."""
         return self._connection
