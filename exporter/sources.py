@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from collectors.declare import Collector
 from collectors.findings import Finding
+from exporter.config import ConfigError
 from exporter.render.family import Family
 from exporter.session import runs
 
 if TYPE_CHECKING:
-    from exporter.config import TargetConfig
+    from exporter.config import Config, TargetConfig
 
 
 class Session(Protocol):
@@ -112,6 +113,19 @@ def registry() -> dict[str, SourceSpec]:
     else:
         sources.append(VSPHERE_SOURCE)
     return {s.kind: s for s in sources}
+
+
+def check_available(config: Config, source: str) -> None:
+    """``ConfigError`` naming each target whose kind's source cannot be loaded here (config.py
+    accepts every kind it has a section for; pyVmomi, say, may be missing from a broken install)."""
+    known = registry()
+    problems = [
+        f"targets[{i}].kind: the {t.kind} source cannot be loaded (a missing dependency?)"
+        for i, t in enumerate(config.targets)
+        if t.kind not in known
+    ]
+    if problems:
+        raise ConfigError(source, problems)
 
 
 def source(kind: str) -> SourceSpec:

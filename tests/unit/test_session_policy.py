@@ -81,3 +81,16 @@ def test_every_source_opens_the_one_session_helper(kind: str, address: str, logi
     assert session.login_session is login_session
     assert session.connection is None  # nothing opened, no password read, until the first run
     session.close()
+
+
+def test_a_kind_whose_source_cannot_be_loaded_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from exporter import sources
+    from exporter.config import ConfigError
+
+    known = dict(registry())
+    monkeypatch.setattr(sources, "registry", lambda: {k: v for k, v in known.items() if k != "vsphere"})
+    config = parse_config({"targets": [{"name": "vc1", "kind": "vsphere", "address": "vc1",
+                                        "credentials": {"username": "u", "password_env": "X"}}]})
+    with pytest.raises(ConfigError) as info:
+        sources.check_available(config, "ndo.yml")
+    assert info.value.problems == ["targets[0].kind: the vsphere source cannot be loaded (a missing dependency?)"]
