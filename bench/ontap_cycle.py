@@ -69,7 +69,7 @@ def run_ours_fragments(url: str, ca_file: str) -> tuple[dict[str, Any], dict[str
     client = OntapClient(settings(url, ca_file))
     start, cpu = time.perf_counter(), time.process_time()
     deadline = time.monotonic() + 600
-    fragments = {name: fn(client, deadline) for name, fn in COLLECTORS.items()}
+    fragments = {name: decl.collect(client, deadline) for name, decl in COLLECTORS.items()}
     # As the job does (exporter/pipeline.py): each collector's own assessment once, its render,
     # then the target's derive step reusing those assessments.
     series, judged = 0, {}

@@ -23,6 +23,28 @@ REASONS = (
 )
 
 
+# After which failures a source drops its connection, so the next cycle re-reads the secret and
+# connects afresh: the one reconnect policy of every source (exporter/session.py applies it).
+RECONNECT_ALWAYS = frozenset({
+    "auth",  # the password may have been rotated: read it again
+    "config",  # e.g. a secret file was missing: read it again
+    "connect",  # the peer or the path to it went away
+    "tls",  # a certificate was renewed or a CA file replaced
+})
+# ONTAP REST and WinRM authenticate every request (or connection): a connection that timed out or
+# returned a broken body may be mid-response, and a fresh one costs only a handshake.
+RECONNECT_PER_REQUEST_AUTH = RECONNECT_ALWAYS | {"timeout", "malformed"}
+# vSphere holds a login session (a cookie) whose privileges are fixed at login: a 403 may follow a
+# role change that only a new login sees. After a timeout or a malformed answer pyVmomi already
+# dropped the socket, and a new login would cost vCenter a session for nothing.
+RECONNECT_LOGIN_SESSION = RECONNECT_ALWAYS | {"forbidden"}
+
+
+def drops_session(reason: str, *, login_session: bool) -> bool:
+    """True when a failure with ``reason`` should drop the source's connection."""
+    return reason in (RECONNECT_LOGIN_SESSION if login_session else RECONNECT_PER_REQUEST_AUTH)
+
+
 class CollectionError(Exception):
     """A collection failed for a reason the operator can act on."""
 

@@ -132,8 +132,11 @@ def _shard(text: str) -> ShardingConfig:
 
 def _load(args: argparse.Namespace) -> Config | None:
     """The configuration file with the command line's overrides applied; None: printed why."""
+    from exporter import sources  # the sources' libraries only once the file parsed
+
     try:
         config = load_config(args.config)
+        sources.check_available(config, args.config)
         return config.with_overrides(
             web_config_file=getattr(args, "web_config_file", None),
             listen_address=getattr(args, "listen_address", None),

@@ -15,15 +15,17 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
 import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     SecretStr,
+    Tag,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -206,7 +208,6 @@ class Credentials(_Model):
 class CollectorEntry(_Model):
     enabled: bool = True
     interval: Duration | None = None  # None: the collector's default interval
-    client_detail: bool = False  # sessions: per-client series (cardinality!)
 
     @field_validator("interval")
     @classmethod
@@ -214,6 +215,10 @@ class CollectorEntry(_Model):
         if value is not None and value < MIN_INTERVAL_SECONDS:
             raise ValueError(f"interval too short: at least {MIN_INTERVAL_SECONDS:g}s")
         return value
+
+
+class OntapCollectorEntry(CollectorEntry):
+    client_detail: bool = False  # sessions: per-client series (cardinality!)
 
 
 class ExchangeSelectorConfig(_Model):
@@ -224,8 +229,11 @@ class ExchangeSelectorConfig(_Model):
     """
 
     name_patterns: list[str] | None = None
-    tags: list[str] | None = None  # vSphere only: tag/custom attribute patterns (``name=value``)
     annotation_marker: str | None = None  # substring of the VM annotation / Hyper-V Notes
+
+
+class VsphereExchangeSelectorConfig(ExchangeSelectorConfig):
+    tags: list[str] | None = None  # vSphere tag/custom attribute patterns (``name=value``)
 
 
 class WinRMConfig(_Model):
@@ -260,6 +268,18 @@ def vsphere_endpoint(value: str) -> str:
 
 
 class TargetConfig(_Model):
+    """The keys every kind of target has; each kind's section below adds only its own.
+
+    ``Config.targets`` is a union of the sections discriminated on ``kind`` (``TARGET_SECTIONS``),
+    so a source's adapter reads typed fields of its own section, and a key of another kind (say
+    ``winrm`` on an ONTAP target) is refused as an unknown key of that target.
+    """
+
+    # The names of the kind's collectors, for the ``collectors:`` check. The sources' registry is
+    # built from each collector's one declaration; tests/unit/test_source_registry.py holds the two
+    # lists equal, so config.py need not import a source (it imports only leaves).
+    collector_names: ClassVar[tuple[str, ...]] = ()
+
     name: str
     kind: str
     address: str
@@ -267,26 +287,12 @@ class TargetConfig(_Model):
     tls: TlsConfig = TlsConfig()
     timeout_seconds: Duration = 60.0
     connect_timeout_seconds: Duration = 5.0
-    max_records: int = Field(default=1000, ge=1)
     # Largest response body read from the target (after decompression): far above a real page
     # (collectors/netguard.py), so only a broken or hostile peer reaches it.
     max_response_bytes: int = Field(default=64 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024)
     stale_after_cycles: int = Field(default=3, ge=0)
     labels: dict[str, str] = Field(default_factory=dict)
-    # Share name patterns (fnmatch) that must be continuously available even when they are not yet.
-    ca_shares: list[str] = Field(default_factory=list)
-    # ONTAP targets: DNS names (CNAMEs) of this cluster's SMB servers the exporter cannot see ->
-    # the SVM they reach, for the takeover join (docs/takeover-blast-radius.md).
-    smb_server_aliases: dict[str, str] = Field(default_factory=dict)
-    # Hypervisor targets (kind vsphere|hyperv): Exchange guest selection and the host-OS vCPU
-    # baseline counted in the vCPU:core ratio (None: Microsoft's 2, on every hypervisor).
-    exchange: ExchangeSelectorConfig = ExchangeSelectorConfig()
-    host_os_vcpus: int | None = Field(default=None, ge=0)
-    # kind hyperv: service-name patterns (fnmatch, case-insensitive) allowed on the host although they
-    # match a server application, e.g. a backup product's own SQL Express instance (MSSQL$VEEAMSQL*).
-    host_allowed_services: list[str] = Field(default_factory=list)
-    winrm: WinRMConfig = WinRMConfig()
-    collectors: dict[str, CollectorEntry] = Field(default_factory=dict)
+    collectors: Mapping[str, CollectorEntry] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
@@ -295,19 +301,10 @@ class TargetConfig(_Model):
             raise ValueError("use only letters, digits, '_', '.' and '-'")
         return value
 
-    @field_validator("kind")
-    @classmethod
-    def _kind(cls, value: str) -> str:
-        kinds = _source_kinds()
-        if value not in kinds:
-            # The value is not repeated: a secret pasted into the wrong key must not reach a log.
-            raise ValueError(f"unknown kind; known kinds: {', '.join(sorted(kinds))}")
-        return value
-
     @field_validator("address")
     @classmethod
-    def _address(cls, value: str, info: ValidationInfo) -> str:
-        validate_address(vsphere_endpoint(value) if info.data.get("kind") == "vsphere" else value)
+    def _address(cls, value: str) -> str:
+        validate_address(value)
         return value
 
     @field_validator("labels")
@@ -322,17 +319,148 @@ class TargetConfig(_Model):
 
     @field_validator("collectors")
     @classmethod
-    def _collectors(cls, value: dict[str, CollectorEntry], info: ValidationInfo) -> dict[str, CollectorEntry]:
+    def _collectors(cls, value: Mapping[str, CollectorEntry], info: ValidationInfo) -> Mapping[str, CollectorEntry]:
         kind = info.data.get("kind")
         if kind is None:  # kind itself was invalid: already reported
             return value
-        known = _source_collectors(kind)
+        known = cls.known_collectors(kind)
         unknown = sorted(set(value) - set(known))
         if unknown:
             raise ValueError(
                 f"unknown collector(s) {', '.join(unknown)} for kind {kind}; known: {', '.join(known)}"
             )
         return value
+
+    @classmethod
+    def known_collectors(cls, kind: str) -> tuple[str, ...]:
+        return cls.collector_names
+
+    def collector(self, name: str) -> CollectorEntry | None:
+        """The target's ``collectors.<name>`` entry, or None when the collector is not listed."""
+        return self.collectors.get(name)
+
+
+class OntapTarget(TargetConfig):
+    collector_names: ClassVar[tuple[str, ...]] = ("health", "nodes", "lifs", "shares", "sessions", "files")
+
+    kind: Literal["ontap"]
+    max_records: int = Field(default=1000, ge=1)  # page size of every REST collection request
+    collectors: Mapping[str, OntapCollectorEntry] = Field(default_factory=dict)
+    # Share name patterns (fnmatch) that must be continuously available even when they are not yet.
+    ca_shares: list[str] = Field(default_factory=list)
+    # DNS names (CNAMEs) of this cluster's SMB servers the exporter cannot see -> the SVM they
+    # reach, for the takeover join (docs/takeover-blast-radius.md).
+    smb_server_aliases: dict[str, str] = Field(default_factory=dict)
+
+    def collector(self, name: str) -> OntapCollectorEntry | None:
+        return self.collectors.get(name)
+
+
+class VsphereTarget(TargetConfig):
+    collector_names: ClassVar[tuple[str, ...]] = ("inventory",)
+
+    kind: Literal["vsphere"]
+    max_records: int = Field(default=1000, ge=1)  # objects per PropertyCollector page
+    # Exchange guest selection and the host-OS vCPU baseline counted in the vCPU:core ratio (None:
+    # Microsoft's 2, on every hypervisor).
+    exchange: VsphereExchangeSelectorConfig = VsphereExchangeSelectorConfig()
+    host_os_vcpus: int | None = Field(default=None, ge=0)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        validate_address(vsphere_endpoint(value))
+        return value
+
+
+class HyperVTarget(TargetConfig):
+    collector_names: ClassVar[tuple[str, ...]] = ("inventory",)
+
+    kind: Literal["hyperv"]
+    exchange: ExchangeSelectorConfig = ExchangeSelectorConfig()
+    host_os_vcpus: int | None = Field(default=None, ge=0)
+    # Service-name patterns (fnmatch, case-insensitive) allowed on the host although they match a
+    # server application, e.g. a backup product's own SQL Express instance (MSSQL$VEEAMSQL*).
+    host_allowed_services: list[str] = Field(default_factory=list)
+    winrm: WinRMConfig = WinRMConfig()
+
+
+# Kinds added at run time (``register_kind``): a source outside this package, or the tests'
+# exporter.testing.FakeSource. They get the common keys plus ``max_records``.
+_EXTRA_KINDS: dict[str, tuple[str, ...]] = {}
+
+
+def register_kind(kind: str, collector_names: tuple[str, ...]) -> None:
+    """Make ``kind`` a valid target kind whose collectors are ``collector_names``."""
+    if kind in TARGET_SECTIONS:
+        raise ValueError(f"kind {kind} has its own section")
+    _EXTRA_KINDS[kind] = tuple(collector_names)
+
+
+class ExtraTarget(TargetConfig):
+    max_records: int = Field(default=1000, ge=1)
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        if value not in _EXTRA_KINDS:
+            raise ValueError(f"unknown kind; known kinds: {', '.join(known_kinds())}")
+        return value
+
+    @classmethod
+    def known_collectors(cls, kind: str) -> tuple[str, ...]:
+        return _EXTRA_KINDS.get(kind, ())
+
+
+class _UnknownKindTarget(TargetConfig):
+    """What a target of no known kind is checked as: its kind is refused, the common keys are
+    still checked (every problem reported at once), the other keys cannot be judged."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        # The value is not repeated: a secret pasted into the wrong key must not reach a log.
+        raise ValueError(f"unknown kind; known kinds: {', '.join(known_kinds())}")
+
+
+TARGET_SECTIONS: dict[str, type[TargetConfig]] = {
+    "ontap": OntapTarget,
+    "vsphere": VsphereTarget,
+    "hyperv": HyperVTarget,
+}
+_TAGS: dict[str, type[TargetConfig]] = {**TARGET_SECTIONS, "extra": ExtraTarget, "unknown": _UnknownKindTarget}
+
+
+def known_kinds() -> list[str]:
+    return sorted({*TARGET_SECTIONS, *_EXTRA_KINDS})
+
+
+def section_of(kind: Any) -> type[TargetConfig]:
+    """The section a raw target with this ``kind`` value is validated as."""
+    if isinstance(kind, str):
+        if kind in TARGET_SECTIONS:
+            return TARGET_SECTIONS[kind]
+        if kind in _EXTRA_KINDS:
+            return ExtraTarget
+    return _UnknownKindTarget
+
+
+def _tag(value: Any) -> str:
+    kind = value.get("kind") if isinstance(value, Mapping) else getattr(value, "kind", None)
+    section = section_of(kind)
+    return next(tag for tag, cls in _TAGS.items() if cls is section)
+
+
+AnyTarget = Annotated[
+    Annotated[OntapTarget, Tag("ontap")]
+    | Annotated[VsphereTarget, Tag("vsphere")]
+    | Annotated[HyperVTarget, Tag("hyperv")]
+    | Annotated[ExtraTarget, Tag("extra")]
+    | Annotated[_UnknownKindTarget, Tag("unknown")],
+    Discriminator(_tag),
+]
 
 
 def validate_address(value: str) -> None:
@@ -341,20 +469,6 @@ def validate_address(value: str) -> None:
     The one parser (exporter/address.py) is the one every source uses to connect.
     """
     parse_address(value, 443)
-
-
-def _source_kinds() -> list[str]:
-    # Looked up at call time (not import time) so tests can patch exporter.sources.registry.
-    from exporter import sources
-
-    return list(sources.registry())
-
-
-def _source_collectors(kind: str) -> list[str]:
-    from exporter import sources
-
-    spec = sources.registry().get(kind)
-    return list(spec.collectors) if spec is not None else []
 
 
 class ShardingConfig(_Model):
@@ -383,7 +497,7 @@ class Config(_Model):
     allow_inline_secrets: bool = False
     defaults: DefaultsConfig = DefaultsConfig()
     sharding: ShardingConfig = ShardingConfig()
-    targets: list[TargetConfig] = Field(default_factory=list)
+    targets: list[AnyTarget] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -400,8 +514,10 @@ class Config(_Model):
         for raw in data["targets"]:
             if isinstance(raw, Mapping):
                 target = dict(raw)
+                own = section_of(target.get("kind")).model_fields  # max_records: only kinds that page
                 for key in ("timeout_seconds", "stale_after_cycles", "max_records"):
-                    target.setdefault(key, getattr(defaults, key))
+                    if key in own:
+                        target.setdefault(key, getattr(defaults, key))
                 tls = target.get("tls")
                 if tls is None:
                     target["tls"] = defaults.tls.model_dump()
@@ -413,7 +529,7 @@ class Config(_Model):
 
     @field_validator("targets")
     @classmethod
-    def _unique_names(cls, value: list[TargetConfig]) -> list[TargetConfig]:
+    def _unique_names(cls, value: list[AnyTarget]) -> list[AnyTarget]:
         seen: dict[str, int] = {}
         for i, target in enumerate(value):
             if target.name in seen:
@@ -455,16 +571,6 @@ class Config(_Model):
 
 
 # --------------------------------------------------------------------------------------------
-# Helpers the scheduler and the sources use
-
-
-def collector_settings(target: TargetConfig, collector: str) -> dict[str, Any]:
-    """Source-specific keys of one collector entry (e.g. ``client_detail``), defaults filled in."""
-    entry = target.collectors.get(collector, CollectorEntry())
-    return entry.model_dump(exclude={"enabled", "interval"})
-
-
-# --------------------------------------------------------------------------------------------
 # Loading
 
 
@@ -475,6 +581,13 @@ class ConfigError(Exception):
         self.source = source
         self.problems = problems
         super().__init__(f"invalid configuration {source}:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _without_tag(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """pydantic puts the union member's tag after ``targets[i]``; the YAML path has no such key."""
+    if len(loc) > 2 and loc[0] == "targets" and isinstance(loc[1], int) and loc[2] in _TAGS:
+        return loc[:2] + loc[3:]
+    return loc
 
 
 def _loc_text(loc: tuple[int | str, ...]) -> str:
@@ -490,7 +603,10 @@ def _loc_text(loc: tuple[int | str, ...]) -> str:
 def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
     """The keys the model at ``loc``'s parent accepts (walks Config's annotations along the path)."""
     node: Any = Config
-    for part in loc[:-1]:
+    for i, part in enumerate(loc[:-1]):
+        if i == 2 and loc[0] == "targets" and isinstance(part, str) and part in _TAGS:
+            node = _TAGS[part]  # the kind's own section
+            continue
         if isinstance(node, type) and issubclass(node, BaseModel):
             field = node.model_fields.get(str(part))
             if field is None:
@@ -499,7 +615,7 @@ def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
         else:  # list[X] (index) or dict[str, X] (key): step into X
             args = [a for a in get_args(node) if a is not type(None)]
             node = args[-1] if args else None
-        while get_origin(node) is not None and get_origin(node) not in (list, dict):
+        while get_origin(node) is not None and get_origin(node) not in (list, dict, Mapping):
             node = next((a for a in get_args(node) if a is not type(None)), None)  # X | None
     if isinstance(node, type) and issubclass(node, BaseModel):
         return list(node.model_fields)
@@ -510,6 +626,10 @@ def _message(error: Mapping[str, Any]) -> str:
     kind = error.get("type", "")
     if kind == "extra_forbidden":
         loc = tuple(error.get("loc", ()))
+        if len(loc) == 4 and loc[0] == "targets" and loc[2] in TARGET_SECTIONS:
+            owners = [k for k, section in TARGET_SECTIONS.items() if str(loc[3]) in section.model_fields]
+            if owners:  # winrm on an ONTAP target: say whose key it is
+                return f"unknown key for kind {loc[2]}; it is a key of kind {', '.join(owners)}"
         allowed = _allowed_keys(loc)
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1) if loc else []
         if close:
@@ -527,7 +647,11 @@ def _message(error: Mapping[str, Any]) -> str:
 
 def problems_of(exc: ValidationError) -> list[str]:
     """One line per error, from ``loc`` and ``msg`` only: ``input`` may be a secret, so never used."""
-    return [f"{_loc_text(tuple(e['loc']))}: {_message(e)}" for e in exc.errors(include_input=False)]
+    out = []
+    for error in exc.errors(include_input=False):
+        loc = tuple(error["loc"])
+        out.append(f"{_loc_text(_without_tag(loc))}: {_message(error)}")
+    return out
 
 
 def parse_config(data: Any, source: str = "<config>") -> Config:

@@ -1,42 +1,30 @@
 """The Hyper-V source: binds collectors/hyperv (WinRM transport, script, parser) to the daemon.
 
-One collector, ``inventory``: one WinRM round trip per host and poll gives every fact the Exchange
-rules need, so splitting it would only multiply powershell.exe starts on the host.
-
-Target configuration read here (exporter/config.py owns the schema): name, address (host,
-host:port, https://host[:5986], http://host:5985), credentials (exporter.secrets.resolve_password),
-tls.verify / tls.ca_file, timeout_seconds, connect_timeout_seconds, winrm.transport
-(ntlm|kerberos|credssp|basic), winrm.message_encryption (auto|always|never),
-exchange.name_patterns, exchange.annotation_marker, host_os_vcpus (None = 2, Microsoft's baseline),
+Its one collector, ``inventory``, is declared on its collect function (collectors/hyperv/collect.py).
+This module opens a job's connection from the target's ``hyperv`` section (exporter/config.py,
+``HyperVTarget``): address (host, host:port, https://host[:5986], http://host:5985), credentials
+(exporter.secrets.resolve_password), tls, timeouts, winrm.transport / message_encryption,
+exchange.name_patterns / annotation_marker, host_os_vcpus (None = 2, Microsoft's baseline) and
 host_allowed_services (service-name patterns allowed on the host: management/backup SQL Express).
-The optional sections are read with getattr so a config without them still works on defaults.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from collectors import hypervisor as hv
-from collectors.errors import CollectionError
 from collectors.hyperv import checks
-from collectors.hyperv.collect import CollectSettings, collect
+from collectors.hyperv.collect import COLLECTORS, CollectSettings, HostConnection
 from collectors.hyperv.facts import HyperVInventory
-from collectors.hyperv.transport import Auth, Encryption, WinRMRunner, WinRMSettings
-from collectors.netguard import DEFAULT_MAX_BODY_BYTES
+from collectors.hyperv.transport import WinRMRunner, WinRMSettings
 from exporter.address import parse_address
-from exporter.render import hyperv as render
+from exporter.config import HyperVTarget, TargetConfig
 from exporter.render.family import Family
 from exporter.secrets import resolve_password
-from exporter.sources import NOTHING, CollectorSpec, Derivation, SourceSpec
-
-if TYPE_CHECKING:
-    from exporter.config import TargetConfig
-
-DEFAULT_INTERVAL = 300.0  # settings change rarely; each poll starts powershell.exe on the host
-AUTHS = ("ntlm", "kerberos", "credssp", "basic")
-ENCRYPTIONS = ("auto", "always", "never")
+from exporter.session import LazySession
+from exporter.sources import NOTHING, Derivation, SourceSpec, collector_specs
 
 
 def endpoint(address: str) -> str:
@@ -61,22 +49,14 @@ def _timeouts(total: float) -> tuple[int, int]:
     return op, op + 10
 
 
-def settings_for(target: TargetConfig) -> HyperVTargetSettings:
-    t = cast(Any, target)
-    wr = getattr(t, "winrm", None)
-    auth = str(getattr(wr, "transport", "ntlm") or "ntlm")
-    encryption = str(getattr(wr, "message_encryption", "auto") or "auto")
-    if auth not in AUTHS or encryption not in ENCRYPTIONS:
-        raise CollectionError("config", f"winrm.transport {auth!r} / message_encryption {encryption!r} not supported")
-    ex = getattr(t, "exchange", None)
-    patterns = getattr(ex, "name_patterns", None)
-    marker = getattr(ex, "annotation_marker", None)
+def settings_for(target: HyperVTarget) -> HyperVTargetSettings:
+    exchange = target.exchange
     selector = hv.ExchangeSelector(
-        name_patterns=tuple(patterns) if patterns is not None else hv.DEFAULT_NAME_PATTERNS,
-        annotation_marker=str(marker) if marker is not None else hv.DEFAULT_ANNOTATION_MARKER,
+        name_patterns=tuple(exchange.name_patterns) if exchange.name_patterns is not None else hv.DEFAULT_NAME_PATTERNS,
+        annotation_marker=exchange.annotation_marker
+        if exchange.annotation_marker is not None
+        else hv.DEFAULT_ANNOTATION_MARKER,
     )
-    host_os = getattr(t, "host_os_vcpus", None)
-    allowed = tuple(str(p) for p in getattr(t, "host_allowed_services", None) or ())
     op, read = _timeouts(float(target.timeout_seconds))
     tls = target.tls
     return HyperVTargetSettings(
@@ -84,56 +64,35 @@ def settings_for(target: TargetConfig) -> HyperVTargetSettings:
             endpoint=endpoint(target.address),
             username=target.credentials.username,
             password=resolve_password(target),
-            auth=cast(Auth, auth),
-            message_encryption=cast(Encryption, encryption),
-            verify=bool(tls.verify),
+            auth=target.winrm.transport,
+            message_encryption=target.winrm.message_encryption,
+            verify=tls.verify,
             ca_file=tls.ca_file if tls.verify else None,
             operation_timeout=op,
             read_timeout=max(read, int(float(target.connect_timeout_seconds)) + 1),
-            max_response_bytes=int(getattr(t, "max_response_bytes", DEFAULT_MAX_BODY_BYTES)),
+            max_response_bytes=target.max_response_bytes,
         ),
         collect=CollectSettings(
             target=target.name,
             selector=selector,
-            host_os_vcpus=None if host_os is None else int(host_os),
-            allowed_services=allowed,
+            host_os_vcpus=target.host_os_vcpus,
+            allowed_services=tuple(target.host_allowed_services),
         ),
     )
 
 
-class HyperVSession:
-    """One per target job: the WinRM runner (one pywinrm Protocol) is built on first use, so the
-    password is read then, and rebuilt after auth/connection failures (a rotated secret is picked up)."""
+def connect(target: HyperVTarget) -> HostConnection:
+    """The WinRM runner (one pywinrm Protocol, built on first use: the password is read now)."""
+    settings = settings_for(target)
+    return HostConnection(WinRMRunner(settings.winrm), settings.collect)
 
-    def __init__(self, target: TargetConfig) -> None:
-        self._target = target
-        self._settings: HyperVTargetSettings | None = None
-        self._runner: WinRMRunner | None = None
 
-    def poll(self, deadline: float) -> HyperVInventory:
-        if self._runner is None or self._settings is None:
-            self._settings = settings_for(self._target)
-            self._runner = WinRMRunner(self._settings.winrm)
-        try:
-            return collect(self._runner, self._settings.collect, deadline)
-        except CollectionError as exc:
-            if exc.reason in ("auth", "connect", "tls", "timeout", "config"):
-                self.close()
-            raise
-
-    def close(self) -> None:
-        if self._runner is not None:
-            self._runner.close()
-        self._runner = None
-        self._settings = None
+HyperVSession = LazySession[HostConnection]
 
 
 def open_session(target: TargetConfig, collector: str) -> HyperVSession:
-    return HyperVSession(target)
-
-
-def _collect(session: HyperVSession, deadline: float) -> HyperVInventory:
-    return session.poll(deadline)
+    assert isinstance(target, HyperVTarget), target.kind  # the registry routes by kind
+    return LazySession(lambda: connect(target))
 
 
 def derive(target: str, fragments: Mapping[str, Any], judged: Mapping[str, Any] = NOTHING) -> Derivation:
@@ -153,17 +112,7 @@ def render_derived(target: str, fragments: Mapping[str, Any], derivation: Deriva
 
 HYPERV_SOURCE = SourceSpec(
     kind="hyperv",
-    collectors={
-        "inventory": CollectorSpec(
-            name="inventory",
-            default_interval_seconds=DEFAULT_INTERVAL,
-            help="Hyper-V host, VMs, checkpoints, disks and cluster offline actions against the Exchange rules "
-            "(one WinRM round trip)",
-            collect=_collect,
-            render=render.render,
-            assess=checks.assess,
-        )
-    },
+    collectors=collector_specs(COLLECTORS),
     open_session=open_session,
     derive=derive,
     render_derived=render_derived,

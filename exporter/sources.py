@@ -9,17 +9,20 @@ collector or a source touches today: docs/design-notes.md, "Adding a collector, 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from collectors.declare import Collector
 from collectors.findings import Finding
 from exporter.render.family import Family
+from exporter.session import runs
 
 if TYPE_CHECKING:
-    from exporter.config import TargetConfig
+    from exporter.config import Config, TargetConfig
 
 
 NOTHING: Mapping[str, Any] = MappingProxyType({})  # no collector assessments (a derive's default)
@@ -46,6 +49,7 @@ class CollectorSpec:
     # HA readiness from ``nodes``), computed once when the fragment arrives (exporter/pipeline.py):
     # ``render`` draws it and the target's derive step reuses it. None: render gets the fragment.
     assess: Callable[[str, Any], Any] | None = None
+    produces: type = object  # the facts type ``collect`` returns (collectors/declare.py)
 
     def judge_and_render(self, target: str, fragment: Any) -> tuple[Any, list[Family]]:
         """(the fragment's assessment or None, its families): what a job does with a result."""
@@ -81,6 +85,35 @@ class SourceSpec:
     render_derived: Callable[[str, Mapping[str, Any], Derivation], list[Family]]
 
 
+def resolve_renderer(reference: str) -> Callable[[str, Any], list[Family]]:
+    """``"module:function"`` (a declaration's ``render``) -> the function."""
+    module, _, name = reference.partition(":")
+    fn = getattr(importlib.import_module(module), name)
+    if not callable(fn):
+        raise TypeError(f"renderer {reference} is not a function")
+    return fn  # type: ignore[no-any-return]
+
+
+def collector_specs(
+    declarations: Mapping[str, Collector], run: Callable[[Collector], Callable[[Any, float], Any]] = runs
+) -> dict[str, CollectorSpec]:
+    """A source's collectors, built from their declarations alone. ``run(declaration)`` is the
+    job's ``collect(session, deadline)``: by default the one session helper's
+    ``session.run(declaration.collect, deadline)`` (exporter/session.py)."""
+    return {
+        name: CollectorSpec(
+            name=name,
+            default_interval_seconds=decl.default_interval_seconds,
+            help=decl.help,
+            collect=run(decl),
+            render=resolve_renderer(decl.render),
+            assess=decl.assess,
+            produces=decl.produces,
+        )
+        for name, decl in declarations.items()
+    }
+
+
 @cache
 def registry() -> dict[str, SourceSpec]:
     """Every source kind the daemon knows, imported lazily so `check-config` stays fast."""
@@ -95,6 +128,21 @@ def registry() -> dict[str, SourceSpec]:
     else:
         sources.append(VSPHERE_SOURCE)
     return {s.kind: s for s in sources}
+
+
+def check_available(config: Config, source: str) -> None:
+    """``ConfigError`` naming each target whose kind's source cannot be loaded here (config.py
+    accepts every kind it has a section for; pyVmomi, say, may be missing from a broken install)."""
+    from exporter.config import ConfigError  # here, not at import: keeps `once`/bench imports lean
+
+    known = registry()
+    problems = [
+        f"targets[{i}].kind: the {t.kind} source cannot be loaded (a missing dependency?)"
+        for i, t in enumerate(config.targets)
+        if t.kind not in known
+    ]
+    if problems:
+        raise ConfigError(source, problems)
 
 
 def source(kind: str) -> SourceSpec:

@@ -18,6 +18,7 @@ from collectors.takeover import advice
 from collectors.takeover.hyperv import from_hyperv
 from collectors.takeover.join import join
 from collectors.takeover.model import ONTAP_INPUTS, HyperVInputs, JoinResult, OntapInputs
+from exporter.config import OntapTarget
 from exporter.crossderive import CrossOutput, CrossStep, TargetInputs
 from exporter.render import takeover as render
 
@@ -64,7 +65,7 @@ def step(config: Config) -> CrossStep:
     aliases = {
         t.name: MappingProxyType({k.lower().rstrip("."): v for k, v in t.smb_server_aliases.items()})
         for t in config.targets
-        if t.kind == "ontap"
+        if isinstance(t, OntapTarget)
     }
 
     def run(targets: Sequence[TargetInputs]) -> CrossOutput:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from collectors.findings import Finding
+from exporter.config import register_kind
 from exporter.render.family import Family, MetricDef
 from exporter.secrets import resolve_password
 from exporter.sources import NOTHING, CollectorSpec, Derivation, SourceSpec
@@ -66,6 +67,7 @@ class FakeSource:
         self, kind: str = "fake", collectors: tuple[str, ...] = ("alpha", "beta"), default_interval: float = 60.0
     ) -> None:
         self.kind = kind
+        register_kind(kind, collectors)  # its targets validate as a kind of their own
         self.calls: Counter[tuple[str, str]] = Counter()
         self.sessions: list[FakeSession] = []
         self._behaviours: dict[tuple[str, str], Behaviour] = {}

@@ -11,7 +11,9 @@ import re
 from dataclasses import dataclass
 
 from collectors import hypervisor as hv
+from collectors.declare import Declarations
 from collectors.errors import CollectionError, UnsupportedError
+from collectors.hyperv import checks
 from collectors.hyperv import script as ps
 
 # HyperVInventory lives with the facts (readers of the fragment need no WinRM); re-exported here.
@@ -95,6 +97,35 @@ def hidden_vms(facts: HyperVFacts) -> str:
                 "Administrators nor in Hyper-V Administrators, so VMs would be hidden from it. Add it: "
                 "Add-LocalGroupMember -SID 'S-1-5-32-578' -Member <account>")
     return ""
+
+
+@dataclass(frozen=True)
+class HostConnection:
+    """What one Hyper-V job holds: the WinRM runner and what the poll judges (collect's connection)."""
+
+    runner: ScriptRunner
+    settings: CollectSettings
+
+    def close(self) -> None:
+        self.runner.close()
+
+
+# One collector: one WinRM round trip per host and poll gives every fact the Exchange rules need,
+# so splitting it would only multiply powershell.exe starts on the host.
+COLLECTORS = Declarations()
+
+
+@COLLECTORS.collector(
+    "inventory",
+    every=300.0,  # settings change rarely; each poll starts powershell.exe on the host
+    help="Hyper-V host, VMs, checkpoints, disks and cluster offline actions against the Exchange rules "
+    "(one WinRM round trip)",
+    produces=HyperVInventory,
+    render="exporter.render.hyperv:render",
+    assess=checks.assess,
+)
+def collect_inventory(connection: HostConnection, deadline: float) -> HyperVInventory:
+    return collect(connection.runner, connection.settings, deadline)
 
 
 def collect(runner: ScriptRunner, settings: CollectSettings, deadline: float) -> HyperVInventory:

@@ -12,9 +12,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+from collectors.declare import Declarations
 from collectors.errors import CollectionError, UnsupportedError
+from collectors.ontap import checks, parse
 from collectors.ontap import endpoints as ep
-from collectors.ontap import parse
 from collectors.ontap.client import OntapClient
 from collectors.ontap.facts import (
     HEALTH_PARTS,
@@ -40,6 +41,9 @@ from collectors.ontap.parse import MalformedRecord, norm
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# The six collectors, each declared on its collect function below (collectors/declare.py).
+COLLECTORS = Declarations()
 
 # Last characters of VIRTUAL_DISK_SUFFIXES, both cases: a cheap first test on 100k paths.
 _DISK_LAST_CHARS = frozenset("xXdDsS")
@@ -83,6 +87,14 @@ def _parse_one(parser: Callable[[dict[str, Any]], T], record: Any, path: str, in
 # ---------------------------------------------------------------------------------------------
 
 
+@COLLECTORS.collector(
+    "health",
+    every=60.0,
+    help="ONTAP system health: overall status, subsystems (CIFS-NDO), monitors and active alerts",
+    produces=HealthFacts,
+    render="exporter.render.ontap:render_health",
+    assess=checks.assess_health,
+)
 def collect_health(client: OntapClient, deadline: float) -> HealthFacts:
     """ONTAP's own CIFS-NDO view: five private-CLI requests, each on its own.
 
@@ -128,6 +140,14 @@ def collect_health(client: OntapClient, deadline: float) -> HealthFacts:
     )
 
 
+@COLLECTORS.collector(
+    "nodes",
+    every=60.0,
+    help="nodes, HA/storage-failover state and aggregate ownership",
+    produces=NodesFacts,
+    render="exporter.render.ontap:render_nodes",
+    assess=checks.assess_nodes,
+)
 def collect_nodes(client: OntapClient, deadline: float) -> NodesFacts:
     cluster = client.cluster(deadline)
     return NodesFacts(
@@ -137,6 +157,13 @@ def collect_nodes(client: OntapClient, deadline: float) -> NodesFacts:
     )
 
 
+@COLLECTORS.collector(
+    "lifs",
+    every=60.0,
+    help="SMB data LIFs (home/current placement, state), their ports and CIFS servers",
+    produces=LifsFacts,
+    render="exporter.render.ontap:render_lifs",
+)
 def collect_lifs(client: OntapClient, deadline: float) -> LifsFacts:
     cluster = client.cluster(deadline)
     lifs = _parse_all(_records(client, ep.LIFS, cluster, deadline), parse.lif, ep.LIFS.path)
@@ -151,6 +178,15 @@ def collect_lifs(client: OntapClient, deadline: float) -> LifsFacts:
     )
 
 
+@COLLECTORS.collector(
+    "shares",
+    # share properties change rarely; the private CLI call is the costly one
+    every=300.0,
+    help="SMB share properties against the continuous-availability rules",
+    produces=SharesFacts,
+    render="exporter.render.ontap:render_shares",
+    assess=checks.assess_shares,
+)
 def collect_shares(client: OntapClient, deadline: float) -> SharesFacts:
     cluster = client.cluster(deadline)
     cli_rows: dict[tuple[str, str], dict[str, Any]] | None = None
@@ -181,6 +217,13 @@ def collect_shares(client: OntapClient, deadline: float) -> SharesFacts:
     )
 
 
+@COLLECTORS.collector(
+    "sessions",
+    every=60.0,
+    help="SMB sessions counted by node, SVM, protocol, CA level and authentication",
+    produces=SessionsFacts,
+    render="exporter.render.ontap:render_sessions",
+)
 def collect_sessions(client: OntapClient, deadline: float) -> SessionsFacts:
     cluster = client.cluster(deadline)
     detail = client.settings.client_detail
@@ -252,6 +295,13 @@ def collect_sessions(client: OntapClient, deadline: float) -> SessionsFacts:
     )
 
 
+@COLLECTORS.collector(
+    "files",
+    every=60.0,
+    help="open SMB files counted by node, SVM, volume, share, CA and reconnected state",
+    produces=FilesFacts,
+    render="exporter.render.ontap:render_files",
+)
 def collect_files(client: OntapClient, deadline: float) -> FilesFacts:
     cluster = client.cluster(deadline)
     disks: dict[tuple[str, str, str], VirtualDiskOpen] = {}
@@ -415,13 +465,3 @@ def _reconnected_via_cli(
         log.info("target %s: reconnected state unavailable: %s", client.settings.name, exc)
         return Counter(), False, str(exc)
     return reconnected, True, ""
-
-
-COLLECTORS: dict[str, Callable[[OntapClient, float], Any]] = {
-    "health": collect_health,
-    "nodes": collect_nodes,
-    "lifs": collect_lifs,
-    "shares": collect_shares,
-    "sessions": collect_sessions,
-    "files": collect_files,
-}

@@ -535,13 +535,3 @@ def render_derived(target: str, fragments: Mapping[str, Any], derivation: Deriva
         fam.add([target, check, severity], count)
     out.append(fam)
     return out
-
-
-RENDERERS: dict[str, Callable[[str, Any], list[Family]]] = {
-    "health": render_health,
-    "nodes": render_nodes,
-    "lifs": render_lifs,
-    "shares": render_shares,
-    "sessions": render_sessions,
-    "files": render_files,
-}

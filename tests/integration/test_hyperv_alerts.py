@@ -52,7 +52,7 @@ def test_alert_names_are_the_rules_check_names_and_have_runbooks() -> None:
 @pytest.mark.parametrize("scenario", ["sql-on-host", "stop-action-save"])
 def test_exposition_is_clean_and_feeds_the_alerts(scenario: str) -> None:
     with WinRMSimulator(scenario, tls=True, auth=("basic",)) as sim:
-        session = HYPERV_SOURCE.open_session(sim_target(sim, "hv01"), "inventory")  # type: ignore[arg-type]
+        session = HYPERV_SOURCE.open_session(sim_target(sim, "hv01"), "inventory")
         inv = HYPERV_SOURCE.collectors["inventory"].collect(session, time.monotonic() + 10)
         session.close()
     text = assemble(chunks_of(HYPERV_SOURCE.collectors["inventory"].judge_and_render("hv01", inv)[1]), "text").decode()
@@ -83,7 +83,7 @@ def _alert_names() -> list[str]:
 @pytest.mark.parametrize("scenario", SCENARIO_ALERTS)
 def test_scenario_exposition_fires_exactly_its_findings(scenario: str, tmp_path: Path) -> None:
     with WinRMSimulator(scenario, tls=True, auth=("basic",)) as sim:
-        session = HYPERV_SOURCE.open_session(sim_target(sim, "hv01"), "inventory")  # type: ignore[arg-type]
+        session = HYPERV_SOURCE.open_session(sim_target(sim, "hv01"), "inventory")
         inv = HYPERV_SOURCE.collectors["inventory"].collect(session, time.monotonic() + 10)
         session.close()
     findings = list(HYPERV_SOURCE.derive("hv01", {"inventory": inv}).findings)

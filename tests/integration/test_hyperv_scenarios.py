@@ -67,7 +67,7 @@ def test_every_scenario_has_an_expectation() -> None:
 def test_failing_scenarios_mark_the_target_down(name: str) -> None:
     exc_type, reason, words = FAILING[name]
     with WinRMSimulator(name, tls=False, auth=("ntlm",)) as sim:
-        session = HYPERV_SOURCE.open_session(sim_target(sim, T), "inventory")  # type: ignore[arg-type]
+        session = HYPERV_SOURCE.open_session(sim_target(sim, T), "inventory")
         try:
             with pytest.raises(CollectionError) as info:
                 HYPERV_SOURCE.collectors["inventory"].collect(session, time.monotonic() + 10)
@@ -81,7 +81,7 @@ def test_failing_scenarios_mark_the_target_down(name: str) -> None:
 
 def _poll(name: str) -> Iterator[tuple[HyperVInventory, list[Finding], dict[str, Family], WinRMSimulator]]:
     with WinRMSimulator(name, tls=False, auth=("ntlm",)) as sim:
-        session = HYPERV_SOURCE.open_session(sim_target(sim, T), "inventory")  # type: ignore[arg-type]
+        session = HYPERV_SOURCE.open_session(sim_target(sim, T), "inventory")
         try:
             inv = HYPERV_SOURCE.collectors["inventory"].collect(session, time.monotonic() + 10)
         finally:
@@ -198,7 +198,7 @@ def test_cluster_resource_of_another_host_is_ignored() -> None:
 def test_host_os_vcpus_override_changes_the_ratio() -> None:
     with WinRMSimulator("compliant", tls=True, auth=("basic",)) as sim:
         target = sim_target(sim, T, host_os_vcpus=8)
-        session = HYPERV_SOURCE.open_session(target, "inventory")  # type: ignore[arg-type]
+        session = HYPERV_SOURCE.open_session(target, "inventory")
         inv = HYPERV_SOURCE.collectors["inventory"].collect(session, time.monotonic() + 10)
         session.close()
     host = inv.neutral.hosts[0]
@@ -212,7 +212,7 @@ def test_host_os_vcpus_override_changes_the_ratio() -> None:
 
 def _findings(name: str, **overrides: object) -> tuple[HyperVInventory, list[Finding], dict[str, Family]]:
     with WinRMSimulator(name, tls=False, auth=("ntlm",)) as sim:
-        session = HYPERV_SOURCE.open_session(sim_target(sim, T, **overrides), "inventory")  # type: ignore[arg-type]
+        session = HYPERV_SOURCE.open_session(sim_target(sim, T, **overrides), "inventory")
         try:
             inv = HYPERV_SOURCE.collectors["inventory"].collect(session, time.monotonic() + 10)
         finally:

@@ -12,15 +12,16 @@ from collections.abc import Iterator
 import pytest
 
 from collectors.errors import CollectionError, UnsupportedError
+from exporter.config import HyperVTarget, TlsConfig, WinRMConfig
 from exporter.hyperv_source import HYPERV_SOURCE, HyperVSession, open_session
 from simulators.winrm import WinRMSimulator
-from simulators.winrm.testing import SimTarget, sim_target
+from simulators.winrm.testing import sim_target
 
 COLLECT = HYPERV_SOURCE.collectors["inventory"].collect
 
 
-def _open(target: SimTarget) -> HyperVSession:
-    return open_session(target, "inventory")  # type: ignore[arg-type]
+def _open(target: HyperVTarget) -> HyperVSession:
+    return open_session(target, "inventory")
 
 
 @pytest.fixture(scope="module")
@@ -166,16 +167,15 @@ def test_connection_refused(sim: WinRMSimulator) -> None:
 
 def test_missing_ca_file_is_a_config_error() -> None:
     with WinRMSimulator("compliant", tls=True, auth=("basic",)) as sim:
-        target = sim_target(sim, "hv01")
-        target.tls.ca_file = "/nonexistent/ca.pem"
+        target = sim_target(sim, "hv01", tls=TlsConfig.model_construct(verify=True, ca_file="/nonexistent/ca.pem"))
         session = _open(target)
         assert _fails(session).reason == "config"
 
 
 def test_untrusted_certificate(sim: WinRMSimulator) -> None:
     with WinRMSimulator("compliant", tls=True, auth=("basic",)) as other:
-        target = sim_target(other, "hv01")
-        target.tls.ca_file = None  # the system store does not know the simulator's CA
+        # The system store does not know the simulator's CA.
+        target = sim_target(other, "hv01", tls=TlsConfig(verify=True, ca_file=None))
         session = _open(target)
         err = _fails(session)
         assert err.reason == "tls"
@@ -196,7 +196,6 @@ def test_kerberos_without_its_library_is_a_config_error(sim: WinRMSimulator) -> 
 
 def test_basic_with_always_encryption_is_a_config_error() -> None:
     with WinRMSimulator("compliant", tls=True, auth=("basic",)) as sim:
-        target = sim_target(sim, "hv01")
-        target.winrm.message_encryption = "always"
+        target = sim_target(sim, "hv01", winrm=WinRMConfig(transport="basic", message_encryption="always"))
         session = _open(target)
         assert _fails(session).reason == "config"

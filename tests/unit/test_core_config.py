@@ -8,7 +8,7 @@ import exporter.sources
 from collectors.errors import CollectionError
 from exporter.config import (
     ConfigError,
-    collector_settings,
+    OntapTarget,
     load_config,
     load_config_text,
     parse_config,
@@ -44,7 +44,6 @@ def test_minimal_config_gets_documented_defaults() -> None:
     assert (t.timeout_seconds, t.connect_timeout_seconds, t.max_records, t.stale_after_cycles) == (60, 5, 1000, 3)
     assert t.tls.verify is True and t.tls.ca_file is None
     assert enabled_collectors(t) == {"alpha": 30.0, "beta": 30.0}
-    assert collector_settings(t, "alpha") == {"client_detail": False}
 
 
 def test_defaults_are_inherited_and_tls_merged_key_by_key(tmp_path: Path) -> None:
@@ -82,11 +81,21 @@ def test_bad_durations_are_refused(bad: object) -> None:
 
 def test_collector_entries() -> None:
     config = parse_config({"targets": [target_entry("c1", collectors={
-        "alpha": {"interval": "90s", "client_detail": True}, "beta": {"enabled": False},
+        "alpha": {"interval": "90s"}, "beta": {"enabled": False},
     })]})
     t = config.targets[0]
     assert enabled_collectors(t) == {"alpha": 90.0}
-    assert collector_settings(t, "alpha") == {"client_detail": True}
+
+
+def test_client_detail_is_an_ontap_collector_option() -> None:
+    config = parse_config({"targets": [target_entry("c1", kind="ontap", collectors={
+        "sessions": {"client_detail": True}})]})
+    t = config.targets[0]
+    assert isinstance(t, OntapTarget)
+    entry = t.collector("sessions")
+    assert entry is not None and entry.client_detail is True
+    found = problems({"targets": [target_entry("c1", collectors={"alpha": {"client_detail": True}})]})
+    assert found == ["targets[0].collectors.alpha.client_detail: unknown key; allowed: enabled, interval"]
 
 
 def test_every_bad_field_is_named_by_its_yaml_path() -> None:
@@ -247,7 +256,7 @@ allow_inline_secrets: false
 defaults: {timeout_seconds: 60, stale_after_cycles: 3, max_records: 1000, tls: {verify: true, ca_file: null}}
 targets:
   - name: cluster1
-    kind: fake
+    kind: ontap
     address: cluster1.example.com
     credentials: {username: monitor, password_env: NDO_CLUSTER1_PASSWORD}
     tls: {verify: false}
@@ -258,10 +267,11 @@ targets:
     labels: {site: paris}
     ca_shares: ["sql*", "hyperv"]
     collectors:
-      alpha: {interval: 60s, client_detail: false}
+      sessions: {interval: 60s, client_detail: false}
 """
     )
     config = load_config(path)
+    assert isinstance(config.targets[0], OntapTarget)
     assert config.targets[0].ca_shares == ["sql*", "hyperv"]
     assert config.targets[0].labels == {"site": "paris"}
 
@@ -269,9 +279,10 @@ targets:
 def test_unknown_keys_suggest_the_closest_allowed_key() -> None:
     found = problems({
         "web": {"listn_address": "x", "colour": 1},
-        "targets": [target_entry("c1", tls={"ca_fle": "x"}, collectors={"alpha": {"client_details": True}})],
+        "targets": [target_entry("c1", kind="ontap", tls={"ca_fle": "x"},
+                                 collectors={"sessions": {"client_details": True}})],
     })
     assert "web.listn_address: unknown key; did you mean 'listen_address'?" in found
     assert "web.colour: unknown key; allowed: listen_address, config_file, max_requests" in found
     assert "targets[0].tls.ca_fle: unknown key; did you mean 'ca_file'?" in found
-    assert "targets[0].collectors.alpha.client_details: unknown key; did you mean 'client_detail'?" in found
+    assert "targets[0].collectors.sessions.client_details: unknown key; did you mean 'client_detail'?" in found

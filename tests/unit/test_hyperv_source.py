@@ -8,7 +8,6 @@ import pytest
 import requests
 import winrm.exceptions as winrm_exc
 
-from collectors.errors import CollectionError
 from collectors.hyperv import checks
 from collectors.hyperv.checks import assess
 from collectors.hyperv.facts import HyperVInventory
@@ -16,19 +15,21 @@ from collectors.hyperv.neutral import to_neutral
 from collectors.hyperv.parse import parse
 from collectors.hyperv.transport import classify
 from collectors.hypervisor import ExchangeSelector
+from exporter.config import ExchangeSelectorConfig, HyperVTarget, TlsConfig, WinRMConfig
 from exporter.hyperv_source import HYPERV_SOURCE, endpoint, settings_for
 from exporter.render import hyperv as render
 from exporter.render.family import families_by_name
 from simulators.winrm.scenario import Scenario
-from simulators.winrm.testing import SimTarget, _Exchange, _Tls, _WinRM, sim_credentials
+from simulators.winrm.testing import sim_credentials
 
 
-def target(**kw: object) -> SimTarget:
-    creds = sim_credentials("CONTOSO\\svc", "s3cret!")
-    t = SimTarget(name="hv01", address="hv01.contoso.local", credentials=creds)
-    for k, v in kw.items():
-        setattr(t, k, v)
-    return t
+def target(**kw: object) -> HyperVTarget:
+    raw: dict[str, object] = {
+        "name": "hv01", "kind": "hyperv", "address": "hv01.contoso.local",
+        "credentials": sim_credentials("CONTOSO\\svc", "s3cret!"),
+        "exchange": {"name_patterns": ["EXCH*"], "annotation_marker": "[ndo:exchange]"},
+    }
+    return HyperVTarget.model_validate({**raw, **kw})
 
 
 @pytest.mark.parametrize(("address", "url"), [
@@ -43,7 +44,7 @@ def test_endpoint(address: str, url: str) -> None:
 
 
 def test_settings_defaults_and_secret_hiding() -> None:
-    s = settings_for(target())  # type: ignore[arg-type]
+    s = settings_for(target())
     w = s.winrm
     assert (w.auth, w.message_encryption, w.verify, w.ca_file) == ("ntlm", "auto", True, None)
     assert w.operation_timeout < w.read_timeout
@@ -53,19 +54,25 @@ def test_settings_defaults_and_secret_hiding() -> None:
 
 
 def test_settings_from_config_sections() -> None:
-    t = target(winrm=_WinRM("basic", "never"), exchange=_Exchange(["MBX*"], ""), host_os_vcpus=4,
-               tls=_Tls(False, "/x/ca.pem"), timeout_seconds=120.0)
-    s = settings_for(t)  # type: ignore[arg-type]
+    t = target(winrm=WinRMConfig(transport="basic", message_encryption="never"),
+               exchange=ExchangeSelectorConfig(name_patterns=["MBX*"], annotation_marker=""), host_os_vcpus=4,
+               tls=TlsConfig.model_construct(verify=False, ca_file="/x/ca.pem"), timeout_seconds=120.0)
+    s = settings_for(t)
     w = s.winrm
     assert (w.auth, w.message_encryption, w.verify, w.ca_file) == ("basic", "never", False, None)
     assert s.winrm.operation_timeout == 20
     assert s.collect.selector.name_patterns == ("MBX*",) and s.collect.host_os_vcpus == 4
 
 
-def test_unknown_transport_is_a_config_error() -> None:
-    with pytest.raises(CollectionError) as info:
-        settings_for(target(winrm=_WinRM("telnet")))  # type: ignore[arg-type]
-    assert info.value.reason == "config"
+def test_unknown_transport_is_refused_by_the_config_naming_the_field() -> None:
+    # Was a CollectionError("config") at the first poll; the typed section refuses it at load (exit 2).
+    from exporter.config import ConfigError, parse_config
+
+    raw = {"name": "hv01", "kind": "hyperv", "address": "hv01", "winrm": {"transport": "telnet"},
+           "credentials": {"username": "u", "password_env": "X"}}
+    with pytest.raises(ConfigError) as info:
+        parse_config({"targets": [raw]})
+    assert [p.split(":")[0] for p in info.value.problems] == ["targets[0].winrm.transport"]
 
 
 def test_source_shape() -> None:
@@ -182,10 +189,11 @@ targets:
 """
     cfg = load_config_text(text)
     t = cfg.targets[0]
+    assert isinstance(t, HyperVTarget)
     assert t.host_allowed_services == ["MSSQL$VEEAMSQL*", "SQLAgent$VEEAMSQL*"]
-    s = settings_for(target(host_allowed_services=t.host_allowed_services))  # type: ignore[arg-type]
+    s = settings_for(target(host_allowed_services=t.host_allowed_services))
     assert s.collect.allowed_services == ("MSSQL$VEEAMSQL*", "SQLAgent$VEEAMSQL*")
-    assert settings_for(target()).collect.allowed_services == ()  # type: ignore[arg-type]
+    assert settings_for(target()).collect.allowed_services == ()
     with pytest.raises(ConfigError, match="host_allowed_services"):
         load_config_text(text.replace('["MSSQL$VEEAMSQL*", "SQLAgent$VEEAMSQL*"]', "MSSQL$X"))
 

@@ -42,14 +42,7 @@ def exporter_imports(path: str) -> set[str]:
 
 
 def test_config_does_not_import_back_from_secrets_or_sharding() -> None:
-    """secrets and sharding are functions over the config; config imports neither.
-
-    ``exporter.sources`` is still read by two validators (known kinds and collector names) until the
-    target sections are declared per kind (issue 14). ``exporter.address`` is a leaf (address parsing,
-    no exporter imports) that config uses to validate listen addresses.
-    """
-    assert exporter_imports("exporter/config.py") <= {"exporter.address", "exporter.links", "exporter.sources"}
-    assert exporter_imports("exporter/address.py") == set()
+    """secrets and sharding are functions over the config; config imports neither."""
     assert "exporter.config" in exporter_imports("exporter/secrets.py")
     assert "exporter.config" in exporter_imports("exporter/sharding.py")
 
@@ -104,3 +97,22 @@ def test_renderers_call_no_rule() -> None:
                 assert "checks" not in {a.name for a in node.names}, f"{rel} imports a checks module"
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "hv":
                 assert node.attr in allowed_hv, f"{rel} calls collectors.hypervisor.{node.attr}"
+
+
+def test_config_imports_only_leaves() -> None:
+    """Issue 14: config.py is a leaf. Known kinds and collector names come from its per-kind
+    sections, so it imports no source (``exporter.sources`` and the adapters import it instead).
+    ``exporter.address`` and ``exporter.links`` are leaves themselves: no exporter imports."""
+    leaves = {"exporter.address", "exporter.links"}
+    assert exporter_imports("exporter/config.py") <= leaves
+    for leaf in leaves:
+        assert exporter_imports(leaf.replace(".", "/") + ".py") == set(), leaf
+    loaded = loaded_after("exporter.config", ("exporter", "collectors"))
+    assert set(loaded) <= {"exporter", "exporter.config", *leaves}, loaded
+
+
+def test_sources_declare_their_collectors_in_the_vendor_layer() -> None:
+    """collectors/ (where each collector is declared) never imports exporter/: renderers are named."""
+    for module in ("collectors.declare", "collectors.ontap.collect", "collectors.hyperv.collect",
+                   "collectors.vsphere.inventory"):
+        assert loaded_after(module, ("exporter",)) == [], module

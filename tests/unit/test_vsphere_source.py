@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -11,19 +10,19 @@ from pydantic import SecretStr
 from collectors import hypervisor as hv
 from collectors.errors import CollectionError
 from exporter import vsphere_source as src
-from exporter.config import Credentials
+from exporter.config import Credentials, TlsConfig, VsphereTarget
 from exporter.sources import Derivation
 
 
-def target(**kw: Any) -> Any:
+def target(**kw: Any) -> VsphereTarget:
     base: dict[str, Any] = {
-        "name": "vc1", "address": "vc1.lab:8443",
+        "name": "vc1", "kind": "vsphere", "address": "vc1.lab:8443",
         "credentials": Credentials.model_construct(username="svc-ndo", password=SecretStr("pw")),
-        "tls": SimpleNamespace(verify=True, ca_file="/etc/ndo/vc-ca.pem"),
+        "tls": TlsConfig.model_construct(verify=True, ca_file="/etc/ndo/vc-ca.pem"),
         "timeout_seconds": 45.0, "connect_timeout_seconds": 4.0, "max_records": 500,
     }
     base.update(kw)
-    return SimpleNamespace(**base)
+    return VsphereTarget.model_validate(base)
 
 
 @pytest.mark.parametrize(
@@ -44,7 +43,7 @@ def test_settings_from_target_without_exchange_keys() -> None:
 
 
 def test_settings_with_exchange_keys() -> None:
-    exchange = SimpleNamespace(name_patterns=["ex-*"], tags=["exchange_role=*"], annotation_marker="")
+    exchange = {"name_patterns": ["ex-*"], "tags": ["exchange_role=*"], "annotation_marker": ""}
     s = src.settings_for(target(exchange=exchange, host_os_vcpus=2))
     assert s.selector == hv.ExchangeSelector(("ex-*",), ("exchange_role=*",), "")
     assert s.host_os_vcpus == 2
@@ -72,12 +71,11 @@ def test_session_resets_on_auth_but_keeps_on_timeout(monkeypatch: pytest.MonkeyP
     def collect(client: Any, deadline: float) -> Any:
         raise outcome.pop(0)
 
-    monkeypatch.setattr(src, "collect_inventory", collect)
     with pytest.raises(CollectionError):
-        src.collect(session, 0.0)
+        session.run(collect, 0.0)
     assert len(created) == 1 and not created[0].closed  # timeout: session kept
     with pytest.raises(CollectionError):
-        src.collect(session, 0.0)
+        session.run(collect, 0.0)
     assert created[0].closed  # auth: dropped, the next cycle re-reads the secret
     session.client()
     assert len(created) == 2

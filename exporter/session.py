@@ -1,0 +1,78 @@
+"""The one session helper of every source: a job's connection, opened on first use, dropped after
+the failures the reconnect policy names (collectors/errors.py, ``drops_session``), closed with
+the job.
+
+Opening on first use means the password is read then (exporter/secrets.py), so a rotated secret is
+picked up on the reconnect that follows an auth failure. The scheduler owns one session per
+target x collector job and never shares it between threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Generic, Protocol, TypeVar
+
+from collectors.declare import Collector
+from collectors.errors import drops_session
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=Closable)
+T = TypeVar("T")
+
+
+class LazySession(Generic[C]):
+    def __init__(self, connect: Callable[[], C], *, login_session: bool = False) -> None:
+        self._connect = connect
+        self._login_session = login_session
+        self._connection: C | None = None
+
+    @property
+    def login_session(self) -> bool:
+        """Whether the peer holds a login session (the policy then keeps it after timeouts)."""
+        return self._login_session
+
+    @property
+    def connection(self) -> C | None:
+        """The open connection, if any (no I/O)."""
+        return self._connection
+
+    def client(self) -> C:
+        if self._connection is None:
+            self._connection = self._connect()
+        return self._connection
+
+    def run(self, collect: Callable[[C, float], T], deadline: float) -> T:
+        """``collect(connection, deadline)``; after a failure the policy names, start the next
+        cycle from scratch (re-read the secret, open a fresh connection)."""
+        try:
+            return collect(self.client(), deadline)
+        except Exception as exc:
+            if drops_session(getattr(exc, "reason", ""), login_session=self._login_session):
+                self.reset()
+            raise
+
+    def reset(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            self.dropped(connection)
+            connection.close()
+
+    def dropped(self, connection: C) -> None:
+        """Called with a connection about to be closed (a subclass may keep its counters)."""
+
+    def close(self) -> None:
+        self.reset()
+
+
+def runs(declaration: Collector) -> Callable[[LazySession[Any], float], Any]:
+    """A declared collector as the scheduler calls it: ``collect(session, deadline)``."""
+    collect = declaration.collect
+
+    def run(session: LazySession[Any], deadline: float) -> Any:
+        return session.run(collect, deadline)
+
+    return run
