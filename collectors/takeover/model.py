@@ -125,6 +125,9 @@ class HyperVInputs:
     vms: tuple[HyperVVm, ...] = ()
     stale: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
+    # The host's own IP addresses (canonical text, names.canonical_ip): SMB sessions from them are
+    # the host's, whatever account they authenticated as.
+    addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

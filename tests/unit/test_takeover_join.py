@@ -381,3 +381,35 @@ def test_names() -> None:
     assert machine_account_host("HV01$@corp.example.com") == "hv01"
     assert machine_account_host("CORP\\jdoe") == ""
     assert ServerIndex([ontap(lifs=None)]).blind == ["cluster1"]
+
+
+def test_a_session_from_the_hosts_address_counts_whatever_its_account() -> None:
+    # The file names a session the snapshot does not have; the host's only session to the SVM
+    # authenticated as another computer account (HV01-OLD$, e.g. before a rename) from its address.
+    other = session(user="CORP\\HV01-OLD$", client_ip="10.0.1.5", protocol="smb2_1")
+    side = ontap(files=files(opened(session="99")), sessions=sessions(other))
+    assert one(side).reason == "session_unknown"  # by account alone: not the host's
+    d = one(side, hyperv(addresses=("10.0.1.5",)))
+    assert (d.survives, d.reason) == ("no", "session_not_smb3")
+    # Another host's address does not make it this host's.
+    assert one(side, hyperv(addresses=("10.0.1.6",))).reason == "session_unknown"
+
+
+def test_an_address_two_hosts_report_is_nobodys() -> None:
+    other = session(user="CORP\\HVCLU$", client_ip="10.0.1.50", protocol="smb2_1")
+    side = ontap(files=files(opened(session="99")), sessions=sessions(other))
+    hv01 = hyperv(addresses=("10.0.1.5", "10.0.1.50"))
+    hv02 = replace(hyperv(addresses=("10.0.1.6", "10.0.1.50")), target="hv02", host="HV02")
+    result = join([side], [hv01, hv02])
+    assert {(d.host, d.reason) for d in result.disks} == {("HV01", "session_unknown"), ("HV02", "session_unknown")}
+
+
+def test_client_addresses_compare_in_one_spelling() -> None:
+    from collectors.takeover.names import canonical_ip
+
+    assert canonical_ip("::ffff:10.0.1.5") == "10.0.1.5" == canonical_ip(" 10.0.1.5 ")
+    assert canonical_ip("FD00:0::5") == "fd00::5" and canonical_ip("fe80::1%12") == "fe80::1"
+    assert canonical_ip("hv01.corp.example.com") == "" == canonical_ip("")
+    ipv6 = session(user="CORP\\X$", client_ip="::ffff:10.0.1.5", protocol="smb2_1")
+    d = one(ontap(files=files(opened(session="99")), sessions=sessions(ipv6)), hyperv(addresses=("10.0.1.5",)))
+    assert d.reason == "session_not_smb3"
