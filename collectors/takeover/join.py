@@ -37,6 +37,7 @@ from collectors.takeover.model import (
     JoinResult,
     NodeImpact,
     OntapInputs,
+    OwnerVerdict,
     Reason,
     Verdict,
 )
@@ -103,6 +104,7 @@ class _Draft:
         "lif_move_reason",
         "lif_move_survives",
         "node",
+        "owners",
         "partner",
         "path",
         "reason",
@@ -125,6 +127,7 @@ class _Draft:
         self.detail = self.fix = self.lif = ""
         self.lif_move_survives: Verdict | None = None
         self.lif_move_reason: Reason = "none"
+        self.owners: tuple[OwnerVerdict, ...] = ()
 
     def copy(self) -> _Draft:
         other = _Draft.__new__(_Draft)
@@ -266,7 +269,9 @@ def _judge(
     if len(owners) == 1:
         d.node = owners[0]
         return _judge_on_node(d, c, share, opened, session)
-    # A FlexGroup spans several nodes: losing any of them hurts; report the worst owner.
+    # A FlexGroup spans several nodes and ONTAP does not say which constituent holds the file:
+    # judge the disk against each owner (node counts and `once --before-takeover` use each one),
+    # report the worst owner in the disk's own verdict (one series per disk).
     results = []
     for n in owners:
         draft = d.copy()
@@ -275,6 +280,7 @@ def _judge(
     worst = min(results, key=lambda r: _WORST[r.survives])
     for name in _Draft.__slots__:
         setattr(d, name, getattr(worst, name))
+    d.owners = tuple(OwnerVerdict(r.node, r.partner, r.survives, r.reason, r.detail, r.fix) for r in results)
     return d
 
 
@@ -396,13 +402,15 @@ def _node_impacts(clusters: Iterable[_Cluster], verdicts: Sequence[DiskVerdict])
     for d in verdicts:
         if not d.node:
             continue
-        key, vm = (d.cluster, d.node), (d.hyperv_target, d.vm)
-        if d.survives == "no":
-            stop.setdefault(key, set()).add(vm)
-            if d.exchange:
-                exchange.setdefault(key, set()).add(vm)
-        elif d.survives == "unknown":
-            unknown.setdefault(key, set()).add(vm)
+        vm = (d.hyperv_target, d.vm)
+        for node, survives in [(o.node, o.survives) for o in d.owners] or [(d.node, d.survives)]:
+            key = (d.cluster, node)
+            if survives == "no":
+                stop.setdefault(key, set()).add(vm)
+                if d.exchange:
+                    exchange.setdefault(key, set()).add(vm)
+            elif survives == "unknown":
+                unknown.setdefault(key, set()).add(vm)
     out = []
     for c in clusters:
         if c.side.nodes is None:

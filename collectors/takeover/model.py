@@ -8,7 +8,7 @@ make a verdict ``unknown``, never ``yes``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal
 
@@ -131,6 +131,18 @@ class HyperVInputs:
 
 
 @dataclass(frozen=True)
+class OwnerVerdict:
+    """A FlexGroup disk judged against one of the nodes owning the volume's constituents."""
+
+    node: str
+    partner: str
+    survives: Verdict
+    reason: Reason
+    detail: str
+    fix: str
+
+
+@dataclass(frozen=True)
 class DiskVerdict:
     """Would this VM disk on SMB survive a takeover of the node owning its volume, right now?"""
 
@@ -156,6 +168,19 @@ class DiskVerdict:
     lif: str = ""
     lif_move_survives: Verdict | None = None
     lif_move_reason: Reason = "none"
+    # A FlexGroup spans several nodes and ONTAP does not say which constituent holds the file: the
+    # disk is judged against every owning node (this verdict is the worst of them); () otherwise.
+    owners: tuple[OwnerVerdict, ...] = ()
+
+    def judged_on(self, cluster: str, node: str) -> DiskVerdict | None:
+        """This disk as a takeover of ``cluster:node`` would hit it; None when it is not on that node."""
+        if not self.cluster or self.cluster != cluster:
+            return None
+        for o in self.owners:
+            if o.node == node:
+                return replace(self, node=o.node, partner=o.partner, survives=o.survives, reason=o.reason,
+                               detail=o.detail, fix=o.fix)
+        return self if self.node == node else None
 
 
 @dataclass(frozen=True)

@@ -349,6 +349,33 @@ def test_flexgroup_reports_the_worst_owner() -> None:
     )
     d = one(ontap(files=fg, nodes=n))
     assert (d.node, d.reason) == ("n2", "partner_cannot_takeover")
+    # ... and keeps each owner's verdict: a takeover of n1 would not hurt it.
+    assert {(o.node, o.partner, o.survives, o.reason) for o in d.owners} == {
+        ("n1", "n2", "yes", "none"), ("n2", "n1", "no", "partner_cannot_takeover")}
+    on_n1 = d.judged_on("cluster1", "n1")
+    assert on_n1 is not None and (on_n1.node, on_n1.partner, on_n1.survives) == ("n1", "n2", "yes")
+    assert d.judged_on("cluster2", "n1") is None
+
+
+def flexgroup_files() -> FilesFacts:
+    vol = VolumeFact("vs1", "hyperv_vol", ("aggr_n1", "aggr_n2"), "flexgroup")
+    return FilesFacts(CLUSTER, (), (), True, "", (), 1, (opened(),), False, (vol,))
+
+
+def test_a_flexgroup_disk_counts_against_every_owner_it_would_not_survive() -> None:
+    # The share lacks CA: a takeover of EITHER owner loses the handle. The disk's own series names
+    # one owner; both nodes count the VM.
+    result = join([ontap(files=flexgroup_files(), shares=shares(share(continuously_available=False)))],
+                  [hyperv(vm(exchange=True))])
+    (d,) = result.disks
+    assert {(o.node, o.reason) for o in d.owners} == {("n1", "share_not_ca"), ("n2", "share_not_ca")}
+    counts = {n.node: (n.vms_stop, n.exchange_vms_stop) for n in result.nodes}
+    assert counts == {"n1": (1, 1), "n2": (1, 1)}
+
+
+def test_a_flexvol_disk_has_no_owner_list() -> None:
+    d = one()
+    assert d.owners == () and d.judged_on("cluster1", "n1") is d and d.judged_on("cluster1", "n2") is None
 
 
 def test_node_impacts_count_distinct_vms_and_exchange_guests() -> None:
