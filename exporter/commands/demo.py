@@ -126,9 +126,6 @@ def start_vsphere(
     return f"  vSphere sim   https://{sim.address}/sdk  target vcenter-lab (vcsim)"
 
 
-ESTATE_HELP = "an estate of simulators/estate: ONTAP cluster(s) + the Hyper-V hosts whose VMs live on them"
-
-
 def estate_names() -> list[str]:
     from simulators.estate.estates import ESTATES
 
@@ -280,8 +277,7 @@ def _run(args: argparse.Namespace, scenarios: list[Path], workdir: Path) -> int:
         lines.append(f"  ONTAP sim     {sim.url}  cluster {target['name']}  scenario {path.name}")
     for hsim, name in hyperv_sims.items():
         lines.append(f"  Hyper-V sim   {hsim.address}  host {name}")
-    lines += estate_lines
-    lines.append(vsphere_line)
+    lines += estate_lines or [vsphere_line]  # an estate is ONTAP + Hyper-V only
     command = own_command()
     lines += [
         f"  on-call view  {command} once --config {shlex.quote(str(config_path))}",
