@@ -59,6 +59,8 @@ def build_estate(out: Path, hosts: int, per_host: int, files: int, sessions: int
             current = {"host": f"HV{len(plan):04d}", "disks": []}
             plan.append(current)
         s.user = f"CORP\\{current['host']}$"  # this session now belongs to the host
+        if s.client_ip not in current.setdefault("addresses", []):  # the host reports it (Get-NetIPAddress)
+            current["addresses"].append(s.client_ip)
         for f in opened[: per_host - len(current["disks"])]:
             current["disks"].append(f"\\\\{servers[s.svm]}\\{f.share}\\{f.path}")
     write_bodies(Renderer(cluster).bodies(), out / "ontap", indent=False)
@@ -79,7 +81,8 @@ def hyperv_targets(plan: list[dict[str, Any]]) -> list[Any]:
                      i % 10 == 0, (VmDisk("SCSI 0:0", path),))
             for i, path in enumerate(h["disks"])
         )
-        out.append(HyperVInputs(target=h["host"].lower(), host=h["host"], vms=vms))
+        out.append(HyperVInputs(target=h["host"].lower(), host=h["host"], vms=vms,
+                                addresses=tuple(h.get("addresses", ()))))
     return out
 
 

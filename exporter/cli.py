@@ -23,6 +23,13 @@ from exporter.config import Config, ConfigError, ShardingConfig, load_config
 from exporter.links import DEFAULT_GRAFANA_URL, DEFAULT_RUNBOOK_BASE
 from exporter.logging import setup_logging
 
+# `demo --estate` names (simulators/estate/estates.py ESTATES; a test keeps them equal). Listed here
+# so that `--help` does not import the simulators.
+DEMO_ESTATES = (
+    "all-safe", "share-without-ca", "vhdx-opened-before-ca", "host-on-smb21", "partner-cannot-takeover",
+    "no-standby-lif", "unwatched-server", "vm-off", "two-clusters",
+)
+
 log = logging.getLogger("exporter")
 
 
@@ -98,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         dest="hyperv_scenario",
         help="Hyper-V (WinRM) simulator scenario, a directory or bundled name (repeatable; default: three hosts)",
+    )
+    demo.add_argument(
+        "--estate", metavar="NAME", default=None, choices=DEMO_ESTATES,
+        help="instead of the bundled cluster and hosts, one takeover estate: its ONTAP and Hyper-V simulators "
+        f"as one environment (docs/simulator.md): {', '.join(DEMO_ESTATES)}",
     )
     demo.add_argument("--no-hyperv", action="store_true", help="do not start simulated Hyper-V hosts")
     demo.add_argument("--no-vsphere", action="store_true", help="do not start vcsim even when it is built")

@@ -11,7 +11,10 @@ do I type". From the top:
    error), then the informational findings, folded;
 4. the targets table: ``/probe`` and debug links, last result, error and reason, absolute times
    with their age;
-5. per target a bounded history of recent collection failures (exporter.runlog).
+5. the cross-target steps (exporter/crossderive.py, e.g. the takeover blast radius): last run, its
+   age, success or failure and why, the inputs that are stale or missing, and for the takeover
+   join the disks that would not survive (with the fix) and those whose fate cannot be told;
+6. per target a bounded history of recent collection failures (exporter.runlog).
 
 The page refreshes itself every ``REFRESH_SECONDS`` with a meta refresh; ``?refresh=0`` turns that
 off (and the switch stays in the URL the refresh reloads). Every value that comes from a config,
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from collectors.findings import Finding
+from collectors.takeover.model import DiskVerdict, JoinResult
 from exporter.links import Links
 from exporter.report import fix_commands, sort_findings
 from exporter.runlog import RunLog, RunRecord
@@ -35,6 +39,7 @@ from exporter.store import DERIVED, Snapshot, Store
 
 REFRESH_SECONDS = 30
 MAX_FAILURES_SHOWN = 10
+MAX_DISKS_SHOWN = 50  # per table of the takeover section; the rest: once --before-takeover
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,7 @@ pre.fix { white-space: pre; overflow-x: auto; background: #263238; color: #eceff
 table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: .2em .5em; text-align: left;
   vertical-align: top; }
 tr.failed { background: #fdd; } tr.stale { background: #ffd; } tr.pending { color: #888; }
+.finding.ok { border-color: #2e7d32; } .finding.pending { color: #888; }
 .muted { color: #666; font-size: .9em; }
 """
 
@@ -126,6 +132,7 @@ def render(store: Store, runs: RunLog, ctx: PageContext, *, refresh: bool = True
     parts.append(_collection_problems(targets, snaps, ctx.links, now))
     parts.append(_info_findings([f for f in findings if f.severity == "info"], ctx.links))
     parts.append(_targets_table(targets, snaps, now))
+    parts.append(_cross_steps(store.cross_snapshots(), now))
     parts.append(_history(targets, runs, now))
     parts.append(_footer(ctx))
     return "\n".join(p for p in parts if p) + "\n</body></html>\n"
@@ -289,6 +296,102 @@ def _history(targets: Sequence[tuple[str, str]], runs: RunLog, now: float) -> st
     return (
         '<h2 id="recent-failures">Recent collection failures</h2>\n'
         f'<p class="muted">The last {MAX_FAILURES_SHOWN} per target, newest first.</p>\n' + "\n".join(blocks)
+    )
+
+
+def _cross_steps(snaps: Sequence[Snapshot], now: float) -> str:
+    """Each cross-target step: when it last ran, whether it worked, and what it could not judge."""
+    if not snaps:
+        return ""
+    blocks = []
+    for snap in sorted(snaps, key=lambda s: s.target):
+        if snap.runs == 0:
+            status, css = "pending (first run not finished)", "pending"
+        elif snap.last_error_reason is not None:
+            status, css = f"FAILED ({snap.consecutive_failures}x in a row): its series are absent", "critical"
+        else:
+            status, css = "ok", "ok"
+        duration = _duration(snap.last_duration)
+        lines = [
+            f'<div class="finding {css} cross-step" data-step="{_e(snap.target)}">',
+            f'<div class="head">{_e(snap.target)}: <span class="step-status">{_e(status)}</span></div>',
+            f"<div>last run {_e(absolute(snap.finished_at, now))}, took {_e(duration)}; last success "
+            f"{_e(absolute(snap.last_success, now))}; {snap.runs} runs, {snap.series} series</div>",
+        ]
+        if snap.last_error_reason is not None:
+            lines.append(f'<div class="step-error"><b>{_e(snap.last_error_reason)}</b>: '
+                         f"{_e(snap.last_error_message)}</div>")
+        result = getattr(snap.fragment, "result", None)
+        if isinstance(result, JoinResult):
+            lines.append(_takeover(result))
+        lines.append("</div>")
+        blocks.append("\n".join(lines))
+    return (
+        '<h2 id="cross-steps">Cross-target steps</h2>\n<p class="muted">Steps that join the latest data of '
+        "several targets (run after a collection changes them, never on a scrape).</p>\n" + "\n".join(blocks)
+    )
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds:.3f}s" if seconds >= 1 else f"{seconds * 1000:.1f}ms"
+
+
+def _takeover(result: JoinResult) -> str:
+    stop = [d for d in result.disks if d.survives == "no"]
+    unknown = [d for d in result.disks if d.survives == "unknown"]
+    bad_inputs = [i for i in result.inputs if not i.ok]
+    out = [
+        f'<div class="takeover-counts">{len(result.disks)} VM disks on SMB: {len(stop)} would not survive a '
+        f"takeover of their node now, {len(unknown)} cannot be told, "
+        f"{len(result.disks) - len(stop) - len(unknown)} would survive</div>",
+    ]
+    if bad_inputs:
+        items = "".join(f"<li>{_e(i.target)} ({_e(i.kind)}): {_e(i.detail)}</li>" for i in bad_inputs)
+        out.append(f'<div class="takeover-inputs">{len(bad_inputs)} of {len(result.inputs)} inputs not fresh '
+                   f"(their disks are unknown, never safe):<ul>{items}</ul></div>")
+    else:
+        out.append(f'<div class="takeover-inputs">all {len(result.inputs)} inputs fresh</div>')
+    if stop:
+        rows = [
+            f"<tr><td>{_e(d.vm)}</td><td>{_e(d.host)}</td><td>{_e(d.controller)}</td>"
+            f"<td>{_e(d.cluster)}:{_e(d.node)} &rarr; {_e(d.partner)}</td><td>{_e(d.reason)}</td>"
+            f'<td>{_e(d.detail)}</td><td><pre class="fix"><code>{_e(chr(10).join(fix_commands(d.fix)))}'
+            "</code></pre></td></tr>"
+            for d in _first(stop)
+        ]
+        out.append(_disk_table("takeover-stop", "Would not survive", "fix", rows, len(stop)))
+    if unknown:
+        rows = [
+            f"<tr><td>{_e(d.vm)}</td><td>{_e(d.host)}</td><td>{_e(d.controller)}</td>"
+            f"<td>{_e(f'{d.cluster}:{d.node}' if d.cluster else '-')}</td><td>{_e(d.reason)}</td>"
+            f"<td>{_e(d.detail)}</td>"
+            f'<td class="where">{_e(d.path)}</td></tr>'
+            for d in _first(unknown)
+        ]
+        out.append(_disk_table("takeover-unknown", "Cannot be told", "disk path", rows, len(unknown)))
+    return "\n".join(out)
+
+
+def _first(disks: Sequence[DiskVerdict]) -> list[DiskVerdict]:
+    """Exchange guests and clustered VMs first, then by cluster, node, host, VM; bounded."""
+    ordered = sorted(disks, key=lambda d: (not (d.exchange or d.clustered), d.cluster, d.node, d.host, d.vm,
+                                           d.controller))
+    return ordered[:MAX_DISKS_SHOWN]
+
+
+def _disk_table(css: str, title: str, last: str, rows: list[str], total: int) -> str:
+    more = (
+        f'<div class="muted">and {total - len(rows)} more: ndo-exporter once --config FILE --before-takeover '
+        "NODE lists them all</div>"
+        if total > len(rows)
+        else ""
+    )
+    return (
+        f'<div class="{css}"><b>{_e(title)}</b> ({total})<table><tr><th>VM</th><th>host</th><th>disk</th>'
+        f"<th>cluster:node</th><th>reason</th><th>why</th><th>{_e(last)}</th></tr>\n" + "\n".join(rows)
+        + f"\n</table>{more}</div>"
     )
 
 

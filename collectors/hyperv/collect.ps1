@@ -62,12 +62,20 @@ try {
         $feats = @(Get-CimInstance -ClassName Win32_ServerFeature -ErrorAction Stop | ForEach-Object {
             [ordered]@{ ID = $_.ID; ParentID = $_.ParentID; Name = $_.Name } })
     } catch { [void]$errs.Add('features: ' + $_.Exception.Message) }
+    # The host's own addresses (NetTCPIP, 2012+): its SMB sessions to ONTAP come from them.
+    # PrefixOrigin WellKnown = loopback and link-local.
+    $ips = $null
+    try {
+        $ips = @(Get-NetIPAddress -AddressState Preferred -ErrorAction Stop |
+            Where-Object { $_.PrefixOrigin -ne 'WellKnown' } | ForEach-Object { $_.IPAddress })
+    } catch { [void]$errs.Add('addresses: ' + $_.Exception.Message) }
     $out.VMHost = [ordered]@{
         ComputerName = $vmh.ComputerName; FullyQualifiedDomainName = $vmh.FullyQualifiedDomainName
         LogicalProcessorCount = $vmh.LogicalProcessorCount; MemoryCapacity = $vmh.MemoryCapacity
         DomainRole = $cs.DomainRole; Manufacturer = $cs.Manufacturer; Model = $cs.Model
         TotalPhysicalMemory = $cs.TotalPhysicalMemory; OSCaption = $os.Caption; OSVersion = $os.Version
         PSVersion = NdoStr $PSVersionTable.PSVersion; Processors = $cpus; Services = $svcs; Features = $feats
+        IPAddresses = $ips
     }
 
     $vms = @(Get-VM)

@@ -63,6 +63,9 @@ class HostInfo:
     services: tuple[ServiceInfo, ...]
     # Installed roles and features (Win32_ServerFeature); None = the class could not be read.
     features: tuple[FeatureInfo, ...] | None = None
+    # The host's own IP addresses (Get-NetIPAddress; loopback and link-local left out): how the
+    # takeover join recognises the host's SMB sessions by client address. () = not reported.
+    addresses: tuple[str, ...] = ()
 
     @property
     def is_domain_controller(self) -> bool:

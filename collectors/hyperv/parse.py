@@ -7,6 +7,7 @@ a wrong verdict (processor counts, booleans of the rules).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -112,6 +113,31 @@ def _features(data: Mapping[str, Any], where: str) -> tuple[FeatureInfo, ...] | 
     return tuple(sorted(out, key=lambda f: f.id))
 
 
+MAX_HOST_ADDRESSES = 64  # a host with more addresses than this keeps the first 64 (bounded facts)
+
+
+def _addresses(data: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    """``IPAddresses``: the host's own unicast addresses (Get-NetIPAddress, loopback and link-local
+    left out by the script), for matching its SMB sessions by client address. Entries that are
+    not IP addresses are skipped, the rest kept in their canonical spelling."""
+    value = data.get("IPAddresses")
+    if value is None:
+        return ()
+    if isinstance(value, str):  # PowerShell unwrapped a one-element array
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _Malformed(where, "IPAddresses is not a list of strings")
+    out: list[str] = []
+    for text in value:
+        try:
+            addr = ipaddress.ip_address(text.strip().split("%", 1)[0])
+        except ValueError:
+            continue
+        if str(addr) not in out:
+            out.append(str(addr))
+    return tuple(out[:MAX_HOST_ADDRESSES])
+
+
 def access_probe(payload: Mapping[str, Any]) -> AccessProbe | None:
     data = payload.get("Access")
     if not isinstance(data, Mapping):
@@ -165,6 +191,7 @@ def _host(data: Mapping[str, Any], cluster: str, fallback_name: str) -> HostInfo
         ps_version=_str(data, "PSVersion"),
         services=tuple(sorted(services, key=lambda s: s.name.lower())),
         features=_features(data, where),
+        addresses=_addresses(data, where),
     )
 
 

@@ -6,6 +6,7 @@ from collectors import hypervisor as hv
 from collectors.hyperv import enums
 from collectors.hyperv.facts import HyperVFacts
 from collectors.takeover.model import HyperVInputs, HyperVVm, VmDisk
+from collectors.takeover.names import canonical_ip
 
 
 def vm_running(state: str) -> bool:
@@ -21,7 +22,9 @@ def from_hyperv(
     facts: HyperVFacts,
     neutral: hv.HypervisorFacts,
     stale: tuple[str, ...] = (),
+    addresses: tuple[str, ...] = (),
 ) -> HyperVInputs:
+    """``addresses``: more addresses of the host than it reported (the configured WinRM address)."""
     exchange = {vm.name for vm in neutral.vms if vm.is_exchange}
     vms = tuple(
         HyperVVm(
@@ -34,4 +37,6 @@ def from_hyperv(
         )
         for vm in facts.vms
     )
-    return HyperVInputs(target=target, host=facts.host.name, vms=vms, stale=stale)
+    known = [a for a in (canonical_ip(x) for x in (*facts.host.addresses, *addresses)) if a]
+    return HyperVInputs(target=target, host=facts.host.name, vms=vms, stale=stale,
+                        addresses=tuple(dict.fromkeys(known)))

@@ -12,8 +12,9 @@ For each disk (``\\\\server\\share\\path``), in this order, the first rule that 
 7. the partner has no usable data LIF of the SVM (checks.usable_lifs_on) -> no;
 8. the share is not continuously available, or fails another CA share requirement -> no;
 9. the VHDX has no open-file record although the VM runs -> unknown (file_not_open);
-10. the session the file is open on (else the host's machine-account sessions to the SVM) is not
-    SMB 3 -> no; the file handle is not CA -> no; the session has no CA handle at all -> no.
+10. the session the file is open on (else the host's sessions to the SVM: of its machine account
+    or from its addresses) is not SMB 3 -> no; the file handle is not CA -> no; the session has no
+    CA handle at all -> no.
 
 A LIF revert or migration (the session's LIF is not home) re-checks only 8-10: it moves the
 connection, not the aggregate. Pure: no I/O, no clock.
@@ -21,8 +22,9 @@ connection, not the aggregate. Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from collectors.ontap import checks
 from collectors.ontap.facts import LifFact, MachineSession, ShareFact, VirtualDiskOpen, VolumeFact
@@ -35,10 +37,18 @@ from collectors.takeover.model import (
     JoinResult,
     NodeImpact,
     OntapInputs,
+    OwnerVerdict,
     Reason,
     Verdict,
 )
-from collectors.takeover.names import ServerIndex, ServerMatch, file_key, machine_account_host, parse_unc
+from collectors.takeover.names import (
+    ServerIndex,
+    ServerMatch,
+    canonical_ip,
+    file_key,
+    machine_account_host,
+    parse_unc,
+)
 
 _WORST = {"no": 0, "unknown": 1, "yes": 2}
 
@@ -55,6 +65,7 @@ class _Cluster:
     disks: dict[tuple[str, str, str], VirtualDiskOpen]  # (svm, share lower, path lower)
     sessions: dict[tuple[str, str, str], MachineSession]  # (node, svm, identifier)
     host_sessions: dict[tuple[str, str], list[MachineSession]]  # (svm, host lower)
+    client_sessions: dict[tuple[str, str], list[MachineSession]]  # (svm, canonical client IP)
     lifs_by_address: dict[tuple[str, str], LifFact]  # (svm, address)
     problem: tuple[Reason, str] | None  # stale or missing inputs
     # Memoised per join: the same share / node answers for every disk on it.
@@ -93,6 +104,7 @@ class _Draft:
         "lif_move_reason",
         "lif_move_survives",
         "node",
+        "owners",
         "partner",
         "path",
         "reason",
@@ -115,6 +127,7 @@ class _Draft:
         self.detail = self.fix = self.lif = ""
         self.lif_move_survives: Verdict | None = None
         self.lif_move_reason: Reason = "none"
+        self.owners: tuple[OwnerVerdict, ...] = ()
 
     def copy(self) -> _Draft:
         other = _Draft.__new__(_Draft)
@@ -143,10 +156,14 @@ def _cluster(side: OntapInputs) -> _Cluster:
             disks[(d.svm, share, path)] = d
     by_id: dict[tuple[str, str, str], MachineSession] = {}
     by_host: dict[tuple[str, str], list[MachineSession]] = {}
+    by_client: dict[tuple[str, str], list[MachineSession]] = {}
     if sessions is not None:
         for s in sessions.machine_sessions:
             by_id[(s.node, s.svm, s.identifier)] = s
             by_host.setdefault((s.svm, machine_account_host(s.user)), []).append(s)
+            client = canonical_ip(s.client_ip)
+            if client:
+                by_client.setdefault((s.svm, client), []).append(s)
     return _Cluster(
         side=side,
         readiness=checks.ha_readiness(nodes) if nodes is not None else {},
@@ -156,12 +173,24 @@ def _cluster(side: OntapInputs) -> _Cluster:
         disks=disks,
         sessions=by_id,
         host_sessions=by_host,
+        client_sessions=by_client,
         lifs_by_address={(x.svm, x.address): x for x in lifs.lifs} if lifs is not None else {},
         problem=problem,
     )
 
 
+def _own_addresses(hyperv: Sequence[HyperVInputs]) -> list[HyperVInputs]:
+    """Each host keeps only the addresses no other host claims: a session from an address two
+    hosts report (a failover cluster's moving IP address, a copied configuration) is nobody's."""
+    claims = Counter(a for hv in hyperv for a in set(hv.addresses))
+    shared = {a for a, n in claims.items() if n > 1}
+    if not shared:
+        return list(hyperv)
+    return [replace(hv, addresses=tuple(a for a in hv.addresses if a not in shared)) for hv in hyperv]
+
+
 def join(ontap: Sequence[OntapInputs], hyperv: Sequence[HyperVInputs]) -> JoinResult:
+    hyperv = _own_addresses(hyperv)
     index = ServerIndex(ontap)
     clusters = {side.cluster: _cluster(side) for side in ontap}
     lookups: dict[str, list[ServerMatch]] = {}
@@ -240,7 +269,9 @@ def _judge(
     if len(owners) == 1:
         d.node = owners[0]
         return _judge_on_node(d, c, share, opened, session)
-    # A FlexGroup spans several nodes: losing any of them hurts; report the worst owner.
+    # A FlexGroup spans several nodes and ONTAP does not say which constituent holds the file:
+    # judge the disk against each owner (node counts and `once --before-takeover` use each one),
+    # report the worst owner in the disk's own verdict (one series per disk).
     results = []
     for n in owners:
         draft = d.copy()
@@ -249,6 +280,7 @@ def _judge(
     worst = min(results, key=lambda r: _WORST[r.survives])
     for name in _Draft.__slots__:
         setattr(d, name, getattr(worst, name))
+    d.owners = tuple(OwnerVerdict(r.node, r.partner, r.survives, r.reason, r.detail, r.fix) for r in results)
     return d
 
 
@@ -329,12 +361,16 @@ def _ca_chain(
 
 
 def _session(c: _Cluster, hv: HyperVInputs, svm: str, opened: VirtualDiskOpen | None) -> MachineSession | None:
-    """The session the file is open on; else the host's worst machine-account session to the SVM."""
+    """The session the file is open on; else the host's worst session to the SVM: those of its
+    machine account (``DOMAIN\\HOST$``) and those coming from its addresses (another account
+    name, e.g. after a rename, still connects from the host)."""
     if opened is not None:
         s = c.sessions.get((opened.node, svm, opened.session))
         if s is not None:
             return s
-    candidates = c.host_sessions.get((svm, hv.host.lower()), [])
+    candidates = list(c.host_sessions.get((svm, hv.host.lower()), []))
+    for address in hv.addresses:
+        candidates += [s for s in c.client_sessions.get((svm, address), []) if s not in candidates]
     if not candidates:
         return None
     return min(candidates, key=lambda s: (s.protocol in checks.SMB3, s.continuous_availability == "yes"))
@@ -366,13 +402,15 @@ def _node_impacts(clusters: Iterable[_Cluster], verdicts: Sequence[DiskVerdict])
     for d in verdicts:
         if not d.node:
             continue
-        key, vm = (d.cluster, d.node), (d.hyperv_target, d.vm)
-        if d.survives == "no":
-            stop.setdefault(key, set()).add(vm)
-            if d.exchange:
-                exchange.setdefault(key, set()).add(vm)
-        elif d.survives == "unknown":
-            unknown.setdefault(key, set()).add(vm)
+        vm = (d.hyperv_target, d.vm)
+        for node, survives in [(o.node, o.survives) for o in d.owners] or [(d.node, d.survives)]:
+            key = (d.cluster, node)
+            if survives == "no":
+                stop.setdefault(key, set()).add(vm)
+                if d.exchange:
+                    exchange.setdefault(key, set()).add(vm)
+            elif survives == "unknown":
+                unknown.setdefault(key, set()).add(vm)
     out = []
     for c in clusters:
         if c.side.nodes is None:

@@ -8,9 +8,9 @@ make a verdict ``unknown``, never ``yes``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from collectors.ontap.facts import FilesFacts, LifsFacts, NodesFacts, SessionsFacts, SharesFacts
 
@@ -125,6 +125,21 @@ class HyperVInputs:
     vms: tuple[HyperVVm, ...] = ()
     stale: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
+    # The host's own IP addresses (canonical text, names.canonical_ip): SMB sessions from them are
+    # the host's, whatever account they authenticated as.
+    addresses: tuple[str, ...] = ()
+
+
+class OwnerVerdict(NamedTuple):
+    """A FlexGroup disk judged against one of the nodes owning the volume's constituents (a tuple:
+    10,000 disks on 4-node FlexGroups make 40,000 of them per join)."""
+
+    node: str
+    partner: str
+    survives: Verdict
+    reason: Reason
+    detail: str
+    fix: str
 
 
 @dataclass(frozen=True)
@@ -153,6 +168,19 @@ class DiskVerdict:
     lif: str = ""
     lif_move_survives: Verdict | None = None
     lif_move_reason: Reason = "none"
+    # A FlexGroup spans several nodes and ONTAP does not say which constituent holds the file: the
+    # disk is judged against every owning node (this verdict is the worst of them); () otherwise.
+    owners: tuple[OwnerVerdict, ...] = ()
+
+    def judged_on(self, cluster: str, node: str) -> DiskVerdict | None:
+        """This disk as a takeover of ``cluster:node`` would hit it; None when it is not on that node."""
+        if not self.cluster or self.cluster != cluster:
+            return None
+        for o in self.owners:
+            if o.node == node:
+                return replace(self, node=o.node, partner=o.partner, survives=o.survives, reason=o.reason,
+                               detail=o.detail, fix=o.fix)
+        return self if self.node == node else None
 
 
 @dataclass(frozen=True)

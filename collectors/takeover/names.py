@@ -9,6 +9,7 @@ Comparisons are case-insensitive (NetBIOS and DNS names are), a trailing dot is 
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -88,3 +89,15 @@ def machine_account_host(user: str) -> str:
     if "@" in name:  # user principal form: HV01$@corp.example.com
         name = name.split("@", 1)[0]
     return name[:-1].lower() if name.endswith("$") and len(name) > 1 else ""
+
+
+def canonical_ip(text: str) -> str:
+    """``192.168.20.101``, ``fd00::1`` as one spelling; an IPv4-mapped IPv6 address as IPv4, an IPv6
+    zone (``fe80::1%12``) dropped; "" for anything that is not an IP address."""
+    try:
+        addr = ipaddress.ip_address(text.strip().split("%", 1)[0])
+    except ValueError:
+        return ""
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return str(addr.ipv4_mapped)
+    return str(addr)

@@ -50,7 +50,8 @@ def checklist(result: JoinResult, node: str) -> Checklist:
             return Checklist(None, [], [], unplaced, [])
         return Checklist(None, [], [], unplaced, [], error=f"{node} {why} (known nodes: {known})")
     target = nodes[0]
-    mine = [d for d in result.disks if d.cluster == target.cluster and d.node == target.node]
+    # A FlexGroup disk is on every node owning a constituent, judged against that node.
+    mine = [v for d in result.disks if (v := d.judged_on(target.cluster, target.node)) is not None]
     return Checklist(
         node=target,
         stop=[d for d in mine if d.survives == "no"],

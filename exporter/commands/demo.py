@@ -126,6 +126,59 @@ def start_vsphere(
     return f"  vSphere sim   https://{sim.address}/sdk  target vcenter-lab (vcsim)"
 
 
+def estate_names() -> list[str]:
+    from simulators.estate.estates import ESTATES
+
+    return sorted(ESTATES)
+
+
+def start_estate(
+    name: str, workdir: Path, password: str, secret_file: Path, targets: list[dict[str, Any]], interval: str,
+    started: list[Any],
+) -> list[str]:
+    """``--estate NAME``: the ONTAP and WinRM simulators as ONE estate (simulators/estate).
+
+    One ONTAP simulator per cluster of the estate (its DNS aliases as ``smb_server_aliases``) and one
+    WinRM simulator per Hyper-V host, whose VM disks live on those clusters' shares: the takeover
+    join (``ndo_takeover_*``, VmWouldNotSurviveTakeover) has both sides. Returns the lines to print.
+    """
+    from simulators.estate.estates import ESTATES
+    from simulators.estate.write import write_estate
+    from simulators.ontap.server import OntapSimulator
+    from simulators.winrm.server import WinRMSimulator
+    from simulators.winrm.testing import config_entry
+
+    if name not in ESTATES:
+        raise SystemExit(f"demo: no estate {name!r} (estates: {', '.join(estate_names())})")
+    estate = ESTATES[name]()
+    written = write_estate(estate, workdir / "estate")
+    lines = [f"  estate        {name}: {estate.description}"]
+    for target, path in written.ontap.items():
+        sim = OntapSimulator(path, username="ndo-monitor", password=password).start()
+        started.append(sim)
+        entry: dict[str, Any] = {
+            "name": target,
+            "kind": "ontap",
+            "address": sim.url,
+            "credentials": {"username": "ndo-monitor", "password_file": str(secret_file)},
+            "tls": {"verify": True, "ca_file": str(sim.ca_file)},
+            "timeout_seconds": 30,
+            "collectors": {
+                c: {"interval": interval} for c in ("health", "nodes", "lifs", "shares", "sessions", "files")
+            },
+        }
+        if target in estate.aliases:
+            entry["smb_server_aliases"] = dict(estate.aliases[target])
+        targets.append(entry)
+        lines.append(f"  ONTAP sim     {sim.url}  cluster {target}  scenario estate/{name}/{target}")
+    for host, path in written.hyperv.items():
+        hsim = WinRMSimulator(path, username="ndo-monitor", password=password).start()
+        started.append(hsim)
+        targets.append(config_entry(hsim, host.lower(), str(secret_file), interval=interval))
+        lines.append(f"  Hyper-V sim   {hsim.address}  host {host.lower()}")
+    return lines
+
+
 def own_command() -> str:
     """How to run this very ndo-exporter from a fresh shell (no venv activated): a full path."""
     script = Path(sys.executable).parent / "ndo-exporter"  # the venv's console script, not resolved
@@ -136,7 +189,14 @@ def own_command() -> str:
 
 def main(args: argparse.Namespace) -> int:
     setup_logging("info", "text")
-    scenarios = [resolve_scenario(s) for s in (args.ontap_scenario or [DEFAULT_SCENARIO])]
+    estate = getattr(args, "estate", None)
+    if estate and (args.ontap_scenario or getattr(args, "hyperv_scenario", None)):
+        print("demo: --estate runs its own clusters and hosts; drop --ontap-scenario/--hyperv-scenario",
+              file=sys.stderr)
+        return 2
+    if estate:  # only the estate's simulators (start_estate), no bundled cluster, host or vcsim
+        args.no_hyperv = args.no_vsphere = True
+    scenarios = [] if estate else [resolve_scenario(s) for s in (args.ontap_scenario or [DEFAULT_SCENARIO])]
     # The work directory holds the password file and the simulators' keys: removed on every exit.
     workdir = Path(tempfile.mkdtemp(prefix="ndo-demo-"))
     try:
@@ -182,6 +242,10 @@ def _run(args: argparse.Namespace, scenarios: list[Path], workdir: Path) -> int:
     hyperv_sims = start_hyperv(args, password, secret_file, targets, interval)
     sims_extra: list[Any] = list(hyperv_sims)
     vsphere_line = start_vsphere(args, workdir, secret_file, password, targets, interval, sims_extra)
+    estate_lines = (
+        start_estate(args.estate, workdir, password, secret_file, targets, interval, sims_extra)
+        if getattr(args, "estate", None) else []
+    )
     config_path = write_config(workdir, targets, args.listen)
     config = load_config(str(config_path))
 
@@ -213,7 +277,7 @@ def _run(args: argparse.Namespace, scenarios: list[Path], workdir: Path) -> int:
         lines.append(f"  ONTAP sim     {sim.url}  cluster {target['name']}  scenario {path.name}")
     for hsim, name in hyperv_sims.items():
         lines.append(f"  Hyper-V sim   {hsim.address}  host {name}")
-    lines.append(vsphere_line)
+    lines += estate_lines or [vsphere_line]  # an estate is ONTAP + Hyper-V only
     command = own_command()
     lines += [
         f"  on-call view  {command} once --config {shlex.quote(str(config_path))}",

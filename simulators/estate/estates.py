@@ -6,7 +6,9 @@ server ``VS1`` in ``CORP.EXAMPLE.COM``) with data LIFs ``vs1_d1`` (192.168.20.11
 ``hyperv_b`` (on -02's). Host HV01 runs EXCH01 (an Exchange guest, by name), APP01 (clustered) and
 WEB01 from ``hyperv_a`` through ``vs1_d1``; HV02 runs FILE02 and WEB02 from ``hyperv_b`` through
 ``vs1_d2``. Disk paths use the three names the exporter can see: ``\\\\VS1``,
-``\\\\vs1.corp.example.com`` and ``\\\\192.168.20.11``.
+``\\\\vs1.corp.example.com`` and ``\\\\192.168.20.11``. The hosts report two addresses each
+(Get-NetIPAddress): management 10.20.0.10x and storage 192.168.20.10x, the one their SMB sessions
+come from.
 """
 
 from __future__ import annotations
@@ -40,11 +42,11 @@ def hosts() -> list[Host]:
             Vm("EXCH01", [Disk(vhdx("VS1", "hyperv_a", "EXCH01")), Disk(vhdx("VS1", "hyperv_a", "EXCH01", "-db"), 1)]),
             Vm("APP01", [Disk(vhdx("vs1.corp.example.com", "hyperv_a", "APP01"))], clustered=True),
             Vm("WEB01", [Disk(vhdx("192.168.20.11", "hyperv_a", "WEB01"))]),
-        ]),
+        ], addresses=("10.20.0.101", "192.168.20.101")),
         Host("HV02", [
             Vm("FILE02", [Disk(vhdx("VS1", "hyperv_b", "FILE02"))]),
             Vm("WEB02", [Disk(vhdx("VS1", "hyperv_b", "WEB02"))]),
-        ]),
+        ], addresses=("10.20.0.102", "192.168.20.102")),
     ]
 
 

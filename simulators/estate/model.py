@@ -27,6 +27,7 @@ class Host:
     name: str  # NetBIOS computer name; its machine account is CORP\<name>$
     vms: list[Vm]
     domain: str = "corp.example.com"
+    addresses: tuple[str, ...] = ()  # what Get-NetIPAddress reports (its SMB sessions come from them)
 
 
 @dataclass(frozen=True)

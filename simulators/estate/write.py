@@ -42,6 +42,7 @@ def vmhost(host: Host) -> dict[str, Any]:
         "PSVersion": "5.1.20348.2849",
         "Processors": [{"DeviceID": "CPU0", **cpu}, {"DeviceID": "CPU1", **cpu}],
         "Services": [],
+        "IPAddresses": list(host.addresses),
     }
 
 

@@ -242,13 +242,19 @@ class Stack:
     # -- lifecycle ---------------------------------------------------------------------------
     @classmethod
     def start(cls, workdir: Path, scenarios: list[str], interval: float = 2.0,
-              rule_files: list[Path] | None = None, group_wait: str = "1s", shipped: bool = False) -> Stack:
+              rule_files: list[Path] | None = None, group_wait: str = "1s", shipped: bool = False,
+              estate: str | None = None) -> Stack:
         """``interval``: every collector's interval; ``group_wait``: Alertmanager's, on every route;
-        ``shipped``: Prometheus and Alertmanager with deploy/prometheus's timings as they are."""
+        ``shipped``: Prometheus and Alertmanager with deploy/prometheus's timings as they are;
+        ``estate``: ``demo --estate NAME`` (ONTAP + Hyper-V simulators as one estate) instead of
+        ``scenarios``."""
         workdir.mkdir(parents=True, exist_ok=True)
         stack = cls(workdir=workdir, webhook=Webhook(), started=time.monotonic())
         try:
-            stack._start_demo(scenarios, interval)
+            if estate is not None:
+                stack._start_estate_demo(estate, interval)
+            else:
+                stack._start_demo(scenarios, interval)
             stack._start_alertmanager(group_wait, shipped)
             stack._start_prometheus(
                 rule_files if rule_files is not None else sorted(ALERTS.glob("*.rules.yml")), shipped
@@ -282,6 +288,26 @@ class Stack:
             return len(_SIM_LINE.findall(self.log("demo"))) == len(scenarios)
 
         wait_until(started, 60, "ndo-exporter demo to start")
+        text = self.log("demo")
+        config_match = _CONFIG_LINE.search(text)
+        assert config_match, text
+        config = yaml.safe_load(Path(config_match.group(1)).read_text())
+        ca_files = {t["name"]: t["tls"]["ca_file"] for t in config["targets"]}
+        for url, name, scenario in _SIM_LINE.findall(text):
+            self.clusters.append(Cluster(name=name, scenario=scenario, url=url, ca_file=ca_files[name]))
+        self.exporter = f"127.0.0.1:{port}"
+
+    def _start_estate_demo(self, estate: str, interval: float) -> None:
+        port = free_port()
+        proc = self._spawn("demo", [sys.executable, "-m", "exporter.cli", "demo", "--estate", estate,
+                                    "--listen", f"127.0.0.1:{port}", "--interval", f"{interval:g}"])
+
+        def started() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"ndo-exporter demo exited with {proc.returncode}:\n{self.log('demo')}")
+            return "exists only while the demo runs" in self.log("demo")
+
+        wait_until(started, 60, f"ndo-exporter demo --estate {estate} to start")
         text = self.log("demo")
         config_match = _CONFIG_LINE.search(text)
         assert config_match, text

@@ -214,6 +214,7 @@ def test_catalogue_contract() -> None:
         "NdoExporterTargetDown": ("warning", None),
         "NdoExporterCollectionStale": ("warning", None),
         "NdoExporterCollectorUnsupported": ("warning", None),
+        "VmTakeoverOutcomeUnknown": ("warning", None),
     }
     got: dict[str, set[tuple[str, str | None]]] = {}
     for _, rule in all_alert_rules():
@@ -221,6 +222,8 @@ def test_catalogue_contract() -> None:
         got.setdefault(rule["alert"], set()).add((labels["severity"], labels.get("ontap_severity")))
     for name, sev in want.items():
         assert got.get(name) == {sev}, f"{name}: {got.get(name)} != {sev}"
+    # Exchange guests and clustered VMs page, every other VM makes a ticket.
+    assert got.get("VmWouldNotSurviveTakeover") == {("critical", None), ("warning", None)}
     sources = {
         (r["alert"], r["labels"].get("source"))
         for r in alert_rules(ALERTS / "ontap.rules.yml")

@@ -51,3 +51,14 @@ def test_a_node_of_a_cluster_without_facts_cannot_be_told() -> None:
     blind = tj.ontap(nodes=None, lifs=None, missing=("nodes", "lifs"))
     c = checklist(join([blind], [tj.hyperv()]), "n1")
     assert c.exit_code == 1 and c.node is None and "CANNOT TELL" in as_text(c, "n1")
+
+
+def test_a_flexgroup_disk_is_on_the_checklist_of_every_owner() -> None:
+    """Before a takeover of n2, a disk on a FlexGroup with constituents on n1 and n2 is listed
+    against n2 (its reason, its partner), not only on the owner its series names."""
+    side = tj.ontap(files=tj.flexgroup_files(), shares=tj.shares(tj.share(continuously_available=False)))
+    result = join([side], [tj.hyperv(tj.vm(name="exch01", exchange=True))])
+    for node, partner in (("n1", "n2"), ("n2", "n1")):
+        c = checklist(result, node)
+        assert [(d.vm, d.node, d.partner, d.reason) for d in c.stop] == [("exch01", node, partner, "share_not_ca")]
+        assert c.exit_code == 1

@@ -134,3 +134,14 @@ def test_takeover_step_renders_one_series_per_disk_into_the_exposition() -> None
     assert 'ndo_takeover_node_vms_would_stop{cluster="cluster1",node="n1",partner="n2"} 0' in text
     assert 'ndo_takeover_join_input_ok{target="hv01",kind="hyperv"} 1' in text
     assert 'ndo_exporter_cross_step_success{step="takeover_blast_radius"} 1' in text
+
+
+def test_a_hyperv_targets_configured_ip_address_is_one_of_the_hosts() -> None:
+    from exporter.takeover_step import address_literal
+
+    assert address_literal("10.0.1.5") == ("10.0.1.5",)
+    assert address_literal("https://[FD00::5]:5986") == ("fd00::5",)
+    assert address_literal("http://10.0.1.5:5985") == ("10.0.1.5",)
+    assert address_literal("hv01.corp.example.com:5986") == ()  # a name: not resolved (no I/O in the join)
+    assert address_literal("127.0.0.1:15986") == ()  # a tunnel or a lab, not the host's SMB address
+    assert address_literal("::1") == ()

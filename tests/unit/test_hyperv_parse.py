@@ -219,3 +219,17 @@ def test_sap_services(name: str, role: str | None) -> None:
 def test_features_absent_is_unknown_not_none() -> None:
     facts = parse(payload("compliant"))
     assert facts.host.features is None and neutral.server_roles(facts) == ()
+
+
+def test_host_addresses_canonical_bounded_and_checked() -> None:
+    data = payload()
+    assert parse(data).host.addresses == ()  # not reported (older script, or Get-NetIPAddress failed)
+    data["VMHost"]["IPAddresses"] = ["192.168.20.101", "FD00:0:0:0::5", "fe80::1%12", "not-an-ip", "192.168.20.101"]
+    assert parse(data).host.addresses == ("192.168.20.101", "fd00::5", "fe80::1")
+    data["VMHost"]["IPAddresses"] = "10.0.0.7"  # PowerShell unwrapped a one-element array
+    assert parse(data).host.addresses == ("10.0.0.7",)
+    data["VMHost"]["IPAddresses"] = [f"10.1.{i // 256}.{i % 256}" for i in range(500)]
+    assert len(parse(data).host.addresses) == 64
+    data["VMHost"]["IPAddresses"] = [{"IPAddress": "10.0.0.7"}]
+    with pytest.raises(CollectionError, match="IPAddresses is not a list of strings"):
+        parse(data)

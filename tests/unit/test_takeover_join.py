@@ -349,6 +349,33 @@ def test_flexgroup_reports_the_worst_owner() -> None:
     )
     d = one(ontap(files=fg, nodes=n))
     assert (d.node, d.reason) == ("n2", "partner_cannot_takeover")
+    # ... and keeps each owner's verdict: a takeover of n1 would not hurt it.
+    assert {(o.node, o.partner, o.survives, o.reason) for o in d.owners} == {
+        ("n1", "n2", "yes", "none"), ("n2", "n1", "no", "partner_cannot_takeover")}
+    on_n1 = d.judged_on("cluster1", "n1")
+    assert on_n1 is not None and (on_n1.node, on_n1.partner, on_n1.survives) == ("n1", "n2", "yes")
+    assert d.judged_on("cluster2", "n1") is None
+
+
+def flexgroup_files() -> FilesFacts:
+    vol = VolumeFact("vs1", "hyperv_vol", ("aggr_n1", "aggr_n2"), "flexgroup")
+    return FilesFacts(CLUSTER, (), (), True, "", (), 1, (opened(),), False, (vol,))
+
+
+def test_a_flexgroup_disk_counts_against_every_owner_it_would_not_survive() -> None:
+    # The share lacks CA: a takeover of EITHER owner loses the handle. The disk's own series names
+    # one owner; both nodes count the VM.
+    result = join([ontap(files=flexgroup_files(), shares=shares(share(continuously_available=False)))],
+                  [hyperv(vm(exchange=True))])
+    (d,) = result.disks
+    assert {(o.node, o.reason) for o in d.owners} == {("n1", "share_not_ca"), ("n2", "share_not_ca")}
+    counts = {n.node: (n.vms_stop, n.exchange_vms_stop) for n in result.nodes}
+    assert counts == {"n1": (1, 1), "n2": (1, 1)}
+
+
+def test_a_flexvol_disk_has_no_owner_list() -> None:
+    d = one()
+    assert d.owners == () and d.judged_on("cluster1", "n1") is d and d.judged_on("cluster1", "n2") is None
 
 
 def test_node_impacts_count_distinct_vms_and_exchange_guests() -> None:
@@ -381,3 +408,35 @@ def test_names() -> None:
     assert machine_account_host("HV01$@corp.example.com") == "hv01"
     assert machine_account_host("CORP\\jdoe") == ""
     assert ServerIndex([ontap(lifs=None)]).blind == ["cluster1"]
+
+
+def test_a_session_from_the_hosts_address_counts_whatever_its_account() -> None:
+    # The file names a session the snapshot does not have; the host's only session to the SVM
+    # authenticated as another computer account (HV01-OLD$, e.g. before a rename) from its address.
+    other = session(user="CORP\\HV01-OLD$", client_ip="10.0.1.5", protocol="smb2_1")
+    side = ontap(files=files(opened(session="99")), sessions=sessions(other))
+    assert one(side).reason == "session_unknown"  # by account alone: not the host's
+    d = one(side, hyperv(addresses=("10.0.1.5",)))
+    assert (d.survives, d.reason) == ("no", "session_not_smb3")
+    # Another host's address does not make it this host's.
+    assert one(side, hyperv(addresses=("10.0.1.6",))).reason == "session_unknown"
+
+
+def test_an_address_two_hosts_report_is_nobodys() -> None:
+    other = session(user="CORP\\HVCLU$", client_ip="10.0.1.50", protocol="smb2_1")
+    side = ontap(files=files(opened(session="99")), sessions=sessions(other))
+    hv01 = hyperv(addresses=("10.0.1.5", "10.0.1.50"))
+    hv02 = replace(hyperv(addresses=("10.0.1.6", "10.0.1.50")), target="hv02", host="HV02")
+    result = join([side], [hv01, hv02])
+    assert {(d.host, d.reason) for d in result.disks} == {("HV01", "session_unknown"), ("HV02", "session_unknown")}
+
+
+def test_client_addresses_compare_in_one_spelling() -> None:
+    from collectors.takeover.names import canonical_ip
+
+    assert canonical_ip("::ffff:10.0.1.5") == "10.0.1.5" == canonical_ip(" 10.0.1.5 ")
+    assert canonical_ip("FD00:0::5") == "fd00::5" and canonical_ip("fe80::1%12") == "fe80::1"
+    assert canonical_ip("hv01.corp.example.com") == "" == canonical_ip("")
+    ipv6 = session(user="CORP\\X$", client_ip="::ffff:10.0.1.5", protocol="smb2_1")
+    d = one(ontap(files=files(opened(session="99")), sessions=sessions(ipv6)), hyperv(addresses=("10.0.1.5",)))
+    assert d.reason == "session_not_smb3"
