@@ -82,6 +82,10 @@ def serve_ours(series: int, churn: float, ready: Any, port_box: Any) -> None:
     pipeline.record_success("bench", "c", object(), 0.1)
     publisher = Publisher(store)
     publisher.rebuild()
+    import gc
+
+    gc.collect()
+    gc.freeze()  # as Daemon.start does: the start-up heap is out of the full collections' reach
     publisher.start()
     store.set_listener(publisher.notify)
     server = HttpServer("127.0.0.1", 0, WebApp(store, publisher), 40)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from collectors.findings import SEVERITY_ORDER, Finding
+from exporter import termsafe
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,12 @@ INDENT = "    "
 LABEL_WIDTH = 10
 
 
+def _line(text: str) -> str:
+    """A field that must stay on its line: a peer's name with CR/LF would otherwise forge report
+    lines (a fake "0 critical" verdict or fix command). Prose is safe: textwrap folds its newlines."""
+    return termsafe.escape_line(text)
+
+
 def _prose(label: str, text: str, width: int) -> list[str]:
     """A labelled paragraph wrapped to the terminal; words are never broken (a path stays whole)."""
     if not text:
@@ -109,7 +116,7 @@ def _fix(action: str) -> list[str]:
     commands = fix_commands(action)
     if not commands:
         return []
-    return [f"{INDENT}fix:"] + [f"{INDENT}    {c}" for c in commands]
+    return [f"{INDENT}fix:"] + [f"{INDENT}    {_line(c)}" for c in commands]
 
 
 def could_not_judge(outcomes: Sequence[Outcome]) -> dict[str, list[Outcome]]:
@@ -131,13 +138,13 @@ def as_table(findings: Sequence[Finding], outcomes: Sequence[Outcome], width: in
     if bad:
         out.append("COLLECTION PROBLEMS")
         for o in bad:
-            out.append(f"  {o.status.upper()} {o.target}/{o.collector} [{o.reason}]")
+            out.append(f"  {o.status.upper()} {_line(o.target)}/{_line(o.collector)} [{_line(o.reason)}]")
             out += _prose("", o.message, width)
         out.append("")
     ordered = sort_findings(findings)
     for f in ordered:
-        where = f.where_text()
-        out.append(f"{f.severity.upper():<8} {f.check}  {f.target}" + (f" {where}" if where else ""))
+        where = _line(f.where_text())
+        out.append(f"{f.severity.upper():<8} {f.check}  {_line(f.target)}" + (f" {where}" if where else ""))
         out += _prose("what:", f.what, width)
         out += _prose("cause:", f.cause, width)
         out += _prose("effect:", f.effect, width)

@@ -33,7 +33,7 @@ from winrm.exceptions import (
 )
 from winrm.protocol import Protocol as WinRMProtocol
 
-from collectors.errors import CollectionError
+from collectors.errors import CollectionError, parse_retry_after
 from collectors.hyperv import clixml
 from collectors.hyperv import script as ps
 from collectors.netguard import DEFAULT_MAX_BODY_BYTES, ConnectionGuard
@@ -91,6 +91,9 @@ class WinRMRunner:
         self._protocol: WinRMProtocol | None = None
         # Every WS-Man answer is read within a size cap; a run's requests end by its deadline.
         self._guard = ConnectionGuard(settings.max_response_bytes, settings.endpoint)
+        # The Retry-After of the last 429/503 answer: pywinrm's WinRMTransportError keeps only the
+        # status code, so a response hook on the session notes the header for ``run`` to attach.
+        self._retry_after: float | None = None
 
     def _proto(self) -> WinRMProtocol:
         if self._protocol is None:
@@ -128,9 +131,14 @@ class WinRMRunner:
             session = build()
             if fresh:
                 self._guard.install_requests(session)
+                session.hooks["response"].append(self._note_retry_after)
             return session
 
         transport.build_session = build_session  # type: ignore[method-assign]
+
+    def _note_retry_after(self, response: requests.Response, *args: object, **kwargs: object) -> None:
+        if response.status_code in (429, 503):
+            self._retry_after = parse_retry_after(response.headers.get("Retry-After"), time.time())
 
     def close(self) -> None:
         if self._protocol is not None:
@@ -139,6 +147,7 @@ class WinRMRunner:
 
     def run(self, script: str, deadline: float) -> ScriptResult:
         started = time.monotonic()
+        self._retry_after = None
         try:
             return self._run(script, deadline, started)
         except CollectionError:
@@ -151,7 +160,13 @@ class WinRMRunner:
             ):
                 late = f"{self.settings.endpoint}: no complete answer by the deadline"
                 raise CollectionError("timeout", late) from None
-            raise classify(exc, self.settings.endpoint) from None
+            error = classify(exc, self.settings.endpoint)
+            if error.reason == "http_status" and self._retry_after is not None:
+                # Honoured by the scheduler skipping this job's cycles, never by sleeping here.
+                error.retry_after = self._retry_after
+                error.message += f"; Retry-After {self._retry_after:g}s"
+                error.args = (error.message,)
+            raise error from None
 
     def _run(self, script: str, deadline: float, started: float) -> ScriptResult:
         proto = self._proto()

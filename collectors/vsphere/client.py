@@ -41,7 +41,7 @@ from functools import partial
 from typing import Any, TypeVar
 from xml.parsers.expat import ExpatError
 
-from collectors.errors import CollectionError
+from collectors.errors import CollectionError, parse_retry_after
 from collectors.netguard import ConnectionGuard
 from collectors.vsphere import vmomi
 from collectors.vsphere.facts import AboutInfo, ReadStats
@@ -138,10 +138,15 @@ class VsphereClient:
         finally:
             conn.close()
         if resp.status != 200:
-            raise CollectionError(
-                "http_status", f"{s.origin}/sdk/vimServiceVersions.xml answered {resp.status} {resp.reason}: "
-                "is this a vCenter or ESXi endpoint?"
+            what = f"{s.origin}/sdk/vimServiceVersions.xml answered HTTP {resp.status} {resp.reason}"
+            # Every connect starts here: a busy vCenter's 429/503 + Retry-After is honoured by the
+            # scheduler skipping cycles (never a sleep in this worker).
+            retry_after = (
+                parse_retry_after(resp.getheader("Retry-After"), time.time()) if resp.status in (429, 503) else None
             )
+            if retry_after is not None:
+                raise CollectionError("http_status", f"{what}; Retry-After {retry_after:g}s", retry_after)
+            raise CollectionError("http_status", f"{what}: is this a vCenter or ESXi endpoint?")
         try:
             root = ET.fromstring(body)
         except ET.ParseError:

@@ -84,7 +84,11 @@ def gzip_bytes(data: bytes) -> bytes:
 
 @dataclass
 class Exposition:
-    """One immutable set of chunks and its encodings; text+gzip eagerly, OpenMetrics on demand.
+    """One immutable set of chunks and its encodings; plain text eagerly, the rest on demand.
+
+    Only the encodings scrapers ask for are gzipped: a gzip of a 100k-series body costs more CPU
+    than assembling it, and the publisher rebuilds once per data change (Prometheus asks for
+    OpenMetrics + gzip, which the publisher encodes ahead; text + gzip waits for its first scrape).
 
     ``scopes`` maps a target name to the chunks of that target only (for ``/probe``).
     """
@@ -93,25 +97,20 @@ class Exposition:
     scopes: dict[str, Sequence[Chunk]]
     series: int
     text: bytes = b""
-    text_gzip: bytes = b""
     _lazy: dict[tuple[str | None, str, bool], bytes] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def build(cls, chunks: Sequence[Chunk], scopes: dict[str, Sequence[Chunk]]) -> Exposition:
         text = assemble(chunks, "text")
-        return cls(
-            chunks=chunks,
-            scopes=scopes,
-            series=sum(c.series for c in chunks),
-            text=text,
-            text_gzip=gzip_bytes(text),
-        )
+        exposition = cls(chunks=chunks, scopes=scopes, series=sum(c.series for c in chunks), text=text)
+        exposition._lazy[(None, "text", False)] = text
+        return exposition
 
     def body(self, fmt: Format, gzipped: bool, scope: str | None = None) -> bytes:
         """The exposition (or one target's part of it) in a format; computed once, then cached."""
-        if scope is None and fmt == "text":
-            return self.text_gzip if gzipped else self.text
+        if scope is None and fmt == "text" and not gzipped:
+            return self.text
         key = (scope, fmt, gzipped)
         cached = self._lazy.get(key)
         if cached is not None:
