@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from types import TracebackType
 
-from exporter import takeover_step
+from exporter import allocator, takeover_step
 from exporter.config import Config, split_listen_address
 from exporter.crossderive import CrossDeriver
 from exporter.http import HttpServer, WebApp
@@ -64,6 +64,7 @@ class Daemon:
         self.http = HttpServer(host, port, app, self.config.web.max_requests, web)
         if web is not None:
             log.info("web config %s: %s", web.path, web.current().describe())
+        allocator.tune()  # before the collector threads: arenas are made as threads contend
         self.publisher.start()
         self.cross.start()
         self.scheduler.start()
