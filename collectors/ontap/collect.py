@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from collectors.errors import CollectionError, UnsupportedError
 from collectors.ontap import endpoints as ep
-from collectors.ontap import parse
+from collectors.ontap import parse, walks
 from collectors.ontap.client import OntapClient
 from collectors.ontap.facts import (
     HEALTH_PARTS,
@@ -73,7 +73,8 @@ def _records(
             f"{endpoint.path} needs ONTAP {endpoint.describe_since()} or later; "
             f"cluster {cluster.name} runs {cluster.version_text}"
         )
-    for page in client.pages(endpoint.path, fields or endpoint.fields_for(cluster), deadline, dict(endpoint.query)):
+    pages = client.pages(endpoint.path, fields or endpoint.fields_for(cluster), deadline, dict(endpoint.query))
+    for page in walks.GATE.pages(pages, deadline, f"GET {endpoint.path}"):  # big walks: a few at once
         yield from page
 
 
