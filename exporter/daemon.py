@@ -14,7 +14,7 @@ import gc
 import logging
 from types import TracebackType
 
-from exporter import takeover_step
+from exporter import allocator, takeover_step
 from exporter.config import Config, split_listen_address
 from exporter.crossderive import CrossDeriver
 from exporter.http import HttpServer, WebApp
@@ -65,6 +65,7 @@ class Daemon:
         self.http = HttpServer(host, port, app, self.config.web.max_requests, web)
         if web is not None:
             log.info("web config %s: %s", web.path, web.current().describe())
+        allocator.tune()  # before the collector threads: arenas are made as threads contend
         # Everything built so far (modules, config, catalogues) lives as long as the process: move
         # it out of the collector's reach, so the full collections that the collectors' JSON
         # parsing triggers do not walk it while holding the GIL (a scrape's p99 tail, issue 16).

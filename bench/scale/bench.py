@@ -1,33 +1,50 @@
-"""One exporter instance carrying a large estate: CPU and memory per collection cycle.
+"""One exporter instance carrying the P4 estate: CPU, peak memory and refresh gaps under faults.
 
-    python bench/scale/bench.py                       # 50 clusters + 200 Hyper-V hosts, 60 s interval
-    python bench/scale/bench.py --time-scale 4        # same work, cycles 4x faster (default)
+    python bench/scale/bench.py                    # the full estate (issue 16, P4): ~8 minutes
+    python bench/scale/bench.py --scale 0.1        # a tenth of it, for a quick run
+    python bench/scale/bench.py --roots /tmp/main,.  # two exporter trees, one after the other,
+                                                   # against the same simulators (before / after)
 
-The estate is simulated on loopback: ONTAP clusters (``simulators/ontap``, the small ``healthy``
-scenario) and Hyper-V hosts (``simulators/winrm``, ``compliant``, NTLM over HTTPS), several target
-names per simulator so a few server processes stand for hundreds of systems. The simulators run
-in this process; the exporter runs alone in a child process (``ndo-exporter run``), so its CPU
-time and memory (``/proc/<pid>``) are its own.
+The estate (``--scale 1``): 200 ONTAP clusters, 20 of them real-sized (100,000 open files and
+20,000 SMB sessions each, ``simulators.ontap.generate``), the other 180 the bundled ``demo``
+scenario; 800 Hyper-V hosts (``simulators/winrm``, ``compliant``, NTLM over HTTPS); every
+collector at 60 s. 10 % of the demo clusters and of the hosts are slow or failing (the big ones
+stay healthy: they are the memory load): a fifth slow (every request answers after half an
+interval, so a run outlasts its interval), a fifth HTTP 500, a fifth refused, a fifth hung
+(TCP accepted, never a byte back).
 
-Time is compressed: every collector runs every ``interval / time-scale`` seconds, so a cycle's
-work is the same as at the real interval, only closer together. The CPU measured over a few
-cycles in steady state is reported per cycle and as the share of one core it costs at the real
-interval. Results are printed and written to bench/out/scale.json.
+Every simulator runs in its own process (ONTAP: one per scenario and fault; WinRM: several
+hosts per process; the hung peers: ``peers.py``), so the exporter's process (``ndo-exporter
+run``, started alone) holds only the exporter. Measured in steady state over ``--cycles``
+intervals, from ``/proc``: the exporter's CPU (share of one core), its peak RSS (``VmHWM``), the
+simulators' CPU beside it; and from the exporter's own metrics polled four times per interval:
+the gaps between successive successes of every healthy collector (p50, p99, max, against the
+interval) and how many collectors are up. The machine's other load shares the cores: the
+simulators' CPU is printed so a reader can see what the exporter competed with.
+
+``--time-scale`` compresses time (cycles that much faster, slow peers that much quicker; the
+exporter's timeouts do not scale): the default 1 is the honest run. Results: printed, and
+written to bench/out/scale.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import gzip
+import itertools
 import json
 import os
+import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,20 +52,21 @@ import requests
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from simulators.ontap.server import OntapSimulator  # noqa: E402
-from simulators.winrm.server import WinRMSimulator  # noqa: E402
-from simulators.winrm.testing import config_entry  # noqa: E402
-
 ONTAP_COLLECTORS = ("health", "nodes", "lifs", "shares", "sessions", "files")
 PASSWORD = "Bench-Scale-Pw-2026"
+USER = "ndo-monitor"
 TICKS = os.sysconf("SC_CLK_TCK")
 PROMETHEUS_HEADERS = {
     "Accept": "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
     "Accept-Encoding": "gzip",
     "X-Prometheus-Scrape-Timeout-Seconds": "10",
 }
+BIG = {"nodes": 4, "svms": 4, "shares": 200, "sessions": 20_000, "files": 100_000, "seed": 1}
+FAULTS = ("slow", "http500", "refused", "hung")
+_LAST_SUCCESS = re.compile(
+    rb'^ndo_exporter_collector_last_success_timestamp_seconds\{([^}]*)\} (\S+)', re.M)
+_SUCCESS = re.compile(rb'^ndo_exporter_collector_success\{([^}]*)\} (\S+)', re.M)
+_LABEL = re.compile(rb'(\w+)="([^"]*)"')
 
 
 def cpu_seconds(pid: int) -> float:
@@ -70,119 +88,353 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def clean_env() -> dict[str, str]:
+    # requests lets these override a session's CA bundle; every client here passes its own CA.
+    env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@dataclass
+class Estate:
+    targets: list[dict[str, Any]] = field(default_factory=list)
+    faulty: dict[str, str] = field(default_factory=dict)  # target -> fault
+    big: set[str] = field(default_factory=set)
+    sims: list[subprocess.Popen[str]] = field(default_factory=list)
+
+
+def spawn(cmd: list[str], pattern: str, count: int, est: Estate, timeout: float = 600) -> list[re.Match[str]]:
+    """Start a simulator process; collect ``count`` matches of ``pattern`` from its stdout."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=clean_env())
+    est.sims.append(proc)
+    assert proc.stdout is not None
+    found: list[re.Match[str]] = []
+    deadline = time.monotonic() + timeout
+    lines: list[str] = []
+    while len(found) < count and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        m = re.search(pattern, line)
+        if m:
+            found.append(m)
+    if len(found) < count:
+        raise SystemExit(f"{cmd[:4]} printed {len(found)}/{count} addresses:\n{''.join(lines[-20:])}")
+    # Drain the rest so the simulator never blocks on a full pipe.
+    import threading
+    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
+    return found
+
+
+def ontap_sim(scenario: str | Path, est: Estate, faults: list[dict[str, Any]] | None = None) -> tuple[str, str]:
+    url, ca = (m.group(1) for m in spawn(
+        [sys.executable, "-m", "simulators.ontap", "--scenario", str(scenario), "--username", USER,
+         "--password", PASSWORD], r"(?:url|ca_file):\s+(\S+)", 2, est))
+    if faults:
+        requests.post(f"{url}/_sim/faults", json={"faults": faults}, verify=ca, timeout=10).raise_for_status()
+    return url, ca
+
+
+def winrm_sims(n: int, est: Estate, faults: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+    cmd = [sys.executable, "-m", "simulators.winrm", "--auth", "ntlm", "--username", USER, "--password", PASSWORD]
+    cmd += ["--scenario", "compliant"] * n
+    if faults:
+        cmd += ["--faults", json.dumps(faults)]
+    return [(m.group(1), m.group(2)) for m in spawn(cmd, r"(https://[^/\s]+)\S* ca_file=(\S+)", n, est)]
+
+
+def big_scenario(workdir: Path) -> Path:
+    """The real-sized cluster of bench/ontap_cycle.py, generated once and cached."""
+    out = Path(tempfile.gettempdir()) / ("ndo-bench-big-" + "-".join(f"{k}{v}" for k, v in BIG.items()))
+    if not (out / "api").is_dir():
+        tmp = Path(tempfile.mkdtemp(prefix="ndo-bench-big-", dir=workdir))
+        subprocess.run([sys.executable, "-m", "simulators.ontap.generate", "--out", str(tmp),
+                        *(a for k, v in BIG.items() for a in (f"--{k}", str(v)))], check=True, cwd=ROOT)
+        with contextlib.suppress(OSError):
+            tmp.rename(out)
+        if not (out / "api").is_dir():
+            return tmp
+    return out
+
+
+def split(n: int, parts: int) -> list[int]:
+    return [n // parts + (1 if i < n % parts else 0) for i in range(parts)]
+
+
 @contextlib.contextmanager
-def estate(args: argparse.Namespace, workdir: Path, interval: str) -> Iterator[list[dict[str, Any]]]:
+def estate(args: argparse.Namespace, workdir: Path) -> Iterator[Estate]:
+    cycle = args.interval / args.time_scale
+    interval = f"{cycle:g}s"
     secret = workdir / "password"
     secret.write_text(PASSWORD)
-    ontap = [OntapSimulator(ROOT / "simulators/ontap/scenarios/healthy", username="ndo-monitor",
-                            password=PASSWORD).start() for _ in range(args.ontap_sims)]
-    winrm = [WinRMSimulator("compliant", username="ndo-monitor", password=PASSWORD).start()
-             for _ in range(args.winrm_sims)]
+    creds = {"username": USER, "password_file": str(secret)}
+    slow = round(args.interval * 0.5 / args.time_scale, 3)
+    est = Estate()
     try:
-        targets: list[dict[str, Any]] = []
-        for i in range(args.clusters):
-            sim = ontap[i % len(ontap)]
-            targets.append({
-                "name": f"cluster-{i:03d}", "kind": "ontap", "address": sim.url,
-                "credentials": {"username": "ndo-monitor", "password_file": str(secret)},
-                "tls": {"verify": True, "ca_file": str(sim.ca_file)}, "timeout_seconds": 60,
+        n_big = min(args.big_clusters, args.clusters)
+        n_small = args.clusters - n_big
+        n_bad_clusters = round(n_small * args.faulty)
+        n_bad_hosts = round(args.hosts * args.faulty)
+
+        # ONTAP: real-sized clusters over a few processes, demo clusters over a few more.
+        ontap_addr: list[tuple[str, str, str | None]] = []  # (url, ca, fault)
+        if n_big:
+            big = big_scenario(workdir)
+            big_sims = [ontap_sim(big, est) for _ in range(min(args.big_sims, n_big))]
+            ontap_addr += [(*big_sims[i % len(big_sims)], None) for i in range(n_big)]
+        good = n_small - n_bad_clusters
+        if good:
+            demo = [ontap_sim("demo", est) for _ in range(min(args.ontap_sims, good))]
+            ontap_addr += [(*demo[i % len(demo)], None) for i in range(good)]
+        bad_counts = dict(zip(FAULTS, split(n_bad_clusters, len(FAULTS)), strict=True))
+        bad_host_counts = dict(zip(FAULTS, split(n_bad_hosts, len(FAULTS)), strict=True))
+        hung_ports: list[str] = []
+        n_hung = bad_counts["hung"] + bad_host_counts["hung"]
+        if n_hung:
+            hung_ports = [m.group(1) for m in spawn(
+                [sys.executable, str(ROOT / "bench/scale/peers.py"), "--count", str(n_hung)],
+                r"hung: (\d+)", n_hung, est)]
+        demo_ca = ontap_addr[-1][1] if ontap_addr else ""
+        if bad_counts["slow"]:
+            url, ca = ontap_sim("demo", est, [{"path": "api/*", "latency_seconds": slow}])
+            ontap_addr += [(url, ca, "slow")] * bad_counts["slow"]
+        if bad_counts["http500"]:
+            url, ca = ontap_sim("demo", est, [{"path": "api/*", "status": 500}])
+            ontap_addr += [(url, ca, "http500")] * bad_counts["http500"]
+        for _ in range(bad_counts["refused"]):
+            ontap_addr.append((f"https://127.0.0.1:{free_port()}", demo_ca, "refused"))
+        for _ in range(bad_counts["hung"]):
+            ontap_addr.append((f"https://127.0.0.1:{hung_ports.pop()}", demo_ca, "hung"))
+        for i, (url, ca, fault) in enumerate(ontap_addr):
+            name = f"cluster-{i:03d}" + ("-big" if i < n_big else "")
+            if i < n_big:
+                est.big.add(name)
+            if fault:
+                est.faulty[name] = fault
+            est.targets.append({
+                "name": name, "kind": "ontap", "address": url, "credentials": creds,
+                "tls": {"verify": True, "ca_file": ca},
                 "collectors": {c: {"interval": interval} for c in ONTAP_COLLECTORS},
             })
-        for i in range(args.hosts):
-            targets.append(config_entry(winrm[i % len(winrm)], f"hv-{i:03d}", str(secret), interval=interval))
-        yield targets
+
+        # Hyper-V: several hosts per simulator process.
+        hosts: list[tuple[str, str, str | None]] = []
+        good_hosts = args.hosts - n_bad_hosts
+        per_proc = split(min(args.winrm_sims, good_hosts), max(1, args.winrm_procs)) if good_hosts else []
+        sims = [s for n in per_proc if n for s in winrm_sims(n, est)]
+        hosts += [(*sims[i % len(sims)], None) for i in range(good_hosts)]
+        host_ca = sims[0][1] if sims else ""
+        if bad_host_counts["slow"]:
+            url, ca = winrm_sims(1, est, {"latency_seconds": slow})[0]
+            hosts += [(url, ca, "slow")] * bad_host_counts["slow"]
+        if bad_host_counts["http500"]:
+            url, ca = winrm_sims(1, est, {"http_500_on": "any"})[0]
+            hosts += [(url, ca, "http500")] * bad_host_counts["http500"]
+        for _ in range(bad_host_counts["refused"]):
+            hosts.append((f"https://127.0.0.1:{free_port()}", host_ca, "refused"))
+        for _ in range(bad_host_counts["hung"]):
+            hosts.append((f"https://127.0.0.1:{hung_ports.pop()}", host_ca, "hung"))
+        for i, (url, ca, fault) in enumerate(hosts):
+            name = f"hv-{i:03d}"
+            if fault:
+                est.faulty[name] = fault
+            est.targets.append({
+                "name": name, "kind": "hyperv", "address": url, "credentials": creds,
+                "tls": {"verify": True, "ca_file": ca},
+                "winrm": {"transport": "ntlm", "message_encryption": "auto"},
+                "collectors": {"inventory": {"interval": interval}},
+            })
+        yield est
     finally:
-        for sim in [*ontap, *winrm]:
-            sim.stop()
+        for proc in est.sims:
+            proc.send_signal(signal.SIGTERM)
+        for proc in est.sims:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
-def last_success(url: str) -> dict[tuple[str, str], float]:
-    from prometheus_client.parser import text_string_to_metric_families
+def scrape(url: str) -> bytes:
+    # As Prometheus asks (OpenMetrics, gzip): the variant the publisher has already encoded.
+    r = requests.get(url + "metrics", headers=PROMETHEUS_HEADERS, timeout=60, stream=True)
+    raw = r.raw.read(decode_content=False)
+    return gzip.decompress(raw) if r.headers.get("Content-Encoding") == "gzip" else raw
 
-    text = requests.get(url + "metrics", timeout=30).text
+
+def samples(text: bytes, pattern: re.Pattern[bytes]) -> dict[tuple[str, str], float]:
     out = {}
-    for fam in text_string_to_metric_families(text):
-        if fam.name == "ndo_exporter_collector_last_success_timestamp_seconds":
-            for s in fam.samples:
-                out[(s.labels["target"], s.labels["collector"])] = s.value
+    for m in pattern.finditer(text):
+        labels = {k.decode(): v.decode() for k, v in _LABEL.findall(m.group(1))}
+        out[(labels.get("target", ""), labels.get("collector", ""))] = float(m.group(2))
     return out
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def run_daemon(root: Path, est: Estate, args: argparse.Namespace, workdir: Path, sims_cpu: Any) -> dict[str, Any]:
+    cycle = args.interval / args.time_scale
+    port = free_port()
+    config = workdir / f"ndo-{abs(hash(str(root)))}.yml"
+    config.write_text(yaml.safe_dump({"web": {"listen_address": f"127.0.0.1:{port}"},
+                                      "logging": {"level": "warning"}, "targets": est.targets}, sort_keys=False))
+    url = f"http://127.0.0.1:{port}/"
+    env = clean_env()
+    env["PYTHONPATH"] = str(root)
+    log = workdir / f"exporter-{abs(hash(str(root)))}.log"
+    started = time.monotonic()
+    entry = "import sys; from exporter.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.Popen([sys.executable, "-c", entry, "run", "--config", str(config)], cwd=root, env=env,
+                            stderr=log.open("w"))
+    try:
+        while True:  # ready: every collector has run (or failed) once
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(url + "-/ready", timeout=5).ok:
+                    break
+            if proc.poll() is not None or time.monotonic() - started > 10 * cycle + 300:
+                raise SystemExit(f"exporter not ready; see {log}")
+            time.sleep(1)
+        ready_after = time.monotonic() - started
+        time.sleep(cycle)  # let the first, bunched-up round settle into the jittered schedule
+        history: dict[tuple[str, str], list[float]] = {}
+        cpu0, sim0, t0 = cpu_seconds(proc.pid), sims_cpu(), time.monotonic()
+        end = t0 + cycle * args.cycles
+        polls = 0
+        while True:
+            for key, value in samples(scrape(url), _LAST_SUCCESS).items():
+                seen = history.setdefault(key, [])
+                if not seen or value != seen[-1]:
+                    seen.append(value)
+            polls += 1
+            if time.monotonic() >= end:
+                break
+            time.sleep(max(0.0, min(cycle / 4, end - time.monotonic())))
+        cpu1, sim1, t1 = cpu_seconds(proc.pid), sims_cpu(), time.monotonic()
+        now = time.time()
+        rss, peak = memory_mib(proc.pid)
+        last = scrape(url)
+        up = samples(last, _SUCCESS)
+        timings = []
+        for _ in range(5):
+            s0 = time.perf_counter()
+            r = requests.get(url + "metrics", headers=PROMETHEUS_HEADERS, timeout=60, stream=True)
+            body = r.raw.read(decode_content=False)  # the gzip bytes Prometheus receives
+            timings.append(time.perf_counter() - s0)
+        series = sum(1 for line in last.splitlines() if line and not line.startswith(b"#"))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    window = t1 - t0
+    gaps: list[float] = []
+    stalled = []
+    for (target, collector), seen in history.items():
+        if target in est.faulty or not target:
+            continue
+        gaps += [b - a for a, b in itertools.pairwise(seen)]
+        open_gap = now - seen[-1]  # time since the last success: a starved collector shows here
+        if open_gap > 2 * cycle:
+            stalled.append(f"{target}/{collector}")
+        if open_gap > cycle * 1.5:
+            gaps.append(open_gap)
+    ok = sum(1 for v in up.values() if v == 1)
+    healthy = {k: v for k, v in up.items() if k[0] not in est.faulty}
+    faulty = {k: v for k, v in up.items() if k[0] in est.faulty}
+    per_cycle = (cpu1 - cpu0) / (window / cycle)
+    return {
+        "root": str(root),
+        "ready_after_seconds": round(ready_after, 1),
+        "measured_cycles": round(window / cycle, 2),
+        "cpu_seconds_per_cycle": round(per_cycle, 2),
+        # What a cycle's work costs at the real interval (= the measured share when time-scale is 1).
+        "cpu_share_of_one_core": round(per_cycle / args.interval, 4),
+        "simulators_cpu_share_of_one_core": round((sim1 - sim0) / window, 4),  # while measured
+        "exporter_cpu_share_while_measured": round((cpu1 - cpu0) / window, 4),
+        "rss_mib": round(rss, 1), "peak_rss_mib": round(peak, 1),
+        "series": series, "scrape_gzip_bytes": len(body),
+        "scrape_seconds_median": round(statistics.median(timings), 4),
+        "polls": polls,
+        "healthy_gap_seconds": {
+            "p50": round(pct(gaps, 0.5) * args.time_scale, 1), "p99": round(pct(gaps, 0.99) * args.time_scale, 1),
+            "max": round(max(gaps, default=float("nan")) * args.time_scale, 1), "n": len(gaps),
+        },
+        "healthy_stalled": stalled[:20], "healthy_stalled_count": len(stalled),
+        "collectors_up": f"{ok}/{len(up)}",
+        "healthy_up": f"{sum(1 for v in healthy.values() if v == 1)}/{len(healthy)}",
+        "faulty_up": f"{sum(1 for v in faulty.values() if v == 1)}/{len(faulty)}",
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clusters", type=int, default=50)
-    parser.add_argument("--hosts", type=int, default=200)
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the P4 estate (default: all of it)")
+    parser.add_argument("--clusters", type=int, help="ONTAP clusters (default 200 x scale)")
+    parser.add_argument("--big-clusters", type=int, help="of which real-sized (default 20 x scale)")
+    parser.add_argument("--hosts", type=int, help="Hyper-V hosts (default 800 x scale)")
+    parser.add_argument("--faulty", type=float, default=0.10, help="share of demo clusters and hosts slow or failing")
     parser.add_argument("--interval", type=float, default=60.0, help="the real collection interval (s)")
-    parser.add_argument("--time-scale", type=float, default=4.0, help="run cycles this much faster")
+    parser.add_argument("--time-scale", type=float, default=1.0, help="run cycles this much faster")
     parser.add_argument("--cycles", type=int, default=3, help="steady-state cycles to measure")
-    parser.add_argument("--ontap-sims", type=int, default=10)
-    parser.add_argument("--winrm-sims", type=int, default=20)
+    parser.add_argument("--big-sims", type=int, default=2, help="processes serving the real-sized clusters")
+    parser.add_argument("--ontap-sims", type=int, default=3, help="processes serving the demo clusters")
+    parser.add_argument("--winrm-sims", type=int, default=20, help="WinRM simulator servers for the healthy hosts")
+    parser.add_argument("--winrm-procs", type=int, default=2, help="processes those servers run in")
+    parser.add_argument("--roots", default=str(ROOT),
+                        help="comma-separated exporter source trees, run one after the other (before,after)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "scale.json"))
     args = parser.parse_args()
-    cycle = args.interval / args.time_scale
+    args.clusters = args.clusters if args.clusters is not None else round(200 * args.scale)
+    args.big_clusters = args.big_clusters if args.big_clusters is not None else round(20 * args.scale)
+    args.hosts = args.hosts if args.hosts is not None else round(800 * args.scale)
+    roots = [Path(r).resolve() for r in args.roots.split(",")]
     workdir = Path(tempfile.mkdtemp(prefix="ndo-bench-scale-"))
-    with estate(args, workdir, f"{cycle:g}s") as targets:
-        port = free_port()
-        config = workdir / "ndo.yml"
-        config.write_text(yaml.safe_dump({"web": {"listen_address": f"127.0.0.1:{port}"},
-                                          "logging": {"level": "warning"}, "targets": targets}, sort_keys=False))
-        url = f"http://127.0.0.1:{port}/"
-        started = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-m", "exporter.cli", "run", "--config", str(config)], cwd=ROOT,
-                                stderr=(workdir / "exporter.log").open("w"))
-        try:
-            while True:  # every collector has run once: steady state from here
-                with contextlib.suppress(requests.RequestException):
-                    if requests.get(url + "-/ready", timeout=5).ok:
-                        break
-                if proc.poll() is not None or time.monotonic() - started > 10 * cycle + 120:
-                    raise SystemExit(f"exporter not ready; see {workdir / 'exporter.log'}")
-                time.sleep(0.5)
-            ready_after = time.monotonic() - started
-            time.sleep(cycle)  # let the first, bunched-up round settle into the jittered schedule
-            before, cpu0, t0 = last_success(url), cpu_seconds(proc.pid), time.monotonic()
-            time.sleep(cycle * args.cycles)
-            cpu1, t1 = cpu_seconds(proc.pid), time.monotonic()
-            after = last_success(url)
-            rss, peak = memory_mib(proc.pid)
-            scrapes = []
-            for _ in range(5):
-                s0 = time.perf_counter()
-                r = requests.get(url + "metrics", headers=PROMETHEUS_HEADERS, timeout=30, stream=True)
-                body = r.raw.read(decode_content=False)  # the gzip bytes Prometheus receives
-                scrapes.append(time.perf_counter() - s0)
-            series = sum(1 for line in requests.get(url + "metrics", timeout=30).text.splitlines()
-                         if line and not line.startswith("#"))
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
-    window = t1 - t0
-    per_cycle = (cpu1 - cpu0) / (window / cycle)
-    fresh = sum(1 for k, v in after.items() if v - before.get(k, 0.0) >= (args.cycles - 1) * cycle * 0.8)
-    result = {
-        "estate": {"ontap_clusters": args.clusters, "hyperv_hosts": args.hosts,
-                   "collector_jobs": args.clusters * len(ONTAP_COLLECTORS) + args.hosts},
-        "interval_seconds": args.interval, "time_scale": args.time_scale, "measured_cycles": round(window / cycle, 2),
-        "ready_after_seconds": round(ready_after, 1),
-        "cpu_seconds_per_cycle": round(per_cycle, 2),
-        "cpu_share_of_one_core_at_interval": round(per_cycle / args.interval, 4),
-        "rss_mib": round(rss, 1), "peak_rss_mib": round(peak, 1),
-        "series": series, "scrape_gzip_bytes": len(body),
-        "scrape_seconds_median": round(sorted(scrapes)[len(scrapes) // 2], 4),
-        "collectors_fresh": f"{fresh}/{len(after)}",
-    }
-    print(f"one exporter, {args.clusters} ONTAP clusters + {args.hosts} Hyper-V hosts "
-          f"({result['estate']['collector_jobs']} collector jobs), every {args.interval:g}s "
-          f"(run {args.time_scale:g}x faster: {cycle:g}s cycles, {result['measured_cycles']} measured)")
-    print(f"  CPU      {per_cycle:.2f} s per cycle = {100 * per_cycle / args.interval:.1f}% of one core "
-          f"at a {args.interval:g}s interval")
-    print(f"  memory   RSS {rss:.0f} MiB (peak {peak:.0f} MiB)")
-    print(f"  scrape   {series} series, {len(body) / 1024:.0f} KiB gzipped, median {result['scrape_seconds_median']}s")
-    print(f"  fresh    {result['collectors_fresh']} collectors succeeded through the window; "
-          f"ready {ready_after:.0f}s after start")
+    cycle = args.interval / args.time_scale
+    results = []
+    with estate(args, workdir) as est:
+        def sims_cpu() -> float:
+            return sum(cpu_seconds(p.pid) for p in est.sims if p.poll() is None)
+
+        jobs = args.clusters * len(ONTAP_COLLECTORS) + args.hosts
+        print(f"estate: {args.clusters} ONTAP clusters ({len(est.big)} at {BIG['files']:,} open files and "
+              f"{BIG['sessions']:,} sessions) + {args.hosts} Hyper-V hosts = {jobs} collector jobs every "
+              f"{args.interval:g}s (run {args.time_scale:g}x faster: {cycle:g}s); {len(est.faulty)} targets "
+              f"faulty ({', '.join(f'{f} {list(est.faulty.values()).count(f)}' for f in FAULTS)}); "
+              f"{len(est.sims)} simulator processes; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}", flush=True)
+        for root in roots:
+            result = run_daemon(root, est, args, workdir, sims_cpu)
+            results.append(result)
+            gap = result["healthy_gap_seconds"]
+            print(f"[{root}]", flush=True)
+            print(f"  CPU      {result['cpu_seconds_per_cycle']:.2f} s per cycle = "
+                  f"{100 * result['cpu_share_of_one_core']:.1f}% of one core (goal < 100%); simulators "
+                  f"{100 * result['simulators_cpu_share_of_one_core']:.0f}% of a core beside it")
+            print(f"  memory   RSS {result['rss_mib']:.0f} MiB, peak {result['peak_rss_mib']:.0f} MiB "
+                  f"= {result['peak_rss_mib'] * 1.048576:.0f} MB (goal < 500 MB)")
+            print(f"  gaps     healthy collectors, real seconds: p50 {gap['p50']} p99 {gap['p99']} max {gap['max']} "
+                  f"(interval {args.interval:g}; {gap['n']} gaps, {result['healthy_stalled_count']} stalled)")
+            print(f"  up       {result['collectors_up']} collectors; healthy targets {result['healthy_up']}, "
+                  f"faulty targets {result['faulty_up']}")
+            print(f"  scrape   {result['series']} series, {result['scrape_gzip_bytes'] / 1024:.0f} KiB gzipped, "
+                  f"median {result['scrape_seconds_median']}s; ready {result['ready_after_seconds']:.0f}s after start",
+                  flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out.write_text(json.dumps({
+        "estate": {"ontap_clusters": args.clusters, "big_clusters": args.big_clusters, "hyperv_hosts": args.hosts,
+                   "faulty": args.faulty, "interval_seconds": args.interval, "time_scale": args.time_scale,
+                   "cycles": args.cycles},
+        "machine": {"cpus": os.cpu_count()},
+        "runs": results,
+    }, indent=2) + "\n")
     return 0
 
 

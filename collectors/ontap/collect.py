@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from collectors.declare import Declarations
 from collectors.errors import CollectionError, UnsupportedError
-from collectors.ontap import checks, parse
+from collectors.ontap import checks, parse, walks
 from collectors.ontap import endpoints as ep
 from collectors.ontap.client import OntapClient
 from collectors.ontap.facts import (
@@ -52,6 +52,19 @@ _DISK_LAST_CHARS = frozenset("xXdDsS")
 _SESSION_CA = {"available": "yes", "partial": "partial", "unavailable": "no"}
 
 
+class _Interner(dict[str, str]):
+    """One copy of each repeated string (node, SVM, share, volume names) per collection.
+
+    The parser makes a new string object for every value of every record; kept as they come, the
+    names in 50,000 retained disks or 6,000 counter keys cost ~50 bytes each again and again."""
+
+    def __call__(self, value: str) -> str:
+        return self.setdefault(value, value)
+
+    def each(self, values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(self.setdefault(v, v) for v in values)
+
+
 def _records(
     client: OntapClient,
     endpoint: ep.Endpoint,
@@ -64,7 +77,8 @@ def _records(
             f"{endpoint.path} needs ONTAP {endpoint.describe_since()} or later; "
             f"cluster {cluster.name} runs {cluster.version_text}"
         )
-    for page in client.pages(endpoint.path, fields or endpoint.fields_for(cluster), deadline, dict(endpoint.query)):
+    pages = client.pages(endpoint.path, fields or endpoint.fields_for(cluster), deadline, dict(endpoint.query))
+    for page in walks.GATE.pages(pages, deadline, f"GET {endpoint.path}"):  # big walks: a few at once
         yield from page
 
 
@@ -238,16 +252,17 @@ def collect_sessions(client: OntapClient, deadline: float) -> SessionsFacts:
     by_volume_set_files: Counter[SessionVolumesKey] = Counter()
     by_volume_files: Counter[VolumeSessionKey] = Counter()
     total = 0
+    keep = _Interner()
     for index, r in enumerate(_records(client, ep.SESSIONS, cluster, deadline, fields)):
         if not isinstance(r, dict):
             raise CollectionError("malformed", f"{ep.SESSIONS.path}: record {index} is not an object")
         try:
-            node = parse.name_of(r, "node")
-            svm = parse.name_of(r, "svm")
+            node = keep(parse.name_of(r, "node"))
+            svm = keep(parse.name_of(r, "svm"))
             protocol = norm(r.get("protocol")) or "unknown"
             ca = _SESSION_CA.get(norm(r.get("continuous_availability")), "unknown")
             auth = norm(r.get("authentication")) or "unknown"
-            volumes = parse.names(r.get("volumes"), "volumes")
+            volumes = keep.each(parse.names(r.get("volumes"), "volumes"))
             open_files = parse.to_int(r.get("open_files"), "open_files")
             user = r.get("user")
             if detail:
@@ -367,6 +382,12 @@ def _native_file_counts(
     counts: Counter[FileKey] = Counter()
     total = 0
     truncated = False
+    # Up to MAX_VIRTUAL_DISK_FILES disks stay in memory until the next cycle, on every big cluster
+    # at once: each keeps one copy of its SVM, share, node and session id per cluster (not one
+    # per record as parsed), and its path; the lower-cased key shares the path when they match.
+    keep = _Interner()
+    lowered: dict[str, str] = {}
+    sids: dict[Any, str] = {}
     for index, r in enumerate(_records(client, ep.OPEN_FILES, cluster, deadline)):
         if not isinstance(r, dict):
             raise CollectionError("malformed", f"{ep.OPEN_FILES.path}: record {index} is not an object")
@@ -383,7 +404,13 @@ def _native_file_counts(
             if path.__class__ is str and path[-1:] in _DISK_LAST_CHARS:
                 low = path.lower()
                 if low.endswith(VIRTUAL_DISK_SUFFIXES):
-                    dkey = (key[1], key[3].lower(), low)
+                    if low == path:
+                        low = path
+                    svm, share = keep(key[1]), keep(key[3])
+                    share_low = lowered.get(share)
+                    if share_low is None:
+                        share_low = lowered[share] = keep(share.lower())
+                    dkey = (svm, share_low, low)
                     prev = disks.get(dkey)
                     # A shared VHDX is open by several hosts: keep the handle that would not survive.
                     if prev is None and len(disks) >= MAX_VIRTUAL_DISK_FILES:
@@ -391,9 +418,10 @@ def _native_file_counts(
                     elif prev is None or (prev.continuously_available == "yes" and key[4] != "yes"):
                         session = r.get("session")
                         sid = session.get("identifier") if session.__class__ is dict else None
-                        disks[dkey] = VirtualDiskOpen(
-                            key[1], key[3], path, key[0], key[4], "" if sid is None else str(sid)
-                        )
+                        sid_text = sids.get(sid)
+                        if sid_text is None:
+                            sid_text = sids[sid] = "" if sid is None else str(sid)
+                        disks[dkey] = VirtualDiskOpen(svm, share, path, keep(key[0]), key[4], sid_text)
         except MalformedRecord as exc:
             raise CollectionError("malformed", f"{ep.OPEN_FILES.path}: record {index}: {exc}") from None
         counts[key] += 1

@@ -4,6 +4,7 @@ Example::
 
     python -m simulators.winrm --scenario compliant --scenario sql-on-host --auth ntlm --no-tls
     python -m simulators.winrm --list
+    python -m simulators.winrm --scenario compliant --faults '{"latency_seconds": 30}'
 
 Prints one line per host: scenario, URL, CA file (with TLS), credentials.
 """
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import signal
 import sys
 import threading
 
+from simulators.winrm.faults import Faults
 from simulators.winrm.scenario import scenario_names
 from simulators.winrm.server import WinRMSimulator
 
@@ -30,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--auth", default="basic,ntlm", help="comma-separated: basic, ntlm")
     p.add_argument("--username", default="ndo-monitor")
     p.add_argument("--password", default="Sim-Passw0rd!")
+    p.add_argument("--faults", type=_faults, default=None,
+                   help='JSON object of simulators.winrm.faults.Faults settings for every host, '
+                        'e.g. \'{"latency_seconds": 30}\' or \'{"http_500_on": "any"}\'')
     args = p.parse_args(argv)
     if args.list:
         print("\n".join(scenario_names()))
@@ -40,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         sim = WinRMSimulator(
             name, host=args.host, port=args.port + i if args.port else 0, tls=not args.no_tls,
             username=args.username, password=args.password, auth=tuple(a.strip() for a in args.auth.split(",")),
+            faults=Faults.from_dict(args.faults) if args.faults is not None else None,
         ).start()
         sims.append(sim)
         ca = f" ca_file={sim.ca_file}" if sim.ca_file else ""
@@ -51,6 +58,17 @@ def main(argv: list[str] | None = None) -> int:
     for sim in sims:
         sim.stop()
     return 0
+
+
+def _faults(value: str) -> dict[str, object]:
+    try:
+        data = json.loads(value)
+        if not isinstance(data, dict):
+            raise ValueError("expected a JSON object")
+        Faults.from_dict(data)  # unknown keys and bad values fail here, before any host starts
+    except (ValueError, TypeError) as exc:
+        raise argparse.ArgumentTypeError(f"--faults: {exc}") from None
+    return data
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import replace
 from typing import Any
+
+import pytest
 
 from exporter.pipeline import Pipeline
 from exporter.publisher import Publisher, build_exposition
@@ -149,3 +152,36 @@ def test_publisher_debounces_and_rebuilds() -> None:
                        if line.startswith("ndo_exporter_exposition_series "))
     non_comment = [line for line in pub.current.text.decode().splitlines() if not line.startswith("#")]
     assert int(series_line.split()[1]) == len(non_comment)
+
+
+def test_publisher_builds_at_most_its_duty_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With changes arriving all the time, a slow build is followed by a wait of at least
+    (1/MAX_BUILD_DUTY - 1) times its duration: the builder cannot keep a core busy."""
+    import exporter.publisher as publisher_module
+
+    real_build = publisher_module.build_exposition
+    spans: list[tuple[float, float]] = []
+
+    def slow_build(store: Store, last: float = 0.0) -> Any:
+        start = time.perf_counter()
+        time.sleep(0.03)  # an exposition that takes 30 ms to assemble and compress
+        out = real_build(store, last)
+        spans.append((start, time.perf_counter()))
+        return out
+
+    monkeypatch.setattr(publisher_module, "build_exposition", slow_build)
+    store, pipe, _ = make_store()
+    pub = Publisher(store, debounce_seconds=0.001)
+    store.set_listener(pub.notify)
+    pub.start()
+    try:
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:  # a change every 2 ms
+            pipe.record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
+            time.sleep(0.002)
+    finally:
+        pub.stop()
+    assert len(spans) >= 3
+    for (start, end), (next_start, _) in itertools.pairwise(spans):
+        waited = next_start - end
+        assert waited >= (end - start) * (1 / publisher_module.MAX_BUILD_DUTY - 1) * 0.9, (waited, end - start)
