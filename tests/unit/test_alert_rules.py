@@ -128,6 +128,29 @@ def test_every_rule_file_has_unit_tests(path: Path) -> None:
     assert loaded, f"no alerts/tests/*_test.yml loads {path}"
 
 
+# A `{{ with ... | query }}` block up to its first `end`: the pipeline and the body that uses it.
+_QUERY_BLOCK = re.compile(
+    r"\{\{-?\s*with\s+(?P<pipeline>(?:(?!\}\}).)*?\|\s*query\b(?:(?!\}\}).)*?)\s*-?\}\}"
+    r"(?P<body>.*?)\{\{-?\s*end\b",
+    re.S,
+)
+
+
+@pytest.mark.parametrize("path", RULE_FILES, ids=lambda p: p.name)
+def test_templates_that_list_query_results_sort_them(path: Path) -> None:
+    """An instant query's series come back in no defined order (in promtool, in the order a Go map
+    happened to load the input series): a template that lists several of them must sort them, or
+    the alert's text changes between evaluations and its promtool test flakes ("failing: files,
+    nodes" one run, "failing: nodes, files" the next)."""
+    for rule in alert_rules(path):
+        for key, text in (rule.get("annotations") or {}).items():
+            for block in _QUERY_BLOCK.finditer(str(text)):
+                if re.search(r"\{\{-?\s*range\b", block["body"]):
+                    assert "sortByLabel" in block["pipeline"], (
+                        f"{rule['alert']} {key}: ranges over `{block['pipeline']}` unsorted; pipe it to sortByLabel"
+                    )
+
+
 # -- conventions ----------------------------------------------------------------------------
 
 
