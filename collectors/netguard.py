@@ -64,6 +64,17 @@ class ConnectionGuard:
         self.owner = OWNER.get()
         _live_guards.add(self)
 
+    @property
+    def stopping(self) -> bool:
+        """True once its owner (a daemon) is stopping: no new request may start (abort_all)."""
+        return self.owner is not None and any(o is self.owner for o in _stopped_owners)
+
+    def refuse_when_stopping(self) -> None:
+        """For a collection's requests (not a logout): once stopping, a cut connection would be
+        replaced by a fresh one and an abandoned run carry on while the process exits."""
+        if self.stopping:
+            raise CollectionError("timeout", f"{self.where or 'transport'}: the exporter is stopping; run abandoned")
+
     def track(self, conn: Any) -> None:
         with self._lock:
             self._conns.add(conn)
@@ -274,10 +285,18 @@ class Reaper:
 
 _REAPER = Reaper()
 _live_guards: weakref.WeakSet[ConnectionGuard] = weakref.WeakSet()
+# Owners whose daemon is stopping (few: one per daemon stopped in this process; tests stop many).
+_stopped_owners: list[object] = []
 
 
-def abort_all(owner: object | None = None) -> int:
-    """Cut the connections of every guard of ``owner`` (None: of the process); how many guards."""
+def abort_all(owner: object | None = None, *, stopping: bool = False) -> int:
+    """Cut the connections of every guard of ``owner`` (None: of the process); how many guards.
+
+    ``stopping``: the owner is going away, so its guards (also those its late runs make) refuse
+    every new request from now on."""
+    if stopping and owner is not None:
+        _stopped_owners.append(owner)
+        del _stopped_owners[:-16]  # bounded: only the latest stops can still have live runs
     guards = [g for g in list(_live_guards) if owner is None or g.owner is owner]
     for guard in guards:
         guard.abort()

@@ -91,6 +91,7 @@ class CollectorJob:
         self._session_password: bytes | None = None  # fingerprint the session was opened with
         self._current: _Run | None = None  # the last run started (alive, finished or abandoned)
         self._skip_until = 0.0  # time.monotonic() before which the peer asked not to be called
+        self._stopped = False  # the daemon is stopping: no new run
         self._lock = threading.Lock()  # guards _current, _session and _skip_until
 
     @property
@@ -111,6 +112,8 @@ class CollectorJob:
         now = time.monotonic()
         timeout = float(self.target.timeout_seconds)
         with self._lock:
+            if self._stopped:
+                return None
             previous = self._current
             if previous is not None and previous.thread is not None and previous.thread.is_alive():
                 if previous.abandoned:
@@ -143,8 +146,10 @@ class CollectorJob:
         self._fail("timeout", f"no result within the {current.timeout:g}s deadline; run abandoned", duration)
 
     def abandon_in_flight(self) -> float | None:
-        """At shutdown: abandon a run still in progress; its age in seconds, or None if idle."""
+        """At shutdown: abandon a run still in progress and start no other (a tick already in the
+        scheduler's pool may still arrive); the run's age in seconds, or None if idle."""
         with self._lock:
+            self._stopped = True
             current = self._current
         if current is None or current.thread is None or not current.thread.is_alive():
             return None
@@ -322,14 +327,12 @@ class Scheduler:
         """Return within a few seconds whatever the targets do: nothing waits for a collection."""
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
-        abandoned = []
         for job in self.jobs:
             age = job.abandon_in_flight()
-            if age is not None:
-                abandoned.append(f"{job.id} (running {age:.1f}s)")
-        if abandoned:
-            log.warning("stopping: abandoned %d in-flight run(s): %s", len(abandoned), ", ".join(abandoned))
-        netguard.abort_all(self.store)  # blocked reads return now, so those threads end
+            if age is not None:  # one line per run: a thousand targets must not make one huge line
+                log.warning("stopping: abandoned in-flight run %s (running %.1fs)", job.id, age)
+        # Blocked reads return now, so those threads end; and no late run starts another request.
+        netguard.abort_all(self.store, stopping=True)
         closer = threading.Thread(target=self._close_sessions, name="close-sessions", daemon=True)
         closer.start()
         closer.join(CLOSE_ON_STOP_SECONDS)

@@ -13,9 +13,11 @@ path and ONTAP's own error text, never a credential.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,6 +120,7 @@ class OntapClient:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise CollectionError("timeout", f"collection deadline passed before GET {_path(path_and_query)}")
+        self._guard.refuse_when_stopping()
         s = self.settings
         url = f"{s.origin}/{path_and_query.lstrip('/')}"
         timeout = (min(s.connect_timeout, remaining), min(s.read_timeout, remaining))
@@ -210,8 +213,8 @@ class OntapClient:
         }
         seen: set[str] = set()
         empty_in_a_row = 0
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ontap-page") as lookahead:
-            pending: Future[Any] | None = lookahead.submit(self._get, path, params, deadline)
+        with _Lookahead(self._get) as lookahead:
+            pending: Future[Any] | None = lookahead.submit(path, params, deadline)
             while pending is not None:
                 body = pending.result()
                 records = body.get("records") if isinstance(body, dict) else None
@@ -236,8 +239,10 @@ class OntapClient:
                             f"GET {path}: {empty_in_a_row} empty pages in a row still link on; giving up",
                         )
                     seen.add(href)
+                    # An abandoned walk (the exporter is stopping) asks for no further page.
+                    self._guard.refuse_when_stopping()
                     # The next link carries the whole query; sending params again would duplicate keys.
-                    pending = lookahead.submit(self._get, href, None, deadline)
+                    pending = lookahead.submit(href, None, deadline)
                 if records:
                     yield records
 
@@ -259,6 +264,44 @@ class OntapClient:
             raise CollectionError("malformed", "GET api/cluster: no usable version.generation/major/minor") from None
         self._cluster, self._cluster_at = info, now
         return info
+
+
+class _Lookahead:
+    """One daemon thread that fetches the next page while the caller folds the current one.
+
+    Not a ``ThreadPoolExecutor``: a collection thread outlives the main thread by design (stop
+    never waits for it), and after interpreter shutdown an executor refuses new work ("cannot
+    schedule new futures after interpreter shutdown") and its exit hook joins its threads, so one
+    slow page would hold the process. Leaving the ``with`` block waits for the request in flight:
+    the session is used by one thread at a time.
+    """
+
+    def __init__(self, get: Callable[[str, Mapping[str, str] | None, float], Any]) -> None:
+        self._get = get
+        self._jobs: queue.SimpleQueue[tuple[Future[Any], tuple[Any, ...]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="ontap-page", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, args = job
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(self._get(*args))
+                except BaseException as exc:  # handed to the walk through the future
+                    future.set_exception(exc)
+
+    def submit(self, path: str, params: Mapping[str, str] | None, deadline: float) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._jobs.put((future, (path, params, deadline)))
+        return future
+
+    def __enter__(self) -> _Lookahead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._jobs.put(None)
+        self._thread.join()
 
 
 def _next_href(body: Any) -> str | None:

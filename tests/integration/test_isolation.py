@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,34 @@ def test_many_slow_targets_do_not_starve_the_healthy_ones(tmp_path: Path) -> Non
 BOOTSTRAP = "import sys; from exporter.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
+def run_then_sigterm(tmp_path: Path, config: dict[str, Any], ready: Callable[[], object]) -> tuple[int, float, str]:
+    """``ndo-exporter run`` in its own process; SIGTERM once it listens and ``ready()`` returned:
+    (exit code, seconds from the signal to the exit, stderr)."""
+    path = tmp_path / "config.yml"
+    path.write_text(yaml.safe_dump(config))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BOOTSTRAP, "run", "--config", str(path)],
+        cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 30
+        while not any(re.search(r"listening on http", line) for line in lines):
+            assert time.monotonic() < deadline, "".join(lines)
+            lines.append(proc.stderr.readline())
+        ready()
+        proc.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        code = proc.wait(timeout=30)
+        return code, time.monotonic() - sent, "".join(lines) + proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_sigterm_exits_within_5_seconds_while_a_peer_never_answers(tmp_path: Path) -> None:
     with HostilePeer("silent") as peer:
         config = {
@@ -152,35 +181,97 @@ def test_sigterm_exits_within_5_seconds_while_a_peer_never_answers(tmp_path: Pat
                 "timeout_seconds": 60,
             }],
         }
-        path = tmp_path / "config.yml"
-        path.write_text(yaml.safe_dump(config))
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        proc = subprocess.Popen(
-            [sys.executable, "-c", BOOTSTRAP, "run", "--config", str(path)],
-            cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
-        )
-        try:
-            assert proc.stderr is not None
-            lines: list[str] = []
-            deadline = time.monotonic() + 30
-            while not any(re.search(r"listening on http", line) for line in lines):
-                assert time.monotonic() < deadline, "".join(lines)
-                lines.append(proc.stderr.readline())
-            # Every collector has a request in flight that will never be answered.
+
+        def every_collector_waits() -> None:  # each has a request in flight never to be answered
             wait_for(lambda: peer.accepted >= len(COLLECTORS), timeout=30)
             time.sleep(0.5)
-            proc.send_signal(signal.SIGTERM)
-            sent = time.monotonic()
-            code = proc.wait(timeout=30)
-            took = time.monotonic() - sent
-            rest = proc.stderr.read()
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+
+        code, took, rest = run_then_sigterm(tmp_path, config, every_collector_waits)
         assert code == 0, rest
         assert took < 5.0, f"stopping took {took:.1f}s"
         assert "abandoned" in rest and "mute/health" in rest, rest
+
+
+def _walk_client(sim: Any, max_records: int = 3) -> OntapClient:
+    from tests.ontap_support import PASSWORD
+
+    return OntapClient(OntapSettings(
+        name="c1", host="127.0.0.1", port=sim.port, scheme="https", username=USER, password=PASSWORD,
+        verify=str(sim.ca_file), max_records=max_records,
+    ))
+
+
+def test_a_page_walk_survives_interpreter_shutdown_of_concurrent_futures() -> None:
+    """A collection thread outlives the main thread by design (stop never waits for it); after
+    ``concurrent.futures`` shut down at exit, the page lookahead must neither refuse the next page
+    ("cannot schedule new futures after interpreter shutdown", a traceback in the P4 bench) nor be
+    joined by the exit handler (a slow page would hold the process)."""
+    import concurrent.futures.thread as cft
+
+    with simulator("healthy") as sim:
+        client = _walk_client(sim)
+        was = cft._shutdown
+        cft._shutdown = True  # what concurrent.futures' atexit hook sets when the main thread exits
+        try:
+            pages = list(client.pages("api/storage/volumes", ("name",), time.monotonic() + 20))
+        finally:
+            cft._shutdown = was
+        assert len(pages) > 2
+        client.close()
+
+
+def test_a_stopped_owners_walk_schedules_no_further_page() -> None:
+    """After the daemon's stop cut its connections, an abandoned walk asks for no other page (a
+    fresh connection would otherwise carry it on while the process exits)."""
+    from collectors import netguard
+
+    owner = object()
+    token = netguard.OWNER.set(owner)
+    try:
+        with simulator("healthy") as sim:
+            client = _walk_client(sim)
+            walk = client.pages("api/storage/volumes", ("name",), time.monotonic() + 20)
+            next(walk)
+            netguard.abort_all(owner, stopping=True)
+            time.sleep(0.2)  # the lookahead's request (if any) has ended
+            before = sim.state.requests["/api/storage/volumes"]
+            with pytest.raises(CollectionError) as caught:
+                for _ in walk:
+                    pass
+            assert "stopping" in caught.value.message
+            assert sim.state.requests["/api/storage/volumes"] == before
+            client.close()
+    finally:
+        netguard.OWNER.reset(token)
+
+
+def test_sigterm_mid_walk_on_a_big_slow_cluster_exits_in_5s_naming_each_abandoned_run(tmp_path: Path) -> None:
+    """A daemon walking the open files of big clusters page by page (slow pages): SIGTERM ends it
+    within 5 s, with one log line per abandoned run and no traceback."""
+    from simulators.ontap.generate import Params, generate
+
+    scenario = tmp_path / "big"
+    generate(scenario, Params(sessions=2000, files=8000))
+    with simulator(scenario) as sim:
+        sim.set_faults([{"path": "api/protocols/cifs/session/files", "latency_seconds": 0.3}])
+        only_files = {c: {"enabled": c == "files"} for c in COLLECTORS}
+        targets = [
+            target_entry(f"big{i}", sim, password_file(tmp_path), timeout_seconds=120, max_records=100,
+                         collectors=only_files)
+            for i in range(4)
+        ]
+        config = {"web": {"listen_address": "127.0.0.1:0"}, "targets": targets}
+        # Every target is walking: several pages of each asked for, far from the last (80).
+        code, took, err = run_then_sigterm(
+            tmp_path, config,
+            lambda: wait_for(lambda: sim.state.requests["/api/protocols/cifs/session/files"] >= 4 * 3, timeout=60),
+        )
+    assert code == 0, err
+    assert took < 5.0, f"stopping took {took:.1f}s"
+    assert "Traceback" not in err and "RuntimeError" not in err, err
+    abandoned = re.findall(r"stopping: abandoned in-flight run (\S+) ", err)
+    assert abandoned and len(abandoned) == len(set(abandoned)), err  # one line per run
+    assert set(abandoned) <= {f"big{i}/files" for i in range(4)}, err
 
 
 # -- the other two transports: the same bounds on WinRM (requests) and vSphere (http.client) ---
