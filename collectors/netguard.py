@@ -62,6 +62,7 @@ class ConnectionGuard:
         self._lock = threading.Lock()
         self.aborts = 0
         self.owner = OWNER.get()
+        self.last_retry_after: str | None = None  # of the last http.client answer (429/503 only)
         _live_guards.add(self)
 
     @property
@@ -190,6 +191,12 @@ class ConnectionGuard:
 
         class _Response(http.client.HTTPResponse):
             _guard_read = 0
+
+            def begin(self) -> None:
+                super().begin()
+                # pyVmomi turns a non-SOAP answer into HTTPException("503 ...") without headers:
+                # keep the peer's Retry-After where the client can find it.
+                guard.last_retry_after = self.getheader("Retry-After") if self.status in (429, 503) else None
 
             def _count(self, n: int) -> None:
                 self._guard_read += n

@@ -256,6 +256,7 @@ class VsphereClient:
         limit = s.connect_timeout if what in ("RetrieveServiceContent", "Login") else s.read_timeout
         for attempt in (1, 2):
             self._arm(self._timeout(deadline, limit, what))
+            self._guard.last_retry_after = None
             try:
                 with self._guard.watch(deadline):  # a dripping vCenter is cut at the deadline
                     return fn()
@@ -310,6 +311,12 @@ class VsphereClient:
         if isinstance(exc, http.client.IncompleteRead):
             return CollectionError("malformed", f"{what}: response from {origin} truncated")
         if isinstance(exc, http.client.HTTPException):
+            # A busy vCenter's 429/503 after the login: honoured like the login path's, by the
+            # scheduler skipping cycles (never a sleep in this worker).
+            retry_after = parse_retry_after(self._guard.last_retry_after, time.time())
+            if retry_after is not None:
+                return CollectionError("http_status", f"{what} on {origin}: HTTP {exc}; Retry-After {retry_after:g}s",
+                                       retry_after)
             return CollectionError("http_status", f"{what} on {origin}: HTTP {exc}")
         if isinstance(exc, socket.gaierror):
             return CollectionError("connect", f"cannot resolve {self.settings.host}: {exc.strerror}")

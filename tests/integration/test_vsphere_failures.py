@@ -195,3 +195,27 @@ def test_one_target_down_does_not_disturb_another(sim: vs.Vcsim, monkeypatch: py
     checks = {f.check for f in store.findings() if f.target == "vc-good"}
     assert "ExchangeHostVcpuRatioUnsupported" in checks
     assert not any(f.target == "vc-down" for f in store.findings())
+
+
+def test_a_503_with_retry_after_mid_session_is_http_status_and_honoured(sim: vs.Vcsim, tmp_path: Path) -> None:
+    """Issue 16: vCenter answers 503 + Retry-After after the login (a busy vpxd behind its reverse
+    proxy). pyVmomi raises a bare HTTPException("503 ...") and drops the header: the error must
+    still be ``http_status`` with the code and carry the Retry-After for the scheduler to honour."""
+    from tests.hostile_peer import HostilePeer
+
+    client = VsphereClient(settings(sim.port))
+    collect_inventory(client, time.monotonic() + 30)  # logged in, session live
+    with HostilePeer("status", status=503, headers={"Retry-After": "120"}, body=b"busy",
+                     tls_dir=tmp_path) as peer:
+        # The same logged-in stub, its next SOAP call answered by a vCenter that is now busy.
+        stub = client._stub
+        stub.host, stub.port = f"{peer.host}:{peer.port}", peer.port
+        with stub.lock:
+            stub.pool.clear()
+        started = time.monotonic()
+        err = failure(client)
+        assert time.monotonic() - started < 10  # no sleep for the Retry-After
+        assert peer.accepted >= 1
+    assert err.reason == "http_status", err.message
+    assert "HTTP 503" in err.message and "Retry-After 120s" in err.message, err.message
+    assert err.retry_after == 120
