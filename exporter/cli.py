@@ -27,7 +27,7 @@ from exporter.logging import setup_logging
 # so that `--help` does not import the simulators.
 DEMO_ESTATES = (
     "all-safe", "share-without-ca", "vhdx-opened-before-ca", "host-on-smb21", "partner-cannot-takeover",
-    "no-standby-lif", "unwatched-server", "vm-off", "two-clusters",
+    "no-standby-lif", "unwatched-server", "vm-off", "two-clusters", "lif-not-home",
 )
 
 log = logging.getLogger("exporter")

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from operator import attrgetter
 
 from collectors.ontap import checks
 from collectors.ontap.facts import LifFact, MachineSession, ShareFact, VirtualDiskOpen, VolumeFact
@@ -81,8 +82,8 @@ class _DiskLookup:
                         low = lowered[d.share] = d.share.lower()
                     self._by_share.setdefault((d.svm, low), []).append(d)
             index = self._index[(svm, share)] = {}
-            for d in self._by_share.get((svm, share), ()):
-                index[file_key(d.share, d.path)[1]] = d
+            for d in self._by_share.get((svm, share), ()):  # names.file_key's path half, inlined
+                index[d.path.replace("/", "\\").lstrip("\\").lower()] = d
         return index.get(path)
 
 
@@ -169,7 +170,11 @@ class _Draft:
         return other
 
     def freeze(self) -> DiskVerdict:
-        return DiskVerdict(**{name: getattr(self, name) for name in _Draft.__slots__})
+        return DiskVerdict(*_VERDICT_FIELDS(self))
+
+
+# The draft's values in DiskVerdict's field order, read in C (10,000 disks a run at scale).
+_VERDICT_FIELDS = attrgetter(*(f.name for f in fields(DiskVerdict)))
 
 
 def _cluster(side: OntapInputs) -> _Cluster:

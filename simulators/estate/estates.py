@@ -14,9 +14,11 @@ come from.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from simulators.estate.model import Disk, Estate, Expect, Host, Vm
 from simulators.ontap.build import ClusterBuilder
+from simulators.ontap.bundled import move_lif
 from simulators.ontap.model import OpenFile, Session
 
 N1, N2 = "cluster1-01", "cluster1-02"
@@ -90,6 +92,15 @@ def files_of(b: ClusterBuilder, vm: str) -> list[OpenFile]:
     return [f for f in b.c.files if f.path.startswith(vm + "\\")]
 
 
+def opened_before_ca(b: ClusterBuilder, host: str, vm: str) -> None:
+    """``vm`` opened its disks before CA was enabled on the share: durable handles, not persistent;
+    the host's VMs started later hold persistent ones, so its session is Partial."""
+    session = next(s for s in b.c.sessions if s.user == f"CORP\\{host}$")
+    session.continuous_availability = "partial"
+    for f in files_of(b, vm):
+        f.continuously_available = "no"
+
+
 def standard(b: ClusterBuilder, hs: list[Host], hv02_lif: str = "vs1_d2", **hv02: object) -> None:
     open_vms(b, "vs1", "vs1_d1", hs[0], "hyperv_a", "192.168.20.101")
     open_vms(b, "vs1", hv02_lif, hs[1], "hyperv_b", "192.168.20.102", **hv02)
@@ -136,10 +147,7 @@ def vhdx_opened_before_ca() -> Estate:
     # CA was enabled on hyperv_a after APP01 started: its VHDX handle is durable, not persistent; the
     # VMs started later hold persistent handles, so HV01's session is Partial.
     standard(b, hs)
-    hv01 = next(s for s in b.c.sessions if s.user == "CORP\\HV01$")
-    hv01.continuous_availability = "partial"
-    for f in files_of(b, "APP01"):
-        f.continuously_available = "no"
+    opened_before_ca(b, "HV01", "APP01")
     return Estate("vhdx-opened-before-ca", "APP01's VHDX was opened before CA was enabled on hyperv_a.",
                   {"cluster1": b}, hs, expect_all(hs, {"APP01": ("no", "file_not_ca")}),
                   before_takeover={N1: 1, N2: 0})
@@ -200,6 +208,26 @@ def vm_off() -> Estate:
                   before_takeover={N1: 0, N2: 0})
 
 
+def lif_not_home() -> Estate:
+    hs, b = hosts(), cluster1()
+    standard(b, hs)
+    opened_before_ca(b, "HV02", "WEB02")  # WEB02 started before CA was enabled on hyperv_b
+    # vs1_d2 (home cluster1-02:e0c) was migrated to cluster1-01:e0d for maintenance and never
+    # reverted; HV02's session rides it. -02 is left without a vs1 LIF.
+    move_lif(b, "vs1_d2", N1, "e0d")
+    lif = {"FILE02": ("vs1_d2", "yes", "none"), "WEB02": ("vs1_d2", "no", "file_not_ca")}
+    expect = [
+        replace(e, lif=lif[e.vm][0], lif_survives=lif[e.vm][1], lif_reason=lif[e.vm][2]) if e.vm in lif else e
+        for e in expect_all(hs, {"WEB02": ("no", "file_not_ca"),
+                                 **{vm: ("no", "no_standby_lif") for vm in ("EXCH01", "APP01", "WEB01")}})
+    ]
+    return Estate("lif-not-home", "LIF vs1_d2 (home cluster1-02) sits on cluster1-01 after a migrate and HV02's "
+                  "session rides it: a revert keeps FILE02 open (persistent handle) but not WEB02, whose VHDX "
+                  "was opened before CA was enabled; -02 has no vs1 LIF left, so a takeover of -01 would stop "
+                  "HV01's VMs.",
+                  {"cluster1": b}, hs, expect, before_takeover={N1: 1, N2: 1})
+
+
 def cluster2() -> ClusterBuilder:
     b = ClusterBuilder("cluster2", seed="estate2", version="9.13.1", mgmt_net="192.168.40")
     b.ha_pair(C2N1, C2N2)
@@ -244,4 +272,5 @@ ESTATES: dict[str, Callable[[], Estate]] = {
     "unwatched-server": unwatched_server,
     "vm-off": vm_off,
     "two-clusters": two_clusters,
+    "lif-not-home": lif_not_home,
 }

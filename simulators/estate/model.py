@@ -41,6 +41,11 @@ class Expect:
     node: str
     survives: str  # yes | no | unknown
     reason: str
+    # Only for a disk whose session rides a LIF that is not home: would a LIF revert/migrate keep it
+    # open (``ndo_takeover_lif_move_vm_disk_would_survive``). "" = no such series for the disk.
+    lif: str = ""
+    lif_survives: str = ""
+    lif_reason: str = ""
 
 
 @dataclass

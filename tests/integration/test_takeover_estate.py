@@ -3,7 +3,8 @@
 Each estate (simulators/estate) is written to disk, served by one ONTAP simulator per cluster and
 one WinRM simulator per Hyper-V host, collected by the exporter's real sources, and joined by the
 cross-target step exactly as ``once`` runs it. Asserted exactly: every disk's verdict and reason,
-its ``ndo_takeover_vm_disk_would_survive`` sample, the VmWouldNotSurviveTakeover findings (and their
+its ``ndo_takeover_vm_disk_would_survive`` sample (and, for a session on a LIF that is not home, its
+``ndo_takeover_lif_move_vm_disk_would_survive`` sample), the VmWouldNotSurviveTakeover findings (and their
 severity), and the exit code of ``once --before-takeover`` for each node the estate names. One
 daemon test shows the join re-running after a change on the cluster, without a scrape.
 """
@@ -93,6 +94,14 @@ def test_estate_verdicts_series_findings_and_checklists(name: str, tmp_path: Pat
             if metric == "ndo_takeover_vm_disk_would_survive"
         }
         assert got == {(e.host, e.vm, e.disk, e.reason): value[e.survives] for e in r.estate.expect}
+        # A LIF revert/migrate: exactly the disks whose session rides a LIF that is not home.
+        moves = {
+            (dict(labels)["vm"], dict(labels)["disk"], dict(labels)["lif"], dict(labels)["reason"]): v
+            for (metric, labels), v in samples(build_exposition(store).text.decode()).items()
+            if metric == "ndo_takeover_lif_move_vm_disk_would_survive"
+        }
+        assert moves == {(e.vm, e.disk, e.lif, e.lif_reason): value[e.lif_survives]
+                         for e in r.estate.expect if e.lif}
 
         findings = {(f.where_dict()["vm"], f.where_dict()["disk"], f.severity)
                     for f in store.findings() if f.check == "VmWouldNotSurviveTakeover"}
