@@ -26,6 +26,14 @@ from exporter.webconfig import WebConfigManager
 
 log = logging.getLogger(__name__)
 
+# Allocations between young-generation collections (CPython's default is 700). Parsing one
+# 1,000-record page makes ~25,000 dicts, lists and strings that live as long as the page is
+# folded; at 700 they outlive many collections, get promoted, and pile up into full collections
+# that walk every retained fact: 9-11 full passes and ~0.5 s of a 100k-file cycle's ~2 s CPU
+# (bench/README.md, "Issue 16, third round"). At 20,000 a page dies young; the cost is at most a
+# few MB of cyclic garbage held a little longer (reference counting frees everything else).
+GC_YOUNG_THRESHOLD = 20_000
+
 
 class Daemon:
     def __init__(
@@ -71,6 +79,8 @@ class Daemon:
         # parsing triggers do not walk it while holding the GIL (a scrape's p99 tail, issue 16).
         gc.collect()
         gc.freeze()
+        young, older, oldest = gc.get_threshold()
+        gc.set_threshold(max(GC_YOUNG_THRESHOLD, young), older, oldest)
         self.publisher.start()
         self.cross.start()
         self.scheduler.start()

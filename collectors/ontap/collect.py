@@ -253,6 +253,7 @@ def collect_sessions(client: OntapClient, deadline: float) -> SessionsFacts:
     by_volume_files: Counter[VolumeSessionKey] = Counter()
     total = 0
     keep = _Interner()
+    volume_sets: dict[tuple[str, ...], tuple[str, ...]] = {}
     for index, r in enumerate(_records(client, ep.SESSIONS, cluster, deadline, fields)):
         if not isinstance(r, dict):
             raise CollectionError("malformed", f"{ep.SESSIONS.path}: record {index} is not an object")
@@ -290,9 +291,13 @@ def collect_sessions(client: OntapClient, deadline: float) -> SessionsFacts:
         counts[(node, svm, protocol, ca, auth)] += 1
         for vol in volumes:
             by_volume[(node, svm, vol, protocol, ca)] += 1
-        by_volume_set[(node, svm, protocol, ca, tuple(sorted(set(volumes))))] += 1
+        # Sessions repeat a few volume lists: sort and dedupe each distinct list once.
+        volume_set = volume_sets.get(volumes)
+        if volume_set is None:
+            volume_set = volume_sets[volumes] = tuple(sorted(set(volumes)))
+        by_volume_set[(node, svm, protocol, ca, volume_set)] += 1
         if open_files is None or open_files > 0:  # not reported: judged, as before
-            by_volume_set_files[(node, svm, protocol, ca, tuple(sorted(set(volumes))))] += 1
+            by_volume_set_files[(node, svm, protocol, ca, volume_set)] += 1
             for vol in volumes:
                 by_volume_files[(node, svm, vol, protocol, ca)] += 1
         total += 1
@@ -370,6 +375,30 @@ def _file_ca(value: Any) -> str:
     raise MalformedRecord(f"field continuously_available: unexpected value {value!r:.40}")
 
 
+# A file's CA flag as native REST sends it (the enum yes/no; a JSON boolean from some passthroughs)
+# -> its label, read as parse.to_bool reads it. Any other value takes the strict path.
+_FILE_CA_FAST: dict[Any, str] = {"yes": "yes", "no": "no", "true": "yes", "false": "no", True: "yes", False: "no",
+                                 None: "unknown"}
+
+
+def _strict_file_key(r: Any, index: int) -> FileKey:
+    """A native open-file record's count key, every field checked: the slow path of the fold, for
+    records the direct read in ``_native_file_counts`` does not take; same key, or the error."""
+    if not isinstance(r, dict):
+        raise CollectionError("malformed", f"{ep.OPEN_FILES.path}: record {index} is not an object")
+    try:
+        ca = parse.to_bool(r.get("continuously_available"), "continuously_available")
+        return (
+            parse.name_of(r, "node"),
+            parse.name_of(r, "svm"),
+            parse.name_of(r, "volume"),
+            parse.name_of(r, "share"),
+            "unknown" if ca is None else ("yes" if ca else "no"),
+        )
+    except MalformedRecord as exc:
+        raise CollectionError("malformed", f"{ep.OPEN_FILES.path}: record {index}: {exc}") from None
+
+
 def _native_file_counts(
     client: OntapClient,
     cluster: ClusterInfo,
@@ -389,41 +418,42 @@ def _native_file_counts(
     lowered: dict[str, str] = {}
     sids: dict[Any, str] = {}
     for index, r in enumerate(_records(client, ep.OPEN_FILES, cluster, deadline)):
-        if not isinstance(r, dict):
-            raise CollectionError("malformed", f"{ep.OPEN_FILES.path}: record {index} is not an object")
+        # The common record, read directly: four names and an enum CA flag. Anything else (a
+        # missing or null object, a non-string name, another spelling of the flag, a record
+        # that is not an object) takes the strict path, which gives the same key or the error.
         try:
-            ca = parse.to_bool(r.get("continuously_available"), "continuously_available")
-            key = (
-                parse.name_of(r, "node"),
-                parse.name_of(r, "svm"),
-                parse.name_of(r, "volume"),
-                parse.name_of(r, "share"),
-                "unknown" if ca is None else ("yes" if ca else "no"),
-            )
-            path = r.get("path")
-            if path.__class__ is str and path[-1:] in _DISK_LAST_CHARS:
-                low = path.lower()
-                if low.endswith(VIRTUAL_DISK_SUFFIXES):
-                    if low == path:
-                        low = path
-                    svm, share = keep(key[1]), keep(key[3])
-                    share_low = lowered.get(share)
-                    if share_low is None:
-                        share_low = lowered[share] = keep(share.lower())
-                    dkey = (svm, share_low, low)
-                    prev = disks.get(dkey)
-                    # A shared VHDX is open by several hosts: keep the handle that would not survive.
-                    if prev is None and len(disks) >= MAX_VIRTUAL_DISK_FILES:
-                        truncated = True
-                    elif prev is None or (prev.continuously_available == "yes" and key[4] != "yes"):
-                        session = r.get("session")
-                        sid = session.get("identifier") if session.__class__ is dict else None
-                        sid_text = sids.get(sid)
-                        if sid_text is None:
-                            sid_text = sids[sid] = "" if sid is None else str(sid)
-                        disks[dkey] = VirtualDiskOpen(svm, share, path, keep(key[0]), key[4], sid_text)
-        except MalformedRecord as exc:
-            raise CollectionError("malformed", f"{ep.OPEN_FILES.path}: record {index}: {exc}") from None
+            node, svm, volume, share = r["node"]["name"], r["svm"]["name"], r["volume"]["name"], r["share"]["name"]
+            ca = r.get("continuously_available")
+            if ca.__class__ is int or ca.__class__ is float:  # 1 == True as a key; to_bool refuses numbers
+                raise TypeError
+            ca_label = _FILE_CA_FAST[ca]
+            if not (node.__class__ is svm.__class__ is volume.__class__ is share.__class__ is str):
+                raise TypeError
+            key = (node, svm, volume, share, ca_label)
+        except (KeyError, TypeError, AttributeError):
+            key = _strict_file_key(r, index)
+        path = r.get("path")
+        if path.__class__ is str and path[-1:] in _DISK_LAST_CHARS:
+            low = path.lower()
+            if low.endswith(VIRTUAL_DISK_SUFFIXES):
+                if low == path:
+                    low = path
+                svm, share = keep(key[1]), keep(key[3])
+                share_low = lowered.get(share)
+                if share_low is None:
+                    share_low = lowered[share] = keep(share.lower())
+                dkey = (svm, share_low, low)
+                prev = disks.get(dkey)
+                # A shared VHDX is open by several hosts: keep the handle that would not survive.
+                if prev is None and len(disks) >= MAX_VIRTUAL_DISK_FILES:
+                    truncated = True
+                elif prev is None or (prev.continuously_available == "yes" and key[4] != "yes"):
+                    session = r.get("session")
+                    sid = session.get("identifier") if session.__class__ is dict else None
+                    sid_text = sids.get(sid)
+                    if sid_text is None:
+                        sid_text = sids[sid] = "" if sid is None else str(sid)
+                    disks[dkey] = VirtualDiskOpen(svm, share, path, keep(key[0]), key[4], sid_text)
         counts[key] += 1
         total += 1
     return counts, total, truncated

@@ -1,0 +1,115 @@
+"""The open-files fold's direct read gives the strict parser's answer on any record (issue 16 P2).
+
+``_native_file_counts`` reads the common record directly and sends anything else through the
+field-checked path; on a randomized mix of well-formed and odd records the counts, totals and
+kept disks must equal a fold that checks every field of every record (the code before the fast
+path), and a malformed record must fail with the same error.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+
+from collectors.errors import CollectionError
+from collectors.ontap import collect, parse
+from collectors.ontap.facts import ClusterInfo, FileKey
+
+CLUSTER = ClusterInfo("cluster1", "uuid-1", (9, 14, 1), "NetApp Release 9.14.1")
+PATH = "api/protocols/cifs/session/files"
+
+
+class Client:
+    class settings:  # the attribute the collector reads
+        name = "fold"
+        client_detail = False
+
+    def __init__(self, records: list[Any]) -> None:
+        self.records = records
+
+    def cluster(self, deadline: float) -> ClusterInfo:
+        return CLUSTER
+
+    def pages(self, path: str, fields: Sequence[str], deadline: float,
+              query: dict[str, str] | None = None) -> Iterator[list[Any]]:
+        assert path == PATH
+        for start in range(0, len(self.records), 100):
+            yield self.records[start:start + 100]
+
+
+def _ref_counts(records: list[Any]) -> tuple[Counter[FileKey], int]:
+    """Every field checked on every record, as the fold did before its direct read."""
+    counts: Counter[FileKey] = Counter()
+    for r in records:
+        ca = parse.to_bool(r.get("continuously_available"), "continuously_available")
+        key = (parse.name_of(r, "node"), parse.name_of(r, "svm"), parse.name_of(r, "volume"),
+               parse.name_of(r, "share"), "unknown" if ca is None else ("yes" if ca else "no"))
+        counts[key] += 1
+    return counts, len(records)
+
+
+def _fold(records: list[Any]) -> tuple[Counter[FileKey], int, bool, dict[Any, Any]]:
+    disks: dict[Any, Any] = {}
+    counts, total, truncated = collect._native_file_counts(Client(records), CLUSTER, time.monotonic() + 60, disks)
+    return counts, total, truncated, disks
+
+
+def _record(rng: random.Random, i: int) -> dict[str, Any]:
+    r: dict[str, Any] = {
+        "node": {"name": f"n{rng.randrange(4)}"},
+        "svm": {"name": f"vs{rng.randrange(3)}"},
+        "volume": {"name": f"vol{rng.randrange(5)}"},
+        "share": {"name": f"Share{rng.randrange(5)}"},
+        "continuously_available": rng.choice(["yes", "no", "Yes", "NO", " true ", True, False, None, "enabled"]),
+        "path": rng.choice([f"d\\f{i}.vhdx", f"d\\f{i}.VHD", f"d\\f{i}.txt", f"d\\x{i % 7}.vhdx", ""]),
+        "session": {"identifier": rng.randrange(10)},
+    }
+    odd = rng.randrange(12)
+    if odd == 0:
+        del r["volume"]  # absent: counted as ""
+    elif odd == 1:
+        r["share"] = None
+    elif odd == 2:
+        r["svm"] = {"uuid": "u"}  # an object without a name
+    elif odd == 3:
+        r["node"] = {"name": None}
+    elif odd == 4:
+        del r["continuously_available"]
+    return r
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_counts_equal_the_strict_fold_on_random_records(seed: int) -> None:
+    rng = random.Random(seed)
+    records = [_record(rng, i) for i in range(3000)]
+    counts, total, truncated, disks = _fold(records)
+    assert (counts, total) == _ref_counts(records)
+    assert not truncated
+    # Disks are keyed by (svm, share lower, path lower); every kept one is a virtual disk.
+    assert disks and all(d.path.lower().endswith((".vhdx", ".vhd")) for d in disks.values())
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (["not", "an", "object"], "record 1 is not an object"),
+        ({"node": {"name": 5}}, "record 1: field node.name"),
+        ({"node": "cluster1-01"}, "record 1: field node.name"),
+        ({"continuously_available": 1}, "record 1: field continuously_available"),
+        ({"continuously_available": 0.0}, "record 1: field continuously_available"),
+        ({"continuously_available": ["yes"]}, "record 1: field continuously_available"),
+        ({"continuously_available": "maybe"}, "record 1: field continuously_available"),
+    ],
+)
+def test_malformed_records_fail_as_before(bad: Any, message: str) -> None:
+    good = _record(random.Random(1), 0)
+    record = {**good, **bad} if isinstance(bad, dict) else bad
+    with pytest.raises(CollectionError) as caught:
+        _fold([good, record])
+    assert caught.value.reason == "malformed"
+    assert message in str(caught.value)
