@@ -279,7 +279,8 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run_daemon(root: Path, est: Estate, args: argparse.Namespace, workdir: Path, sims_cpu: Any) -> dict[str, Any]:
+def run_daemon(root: Path, est: Estate, args: argparse.Namespace, workdir: Path, sims_cpu: Any,
+               extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     cycle = args.interval / args.time_scale
     port = free_port()
     config = workdir / f"ndo-{abs(hash(str(root)))}.yml"
@@ -288,10 +289,15 @@ def run_daemon(root: Path, est: Estate, args: argparse.Namespace, workdir: Path,
     url = f"http://127.0.0.1:{port}/"
     env = clean_env()
     env["PYTHONPATH"] = str(root)
+    env.update(extra_env or {})
     log = workdir / f"exporter-{abs(hash(str(root)))}.log"
     started = time.monotonic()
-    entry = "import sys; from exporter.cli import main; sys.exit(main(sys.argv[1:]))"
-    proc = subprocess.Popen([sys.executable, "-c", entry, "run", "--config", str(config)], cwd=root, env=env,
+    entry = ["-c", "import sys; from exporter.cli import main; sys.exit(main(sys.argv[1:]))"]
+    trace = workdir / f"memory-{abs(hash(str(root)))}.txt"
+    if args.trace_memory:  # tracemalloc + smaps at the end of the window (bench/scale/tracemem.py)
+        entry = [str(ROOT / "bench" / "scale" / "tracemem.py")]
+        env["NDO_TRACE_MEMORY"] = str(trace)
+    proc = subprocess.Popen([sys.executable, *entry, "run", "--config", str(config)], cwd=root, env=env,
                             stderr=log.open("w"))
     try:
         while True:  # ready: every collector has run (or failed) once
@@ -328,6 +334,14 @@ def run_daemon(root: Path, est: Estate, args: argparse.Namespace, workdir: Path,
             body = r.raw.read(decode_content=False)  # the gzip bytes Prometheus receives
             timings.append(time.perf_counter() - s0)
         series = sum(1 for line in last.splitlines() if line and not line.startswith(b"#"))
+        if args.trace_memory:
+            proc.send_signal(signal.SIGUSR1)
+            for _ in range(240):  # the snapshot of a big heap takes a while
+                if trace.exists() and trace.stat().st_size:
+                    break
+                time.sleep(0.5)
+            time.sleep(1)
+            print(f"  memory breakdown: {trace}", flush=True)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -351,7 +365,7 @@ def run_daemon(root: Path, est: Estate, args: argparse.Namespace, workdir: Path,
     faulty = {k: v for k, v in up.items() if k[0] in est.faulty}
     per_cycle = (cpu1 - cpu0) / (window / cycle)
     return {
-        "root": str(root),
+        "root": str(root), "env": extra_env or {},
         "ready_after_seconds": round(ready_after, 1),
         "measured_cycles": round(window / cycle, 2),
         "cpu_seconds_per_cycle": round(per_cycle, 2),
@@ -389,13 +403,20 @@ def main() -> int:
     parser.add_argument("--winrm-sims", type=int, default=20, help="WinRM simulator servers for the healthy hosts")
     parser.add_argument("--winrm-procs", type=int, default=2, help="processes those servers run in")
     parser.add_argument("--roots", default=str(ROOT),
-                        help="comma-separated exporter source trees, run one after the other (before,after)")
+                        help="comma-separated exporter source trees, run one after the other (before,after); "
+                             "each may add environment for its exporter: path:KEY=VALUE")
+    parser.add_argument("--trace-memory", action="store_true",
+                        help="trace allocations (CPU about 2x) and write a breakdown at the end (tracemem.py)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "scale.json"))
     args = parser.parse_args()
     args.clusters = args.clusters if args.clusters is not None else round(200 * args.scale)
     args.big_clusters = args.big_clusters if args.big_clusters is not None else round(20 * args.scale)
     args.hosts = args.hosts if args.hosts is not None else round(800 * args.scale)
-    roots = [Path(r).resolve() for r in args.roots.split(",")]
+    # A root may carry environment for its exporter: "/tmp/main,.:PYTHONMALLOC=malloc".
+    roots = []
+    for spec in args.roots.split(","):
+        path, *assignments = spec.split(":")
+        roots.append((Path(path).resolve(), dict(a.split("=", 1) for a in assignments)))
     workdir = Path(tempfile.mkdtemp(prefix="ndo-bench-scale-"))
     cycle = args.interval / args.time_scale
     results = []
@@ -409,11 +430,11 @@ def main() -> int:
               f"{args.interval:g}s (run {args.time_scale:g}x faster: {cycle:g}s); {len(est.faulty)} targets "
               f"faulty ({', '.join(f'{f} {list(est.faulty.values()).count(f)}' for f in FAULTS)}); "
               f"{len(est.sims)} simulator processes; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}", flush=True)
-        for root in roots:
-            result = run_daemon(root, est, args, workdir, sims_cpu)
+        for root, extra_env in roots:
+            result = run_daemon(root, est, args, workdir, sims_cpu, extra_env)
             results.append(result)
             gap = result["healthy_gap_seconds"]
-            print(f"[{root}]", flush=True)
+            print(f"[{root}]" + "".join(f" {k}={v}" for k, v in extra_env.items()), flush=True)
             print(f"  CPU      {result['cpu_seconds_per_cycle']:.2f} s per cycle = "
                   f"{100 * result['cpu_share_of_one_core']:.1f}% of one core (goal < 100%); simulators "
                   f"{100 * result['simulators_cpu_share_of_one_core']:.0f}% of a core beside it")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import threading
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -61,20 +62,25 @@ def header(mdef: MetricDef, fmt: Format) -> bytes:
     return f"# HELP {name} {escape_help(mdef.help, fmt)}\n# TYPE {name} {mdef.type}\n".encode()
 
 
-def assemble(chunks: Iterable[Chunk], fmt: Format) -> bytes:
-    """One exposition from chunks of any number of snapshots; each name gets one header block."""
+def parts(chunks: Iterable[Chunk], fmt: Format) -> list[bytes]:
+    """The pieces of one exposition, in order: each name's header block, then its chunks' samples."""
     by_name: dict[str, list[Chunk]] = {}
     for chunk in chunks:
         by_name.setdefault(chunk.mdef.name, []).append(chunk)
-    parts: list[bytes] = []
+    out: list[bytes] = []
     for name in sorted(by_name):
         group = by_name[name]
         # Same name, same MetricDef object in practice (module-level catalogues); the first wins.
-        parts.append(header(group[0].mdef, fmt))
-        parts.extend(c.samples for c in group)
+        out.append(header(group[0].mdef, fmt))
+        out.extend(c.samples for c in group)
     if fmt == "openmetrics":
-        parts.append(b"# EOF\n")
-    return b"".join(parts)
+        out.append(b"# EOF\n")
+    return out
+
+
+def assemble(chunks: Iterable[Chunk], fmt: Format) -> bytes:
+    """One exposition from chunks of any number of snapshots; each name gets one header block."""
+    return b"".join(parts(chunks, fmt))
 
 
 def gzip_bytes(data: bytes) -> bytes:
@@ -82,13 +88,42 @@ def gzip_bytes(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
 
 
+def gzip_parts(pieces: Iterable[bytes]) -> bytes:
+    """``gzip_bytes(b"".join(pieces))`` without the joined body: at 470k series (bench/scale) that
+    body is ~60 MB per format, held only to be compressed. Same bytes: one deflate stream with
+    zlib's gzip header and trailer (mtime 0), as ``gzip.compress(mtime=0)`` makes them."""
+    deflate = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+    out: list[bytes] = []
+    batch: list[bytes] = []
+    size = 0
+    for piece in pieces:  # batched: one compress call per ~256 KB, not per (often tiny) chunk
+        batch.append(piece)
+        size += len(piece)
+        if size >= _GZIP_BATCH_BYTES:
+            out.append(deflate.compress(b"".join(batch)))
+            batch.clear()
+            size = 0
+    out.append(deflate.compress(b"".join(batch)))
+    out.append(deflate.flush())
+    return b"".join(out)
+
+
+_GZIP_BATCH_BYTES = 256 * 1024
+# A plain (not gzipped) body of the whole exposition is cached only up to this size; bigger ones
+# are joined from the chunks on each request that asks for one (Prometheus asks for gzip).
+PLAIN_CACHE_MAX_BYTES = 4 * 1024 * 1024
+
+
 @dataclass
 class Exposition:
-    """One immutable set of chunks and its encodings; plain text eagerly, the rest on demand.
+    """One immutable set of chunks and its encodings, each made on its first request.
 
-    Only the encodings scrapers ask for are gzipped: a gzip of a 100k-series body costs more CPU
-    than assembling it, and the publisher rebuilds once per data change (Prometheus asks for
-    OpenMetrics + gzip, which the publisher encodes ahead; text + gzip waits for its first scrape).
+    The chunks are the snapshots' own sample bytes (shared, not copied), so an exposition holds
+    little of its own: the encodings scrapers asked for. Only those are made: a gzip of a
+    100k-series body costs more CPU than assembling it, and the publisher rebuilds once per data
+    change (Prometheus asks for OpenMetrics + gzip, which the publisher encodes ahead; the others
+    wait for their first scrape). Gzipped bodies are compressed from the pieces without joining
+    them; a plain body of the whole exposition is kept only when small (``PLAIN_CACHE_MAX_BYTES``).
 
     ``scopes`` maps a target name to the chunks of that target only (for ``/probe``).
     """
@@ -96,33 +131,33 @@ class Exposition:
     chunks: Sequence[Chunk]
     scopes: dict[str, Sequence[Chunk]]
     series: int
-    text: bytes = b""
     _lazy: dict[tuple[str | None, str, bool], bytes] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def build(cls, chunks: Sequence[Chunk], scopes: dict[str, Sequence[Chunk]]) -> Exposition:
-        text = assemble(chunks, "text")
-        exposition = cls(chunks=chunks, scopes=scopes, series=sum(c.series for c in chunks), text=text)
-        exposition._lazy[(None, "text", False)] = text
-        return exposition
+        return cls(chunks=chunks, scopes=scopes, series=sum(c.series for c in chunks))
+
+    @property
+    def text(self) -> bytes:
+        """The whole exposition as text 0.0.4, not gzipped."""
+        return self.body("text", gzipped=False)
 
     def body(self, fmt: Format, gzipped: bool, scope: str | None = None) -> bytes:
-        """The exposition (or one target's part of it) in a format; computed once, then cached."""
-        if scope is None and fmt == "text" and not gzipped:
-            return self.text
+        """The exposition (or one target's part of it) in a format; computed once, then cached
+        (a big plain body: joined each time instead)."""
         key = (scope, fmt, gzipped)
         cached = self._lazy.get(key)
         if cached is not None:
             return cached
-        with self._lock:
+        chunks = self.chunks if scope is None else self.scopes.get(scope, ())
+        if not gzipped:
+            plain = assemble(chunks, fmt)
+            if scope is not None or len(plain) <= PLAIN_CACHE_MAX_BYTES:
+                self._lazy.setdefault(key, plain)
+            return plain
+        with self._lock:  # concurrent first requests: compress once
             cached = self._lazy.get(key)
             if cached is None:
-                chunks = self.chunks if scope is None else self.scopes.get(scope, ())
-                plain = self._lazy.get((scope, fmt, False))
-                if plain is None:
-                    plain = assemble(chunks, fmt)
-                    self._lazy[(scope, fmt, False)] = plain
-                cached = gzip_bytes(plain) if gzipped else plain
-                self._lazy[key] = cached
+                cached = self._lazy[key] = gzip_parts(parts(chunks, fmt))
             return cached

@@ -1,5 +1,5 @@
 """P2 (issue 16): a rebuild gzips only what Prometheus asks for (OpenMetrics); text + gzip is
-encoded on its first scrape, then cached. Counts calls, not time."""
+encoded on its first scrape, then cached. Counts calls, not time. P4: big plain bodies are not kept."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ from exporter.store import Store
 
 def test_a_rebuild_gzips_once_and_text_gzip_on_demand(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
-    real = exposition.gzip_bytes
+    real = exposition.gzip_parts
 
-    def counting(data: bytes) -> bytes:
-        calls.append(len(data))
-        return real(data)
+    def counting(pieces: list[bytes]) -> bytes:
+        calls.append(sum(map(len, pieces)))
+        return real(pieces)
 
-    monkeypatch.setattr(exposition, "gzip_bytes", counting)
+    monkeypatch.setattr(exposition, "gzip_parts", counting)
     pub = publisher.Publisher(Store())
     calls.clear()
     exp = pub.rebuild()
@@ -30,3 +30,20 @@ def test_a_rebuild_gzips_once_and_text_gzip_on_demand(monkeypatch: pytest.Monkey
     assert gzip.decompress(exp.body("text", True)) == exp.text
     assert exp.body("text", True) is exp.body("text", True)
     assert len(calls) == 2  # text + gzip once, on demand
+
+
+def test_gzip_from_pieces_is_the_gzip_of_the_joined_body() -> None:
+    pieces = [b"a" * 300_000, b"", b"# EOF\n", bytes(range(256)) * 2_000]
+    assert exposition.gzip_parts(pieces) == exposition.gzip_bytes(b"".join(pieces))
+    assert exposition.gzip_parts([]) == exposition.gzip_bytes(b"")
+
+
+def test_a_big_plain_body_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 16 P4: at 470k series a plain body is ~60 MB per format; an exposition keeps the
+    gzipped bodies only (plain ones are joined from the snapshots' chunks when asked for)."""
+    monkeypatch.setattr(exposition, "PLAIN_CACHE_MAX_BYTES", 10)
+    exp = publisher.Publisher(Store()).rebuild()
+    first = exp.text
+    assert first == exp.text and first is not exp.text  # same bytes, joined again
+    assert exp.body("openmetrics", True) is exp.body("openmetrics", True)  # gzip: cached
+    assert all(gzipped for (_, _, gzipped) in exp._lazy)
