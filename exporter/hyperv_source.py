@@ -95,7 +95,9 @@ def open_session(target: TargetConfig, collector: str) -> HyperVSession:
     return LazySession(lambda: connect(target))
 
 
-def derive(target: str, fragments: Mapping[str, Any], judged: Mapping[str, Any] = NOTHING) -> Derivation:
+def derive(
+    target: str, fragments: Mapping[str, Any], judged: Mapping[str, Any] = NOTHING, params: Any = None
+) -> Derivation:
     inv = fragments.get("inventory")
     if not isinstance(inv, HyperVInventory):
         return Derivation()

@@ -26,7 +26,7 @@ from exporter.address import parse_address
 from exporter.config import TargetConfig, VsphereTarget
 from exporter.render.family import Family
 from exporter.secrets import resolve_password
-from exporter.session import LazySession
+from exporter.session import LazySession, runs
 from exporter.sources import NOTHING, Derivation, SourceSpec, collector_specs
 
 INVENTORY = "inventory"
@@ -89,8 +89,10 @@ class VsphereSession(LazySession[VsphereClient]):
 
 
 def _with_session_stats(decl: Collector) -> Any:
-    def collect(session: VsphereSession, deadline: float) -> VsphereInventory:
-        inv: VsphereInventory = session.run(decl.collect, deadline)
+    run = runs(decl)
+
+    def collect(session: VsphereSession, deadline: float, options: Any = None) -> VsphereInventory:
+        inv: VsphereInventory = run(session, deadline, options)
         return replace(inv, session=session.stats())
 
     return collect
@@ -104,7 +106,9 @@ def open_session(target: TargetConfig, collector: str) -> VsphereSession:
     return VsphereSession(target)
 
 
-def derive(target: str, fragments: Mapping[str, Any], judged: Mapping[str, Any] = NOTHING) -> Derivation:
+def derive(
+    target: str, fragments: Mapping[str, Any], judged: Mapping[str, Any] = NOTHING, params: Any = None
+) -> Derivation:
     inv = fragments.get(INVENTORY)
     if not isinstance(inv, VsphereInventory):
         return Derivation()
