@@ -4,9 +4,10 @@ function in collectors/vsphere/inventory.py) and the Exchange rules to the daemo
 A job's connection is opened from the target's ``vsphere`` section (exporter/config.py,
 ``VsphereTarget``): ``address`` (``https://vc[:port]/sdk`` or ``vc[:port]``), ``credentials``
 (``exporter.secrets.resolve_password``), ``tls``, timeouts, ``max_records`` (objects per
-PropertyCollector page), ``exchange.name_patterns`` / ``tags`` / ``annotation_marker`` and
-``host_os_vcpus`` (None = the vSphere default, ``collectors.hypervisor.DEFAULT_HOST_OS_VCPUS``; a
-configured value is passed to every host of the target).
+PropertyCollector page). What ``inventory`` reads is its collect options, not the transport's:
+``exchange.name_patterns`` / ``tags`` / ``annotation_marker`` and ``host_os_vcpus`` (None = the
+vSphere default, ``collectors.hypervisor.DEFAULT_HOST_OS_VCPUS``; a configured value is passed to
+every host of the target).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collectors.vsphere.assess import VsphereAssessment, assess
 from collectors.vsphere.client import VsphereClient
 from collectors.vsphere.facts import SessionStats, VsphereInventory
 from collectors.vsphere.inventory import COLLECTORS
-from collectors.vsphere.settings import VsphereSettings
+from collectors.vsphere.settings import InventoryOptions, VsphereSettings
 from exporter.address import parse_address
 from exporter.config import TargetConfig, VsphereTarget
 from exporter.render.family import Family
@@ -61,8 +62,6 @@ def settings_for(target: VsphereTarget) -> VsphereSettings:
         connect_timeout=float(target.connect_timeout_seconds),
         read_timeout=float(target.timeout_seconds),
         page_size=target.max_records,
-        selector=selector_for(target),
-        host_os_vcpus=target.host_os_vcpus,
         max_response_bytes=target.max_response_bytes,
     )
 
@@ -101,6 +100,12 @@ def _with_session_stats(decl: Collector) -> Any:
 collect = _with_session_stats(COLLECTORS[INVENTORY])
 
 
+def options(target: TargetConfig, collector: str) -> InventoryOptions:
+    """What ``inventory`` reads (the Exchange selector) and the host-OS baseline its facts carry."""
+    assert isinstance(target, VsphereTarget), target.kind  # the registry routes by kind
+    return InventoryOptions(selector=selector_for(target), host_os_vcpus=target.host_os_vcpus)
+
+
 def open_session(target: TargetConfig, collector: str) -> VsphereSession:
     assert isinstance(target, VsphereTarget), target.kind  # the registry routes by kind
     return VsphereSession(target)
@@ -129,4 +134,5 @@ VSPHERE_SOURCE = SourceSpec(
     open_session=open_session,
     derive=derive,
     render_derived=render_derived,
+    options=options,
 )
