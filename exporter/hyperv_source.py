@@ -112,7 +112,7 @@ def render_derived(target: str, fragments: Mapping[str, Any], derivation: Deriva
     return []
 
 
-HYPERV_SOURCE = SourceSpec(
+SOURCE = SourceSpec(
     kind="hyperv",
     collectors=collector_specs(COLLECTORS),
     open_session=open_session,

@@ -79,7 +79,7 @@ def derive(
     return Derivation(assessment.findings, assessment)
 
 
-ONTAP_SOURCE = SourceSpec(
+SOURCE = SourceSpec(
     kind="ontap",
     collectors=collector_specs(COLLECTORS),
     open_session=open_session,

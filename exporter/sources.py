@@ -1,8 +1,10 @@
-"""The plug-in seam between the daemon and each source (ONTAP now; vSphere and Hyper-V next).
+"""The plug-in seam between the daemon and each source (ONTAP, Hyper-V, vSphere).
 
-A source is data: its collectors (name, default interval, collect + render functions), how to
-open a transport for one job, and how to derive cross-collector Findings from the latest
-fragments of one target (node_exporter's ``registerCollector`` idea:
+A source is data, one ``SOURCE`` per module listed in ``SOURCE_MODULES``: its collectors (built from
+their declarations: name, default interval, collect + render functions), how to open a transport
+for one job (transport only), the target's check parameters and each collector's collect options
+(both from the target's config section), and how to derive cross-collector Findings from the
+latest fragments of one target (node_exporter's ``registerCollector`` idea:
 https://github.com/prometheus/node_exporter/blob/master/collector/collector.go). What adding a
 collector or a source touches today: docs/design-notes.md, "Adding a collector, adding a source".
 """
@@ -137,20 +139,31 @@ def collector_specs(
     }
 
 
+# Every source the daemon knows: one module name each, exposing one ``SOURCE`` (a ``SourceSpec``).
+# A new source adds its line here; its collectors, session, check parameters, collect options and
+# derive step are all in that module's ``SOURCE``.
+SOURCE_MODULES: tuple[str, ...] = ("exporter.ontap_source", "exporter.hyperv_source", "exporter.vsphere_source")
+
+
+def load_source(module: str) -> SourceSpec | None:
+    """The module's ``SOURCE``; None when a third-party dependency it needs is not installed
+    (pyVmomi, say: the other sources still work). A missing module of this project is a bug, raised."""
+    try:
+        spec = importlib.import_module(module).SOURCE
+    except ImportError as exc:
+        if exc.name is None or exc.name.split(".")[0] in ("exporter", "collectors"):
+            raise
+        return None
+    if not isinstance(spec, SourceSpec):
+        raise TypeError(f"{module}.SOURCE is not a SourceSpec")
+    return spec
+
+
 @cache
 def registry() -> dict[str, SourceSpec]:
     """Every source kind the daemon knows, imported lazily so `check-config` stays fast."""
-    from exporter.hyperv_source import HYPERV_SOURCE
-    from exporter.ontap_source import ONTAP_SOURCE
-
-    sources = [ONTAP_SOURCE, HYPERV_SOURCE]
-    try:
-        from exporter.vsphere_source import VSPHERE_SOURCE
-    except ImportError:  # pyVmomi missing: the other sources still work
-        pass
-    else:
-        sources.append(VSPHERE_SOURCE)
-    return {s.kind: s for s in sources}
+    loaded = (load_source(m) for m in SOURCE_MODULES)
+    return {s.kind: s for s in loaded if s is not None}
 
 
 def check_available(config: Config, source: str) -> None:

@@ -128,7 +128,7 @@ def render_derived(target: str, fragments: Mapping[str, Any], derivation: Deriva
     return []
 
 
-VSPHERE_SOURCE = SourceSpec(
+SOURCE = SourceSpec(
     kind="vsphere",
     collectors=collector_specs(COLLECTORS, _with_session_stats),
     open_session=open_session,

@@ -13,7 +13,7 @@ import yaml
 
 from collectors.hyperv.checks import QUICK_MIGRATED_ON_DRAIN
 from collectors.hypervisor import HOST_NOT_DEDICATED, SAVES_STATE_ON_STOP
-from exporter.hyperv_source import HYPERV_SOURCE
+from exporter.hyperv_source import SOURCE as HYPERV_SOURCE
 from exporter.render.exposition import assemble, chunks_of
 from simulators.winrm import WinRMSimulator
 from simulators.winrm.testing import sim_target

@@ -14,7 +14,7 @@ import pytest
 from collectors.errors import CollectionError, UnsupportedError
 from collectors.findings import Finding
 from collectors.hyperv.facts import HyperVInventory
-from exporter.hyperv_source import HYPERV_SOURCE
+from exporter.hyperv_source import SOURCE as HYPERV_SOURCE
 from exporter.render.family import Family, families_by_name
 from simulators.winrm import WinRMSimulator, scenario_names
 from simulators.winrm.testing import sim_target

@@ -171,7 +171,7 @@ def test_once_report_over_the_daemon_path(sim: vs.Vcsim, tmp_path: Path, monkeyp
                                           capsys: pytest.CaptureFixture[str]) -> None:
     from exporter import sources
     from exporter.commands import once
-    from exporter.vsphere_source import VSPHERE_SOURCE
+    from exporter.vsphere_source import SOURCE as VSPHERE_SOURCE
 
     known = dict(sources.registry())
     monkeypatch.setattr(sources, "registry", lambda: {**known, "vsphere": VSPHERE_SOURCE})

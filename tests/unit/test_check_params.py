@@ -19,7 +19,8 @@ from collectors.ontap.collect import COLLECTORS
 from collectors.ontap.facts import SharesFacts
 from collectors.ontap.options import SessionsOptions
 from exporter.config import OntapTarget, parse_config
-from exporter.ontap_source import ONTAP_SOURCE, settings_for
+from exporter.ontap_source import SOURCE as ONTAP_SOURCE
+from exporter.ontap_source import settings_for
 from exporter.pipeline import Pipeline
 from exporter.session import LazySession, runs
 from exporter.store import DERIVED, Store

@@ -16,7 +16,8 @@ from collectors.hyperv.parse import parse
 from collectors.hyperv.transport import classify
 from collectors.hypervisor import ExchangeSelector
 from exporter.config import ExchangeSelectorConfig, HyperVTarget, TlsConfig, WinRMConfig
-from exporter.hyperv_source import HYPERV_SOURCE, endpoint, settings_for
+from exporter.hyperv_source import SOURCE as HYPERV_SOURCE
+from exporter.hyperv_source import endpoint, settings_for
 from exporter.render import hyperv as render
 from exporter.render.family import families_by_name
 from simulators.winrm.scenario import Scenario

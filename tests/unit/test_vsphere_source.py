@@ -56,7 +56,7 @@ def test_settings_with_exchange_keys() -> None:
     o = src.options(target(exchange=exchange, host_os_vcpus=2), "inventory")
     assert o.selector == hv.ExchangeSelector(("ex-*",), ("exchange_role=*",), "")
     assert o.host_os_vcpus == 2
-    assert src.VSPHERE_SOURCE.options is src.options
+    assert src.SOURCE.options is src.options
 
 
 class FakeClient:
@@ -93,7 +93,7 @@ def test_session_resets_on_auth_but_keeps_on_timeout(monkeypatch: pytest.MonkeyP
 
 
 def test_source_spec_shape() -> None:
-    spec = src.VSPHERE_SOURCE
+    spec = src.SOURCE
     assert spec.kind == "vsphere" and list(spec.collectors) == ["inventory"]
     assert spec.collectors["inventory"].default_interval_seconds == 300.0
     assert spec.derive("vc1", {}) == Derivation() and spec.render_derived("vc1", {}, Derivation()) == []
