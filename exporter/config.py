@@ -462,8 +462,8 @@ def section_of(kind: Any) -> type[TargetConfig]:
 
 def _tag(value: Any) -> str:
     kind = value.get("kind") if isinstance(value, Mapping) else getattr(value, "kind", None)
-    section = section_of(kind)
-    return next(tag for tag, cls in _TAGS.items() if cls is section)
+    own = section_of(kind)
+    return next(tag for tag, cls in _TAGS.items() if cls is own)
 
 
 if TYPE_CHECKING:
