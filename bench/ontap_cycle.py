@@ -63,7 +63,7 @@ def run_ours_fragments(url: str, ca_file: str) -> tuple[dict[str, Any], dict[str
     """One full cycle as the daemon runs it: (timings and counts, the six fragments)."""
     from collectors.ontap.client import OntapClient
     from collectors.ontap.collect import COLLECTORS
-    from exporter.ontap_source import ONTAP_SOURCE
+    from exporter.ontap_source import SOURCE as ONTAP_SOURCE
     from exporter.render.exposition import chunks_of
 
     client = OntapClient(settings(url, ca_file))

@@ -70,9 +70,9 @@ def serve_ours(series: int, churn: float, ready: Any, port_box: Any) -> None:
 
     spec = SourceSpec(
         kind="bench",
-        collectors={"c": CollectorSpec("c", 60.0, "bench", lambda s, d: None, render)},
+        collectors={"c": CollectorSpec("c", 60.0, "bench", lambda s, d, o: None, render)},
         open_session=lambda t, c: None,  # type: ignore[arg-type,return-value]
-        derive=lambda t, f, j: Derivation(),
+        derive=lambda t, f, j, p: Derivation(),
         render_derived=lambda t, f, x: [],
     )
     store = Store()

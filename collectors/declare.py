@@ -4,8 +4,9 @@ https://github.com/prometheus/node_exporter/blob/master/collector/collector.go).
 
 A source keeps one ``Declarations`` per package (``COLLECTORS``) and decorates each collect
 function with ``@COLLECTORS.collector(...)``: name, default interval, help, the facts type it
-produces, the rules that judge those facts on their own (``assess``) and the renderer that turns
-the facts (or their assessment) into metric families. The exporter's registry
+produces, the rules that judge those facts on their own (``assess``), the type of its collect
+options (``options``) and the renderer that turns the facts (or their assessment) into metric
+families. The exporter's registry
 (exporter/sources.py, ``collector_specs``) is built from these declarations alone.
 
 The renderer is *named* (``"exporter.render.ontap:render_health"``), not imported: ``collectors/``
@@ -34,10 +35,16 @@ class Collector:
     collect: Callable[[Any, float], Any]
     produces: type
     render: str  # "module:function", (target name, facts or their assessment) -> metric families
-    # (target name, facts) -> what the collector's own rules make of its facts alone, judged once
-    # when they arrive; the renderer draws it and the target's derive step reuses it. None: the
-    # renderer gets the facts themselves.
-    assess: Callable[[str, Any], Any] | None = None
+    # (target name, facts, the target's check parameters) -> what the collector's own rules make of
+    # its facts alone, judged once when they arrive; the renderer draws it and the target's derive
+    # step reuses it. None: the renderer gets the facts themselves. The check parameters (e.g.
+    # ONTAP's ``ca_shares``) come from the target's config section, never from the transport.
+    assess: Callable[[str, Any, Any], Any] | None = None
+    # The type of this collector's collect options (what to collect, e.g. ONTAP ``sessions``'
+    # ``client_detail``), built by the source from the target's ``collectors.<name>`` entry. When
+    # declared, ``collect`` is called ``collect(connection, deadline, options)``; ``options()`` (its
+    # defaults) when the source gives none.
+    options: type | None = None
 
 
 class Declarations(Mapping[str, Collector]):
@@ -54,14 +61,15 @@ class Declarations(Mapping[str, Collector]):
         help: str,
         produces: type,
         render: str,
-        assess: Callable[[str, Any], Any] | None = None,
+        assess: Callable[[str, Any, Any], Any] | None = None,
+        options: type | None = None,
     ) -> Callable[[F], F]:
         """Declare the decorated function as collector ``name``; the function is returned unchanged."""
 
         def register(fn: F) -> F:
             if name in self._by_name:
                 raise ValueError(f"collector {name} declared twice")
-            self._by_name[name] = Collector(name, float(every), help, fn, produces, render, assess)
+            self._by_name[name] = Collector(name, float(every), help, fn, produces, render, assess, options)
             return fn
 
         return register

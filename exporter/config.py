@@ -15,7 +15,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -340,6 +340,22 @@ class TargetConfig(_Model):
         return self.collectors.get(name)
 
 
+# kind -> its section, in declaration order: each section registers itself with ``@section``.
+TARGET_SECTIONS: dict[str, type[TargetConfig]] = {}
+S = TypeVar("S", bound=TargetConfig)
+
+
+def section(cls: type[S]) -> type[S]:
+    """Make ``cls`` the config section of the kind its ``kind: Literal["..."]`` field names: the
+    one line a new source adds here (config.py imports no source, so the section lives here)."""
+    (kind,) = get_args(cls.model_fields["kind"].annotation)
+    if kind in TARGET_SECTIONS:
+        raise ValueError(f"kind {kind} has two sections")
+    TARGET_SECTIONS[kind] = cls
+    return cls
+
+
+@section
 class OntapTarget(TargetConfig):
     collector_names: ClassVar[tuple[str, ...]] = ("health", "nodes", "lifs", "shares", "sessions", "files")
 
@@ -356,6 +372,7 @@ class OntapTarget(TargetConfig):
         return self.collectors.get(name)
 
 
+@section
 class VsphereTarget(TargetConfig):
     collector_names: ClassVar[tuple[str, ...]] = ("inventory",)
 
@@ -373,6 +390,7 @@ class VsphereTarget(TargetConfig):
         return value
 
 
+@section
 class HyperVTarget(TargetConfig):
     collector_names: ClassVar[tuple[str, ...]] = ("inventory",)
 
@@ -425,11 +443,6 @@ class _UnknownKindTarget(TargetConfig):
         raise ValueError(f"unknown kind; known kinds: {', '.join(known_kinds())}")
 
 
-TARGET_SECTIONS: dict[str, type[TargetConfig]] = {
-    "ontap": OntapTarget,
-    "vsphere": VsphereTarget,
-    "hyperv": HyperVTarget,
-}
 _TAGS: dict[str, type[TargetConfig]] = {**TARGET_SECTIONS, "extra": ExtraTarget, "unknown": _UnknownKindTarget}
 
 
@@ -449,18 +462,16 @@ def section_of(kind: Any) -> type[TargetConfig]:
 
 def _tag(value: Any) -> str:
     kind = value.get("kind") if isinstance(value, Mapping) else getattr(value, "kind", None)
-    section = section_of(kind)
-    return next(tag for tag, cls in _TAGS.items() if cls is section)
+    own = section_of(kind)
+    return next(tag for tag, cls in _TAGS.items() if cls is own)
 
 
-AnyTarget = Annotated[
-    Annotated[OntapTarget, Tag("ontap")]
-    | Annotated[VsphereTarget, Tag("vsphere")]
-    | Annotated[HyperVTarget, Tag("hyperv")]
-    | Annotated[ExtraTarget, Tag("extra")]
-    | Annotated[_UnknownKindTarget, Tag("unknown")],
-    Discriminator(_tag),
-]
+if TYPE_CHECKING:
+    AnyTarget = TargetConfig  # every section is one; a source's adapter narrows to its own with isinstance
+else:
+    # A union of every section, discriminated on ``kind``, built from the registered sections.
+    AnyTarget = Annotated[Union[tuple(Annotated[cls, Tag(tag)] for tag, cls in _TAGS.items())],  # noqa: UP007
+                          Discriminator(_tag)]
 
 
 def validate_address(value: str) -> None:

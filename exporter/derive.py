@@ -125,15 +125,16 @@ def gather(store: Store, kinds: frozenset[str]) -> list[TargetInputs]:
 # One target
 
 
-def target_step(spec: SourceSpec) -> DeriveStep:
+def target_step(spec: SourceSpec, params: Any = None) -> DeriveStep:
     """A source's per-target derive as a step: ``spec.derive`` judges once (findings + the
-    source's assessment), ``spec.render_derived`` renders what it judged."""
+    source's assessment) with the target's check parameters ``params`` (``spec.params``, from its
+    config section), ``spec.render_derived`` renders what it judged."""
 
     def run(inputs: Sequence[TargetInputs]) -> DeriveOutput:
         (t,) = inputs
         if not t.fragments:  # no data at all: nothing to judge, no derived series
             return DeriveOutput([], [])
-        derivation = spec.derive(t.name, t.fragments, t.assessments)
+        derivation = spec.derive(t.name, t.fragments, t.assessments, params)
         return DeriveOutput(spec.render_derived(t.name, t.fragments, derivation), list(derivation.findings),
                             derivation)
 

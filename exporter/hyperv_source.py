@@ -3,7 +3,8 @@
 Its one collector, ``inventory``, is declared on its collect function (collectors/hyperv/collect.py).
 This module opens a job's connection from the target's ``hyperv`` section (exporter/config.py,
 ``HyperVTarget``): address (host, host:port, https://host[:5986], http://host:5985), credentials
-(exporter.secrets.resolve_password), tls, timeouts, winrm.transport / message_encryption,
+(exporter.secrets.resolve_password), tls, timeouts, winrm.transport / message_encryption. The
+collector's options come from the same section, not through the connection:
 exchange.name_patterns / annotation_marker, host_os_vcpus (None = 2, Microsoft's baseline) and
 host_allowed_services (service-name patterns allowed on the host: management/backup SQL Express).
 """
@@ -11,12 +12,11 @@ host_allowed_services (service-name patterns allowed on the host: management/bac
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from collectors import hypervisor as hv
 from collectors.hyperv import checks
-from collectors.hyperv.collect import COLLECTORS, CollectSettings, HostConnection
+from collectors.hyperv.collect import COLLECTORS, CollectSettings
 from collectors.hyperv.facts import HyperVInventory
 from collectors.hyperv.transport import WinRMRunner, WinRMSettings
 from exporter.address import parse_address
@@ -33,12 +33,6 @@ def endpoint(address: str) -> str:
     return f"{parse_address(address, 5986, http_port=5985).origin}/wsman"
 
 
-@dataclass(frozen=True)
-class HyperVTargetSettings:
-    winrm: WinRMSettings
-    collect: CollectSettings
-
-
 def _timeouts(total: float) -> tuple[int, int]:
     """(OperationTimeout, read timeout) in whole seconds, as pywinrm wants them.
 
@@ -49,7 +43,28 @@ def _timeouts(total: float) -> tuple[int, int]:
     return op, op + 10
 
 
-def settings_for(target: HyperVTarget) -> HyperVTargetSettings:
+def winrm_settings(target: HyperVTarget) -> WinRMSettings:
+    """How to reach the host, and nothing else (reads the password: call it when connecting)."""
+    op, read = _timeouts(float(target.timeout_seconds))
+    tls = target.tls
+    return WinRMSettings(
+        endpoint=endpoint(target.address),
+        username=target.credentials.username,
+        password=resolve_password(target),
+        auth=target.winrm.transport,
+        message_encryption=target.winrm.message_encryption,
+        verify=tls.verify,
+        ca_file=tls.ca_file if tls.verify else None,
+        operation_timeout=op,
+        read_timeout=max(read, int(float(target.connect_timeout_seconds)) + 1),
+        max_response_bytes=target.max_response_bytes,
+    )
+
+
+def options(target: TargetConfig, collector: str) -> CollectSettings:
+    """What ``inventory`` reads and how its neutral facts are built: the Exchange selector, the
+    host-OS baseline and the allowed services of the target's section. No I/O, no secret."""
+    assert isinstance(target, HyperVTarget), target.kind  # the registry routes by kind
     exchange = target.exchange
     selector = hv.ExchangeSelector(
         name_patterns=tuple(exchange.name_patterns) if exchange.name_patterns is not None else hv.DEFAULT_NAME_PATTERNS,
@@ -57,37 +72,20 @@ def settings_for(target: HyperVTarget) -> HyperVTargetSettings:
         if exchange.annotation_marker is not None
         else hv.DEFAULT_ANNOTATION_MARKER,
     )
-    op, read = _timeouts(float(target.timeout_seconds))
-    tls = target.tls
-    return HyperVTargetSettings(
-        winrm=WinRMSettings(
-            endpoint=endpoint(target.address),
-            username=target.credentials.username,
-            password=resolve_password(target),
-            auth=target.winrm.transport,
-            message_encryption=target.winrm.message_encryption,
-            verify=tls.verify,
-            ca_file=tls.ca_file if tls.verify else None,
-            operation_timeout=op,
-            read_timeout=max(read, int(float(target.connect_timeout_seconds)) + 1),
-            max_response_bytes=target.max_response_bytes,
-        ),
-        collect=CollectSettings(
-            target=target.name,
-            selector=selector,
-            host_os_vcpus=target.host_os_vcpus,
-            allowed_services=tuple(target.host_allowed_services),
-        ),
+    return CollectSettings(
+        target=target.name,
+        selector=selector,
+        host_os_vcpus=target.host_os_vcpus,
+        allowed_services=tuple(target.host_allowed_services),
     )
 
 
-def connect(target: HyperVTarget) -> HostConnection:
+def connect(target: HyperVTarget) -> WinRMRunner:
     """The WinRM runner (one pywinrm Protocol, built on first use: the password is read now)."""
-    settings = settings_for(target)
-    return HostConnection(WinRMRunner(settings.winrm), settings.collect)
+    return WinRMRunner(winrm_settings(target))
 
 
-HyperVSession = LazySession[HostConnection]
+HyperVSession = LazySession[WinRMRunner]
 
 
 def open_session(target: TargetConfig, collector: str) -> HyperVSession:
@@ -95,7 +93,9 @@ def open_session(target: TargetConfig, collector: str) -> HyperVSession:
     return LazySession(lambda: connect(target))
 
 
-def derive(target: str, fragments: Mapping[str, Any], judged: Mapping[str, Any] = NOTHING) -> Derivation:
+def derive(
+    target: str, fragments: Mapping[str, Any], judged: Mapping[str, Any] = NOTHING, params: Any = None
+) -> Derivation:
     inv = fragments.get("inventory")
     if not isinstance(inv, HyperVInventory):
         return Derivation()
@@ -110,10 +110,11 @@ def render_derived(target: str, fragments: Mapping[str, Any], derivation: Deriva
     return []
 
 
-HYPERV_SOURCE = SourceSpec(
+SOURCE = SourceSpec(
     kind="hyperv",
     collectors=collector_specs(COLLECTORS),
     open_session=open_session,
     derive=derive,
     render_derived=render_derived,
+    options=options,
 )

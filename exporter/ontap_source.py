@@ -1,7 +1,9 @@
 """The ONTAP source: binds collectors/ontap (collect, checks) to its renderer for the daemon.
 
 Its collectors are declared once each, on their collect functions (collectors/ontap/collect.py);
-this module only opens a job's connection from the target's ``ontap`` section and runs checks.
+this module opens a job's connection from the target's ``ontap`` section (transport only), reads
+the section's check parameters (``ca_shares``) and collect options (``client_detail``), and runs
+the checks.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 from collectors.ontap import checks
 from collectors.ontap.client import OntapClient, OntapSettings
 from collectors.ontap.collect import COLLECTORS
+from collectors.ontap.options import SessionsOptions
 from exporter.address import parse_address
 from exporter.config import OntapTarget, TargetConfig
 from exporter.render import ontap as render
@@ -28,10 +31,10 @@ def split_address(address: str) -> tuple[str, str, int]:
 
 
 def settings_for(target: OntapTarget, collector: str) -> OntapSettings:
+    """How to reach the cluster, and nothing else (``params`` and ``options`` below carry the rest)."""
     scheme, host, port = split_address(target.address)
     tls = target.tls
     verify: bool | str = tls.ca_file if (tls.verify and tls.ca_file) else bool(tls.verify)
-    entry = target.collector(collector)
     return OntapSettings(
         name=target.name,
         host=host,
@@ -43,8 +46,6 @@ def settings_for(target: OntapTarget, collector: str) -> OntapSettings:
         connect_timeout=float(target.connect_timeout_seconds),
         read_timeout=float(target.timeout_seconds),
         max_records=target.max_records,
-        client_detail=entry.client_detail if entry is not None else False,
-        ca_shares=tuple(target.ca_shares),
         max_response_bytes=target.max_response_bytes,
     )
 
@@ -54,16 +55,36 @@ def open_session(target: TargetConfig, collector: str) -> LazySession[OntapClien
     return LazySession(lambda: OntapClient(settings_for(target, collector)))
 
 
-def derive(target: str, fragments: Mapping[str, Any], judged: Mapping[str, Any] = NOTHING) -> Derivation:
-    """``judged``: the collectors' own assessments of their fragments (``assess`` below), reused."""
-    assessment = checks.assess(target, fragments, judged)
+def params(target: TargetConfig) -> checks.CheckParams:
+    """The target's check parameters: what its ``ontap`` section tells the rules."""
+    assert isinstance(target, OntapTarget), target.kind
+    return checks.CheckParams(ca_shares=tuple(target.ca_shares))
+
+
+def options(target: TargetConfig, collector: str) -> SessionsOptions | None:
+    """What ``collectors.<collector>`` asks it to collect (only ``sessions`` takes options)."""
+    assert isinstance(target, OntapTarget), target.kind
+    if collector != "sessions":
+        return None
+    entry = target.collector(collector)
+    return SessionsOptions(client_detail=entry is not None and entry.client_detail)
+
+
+def derive(
+    target: str, fragments: Mapping[str, Any], judged: Mapping[str, Any] = NOTHING, params: Any = None
+) -> Derivation:
+    """``judged``: the collectors' own assessments of their fragments (``assess`` below), reused;
+    ``params``: the target's ``checks.CheckParams``."""
+    assessment = checks.assess(target, fragments, judged, params)
     return Derivation(assessment.findings, assessment)
 
 
-ONTAP_SOURCE = SourceSpec(
+SOURCE = SourceSpec(
     kind="ontap",
     collectors=collector_specs(COLLECTORS),
     open_session=open_session,
     derive=derive,
     render_derived=render.render_derived,
+    params=params,
+    options=options,
 )

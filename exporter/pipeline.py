@@ -32,12 +32,16 @@ class Pipeline:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._specs: dict[str, SourceSpec] = {}
+        self._params: dict[str, Any] = {}
         self._deriver = TargetDeriver(store)
 
-    def add_target(self, name: str, spec: SourceSpec, stale_after_cycles: int) -> None:
+    def add_target(self, name: str, spec: SourceSpec, stale_after_cycles: int, params: Any = None) -> None:
+        """``params``: the target's check parameters (``spec.params(target config)``), handed to its
+        collectors' own rules and its derive step; None for the source's defaults."""
         self._specs[name] = spec
+        self._params[name] = params
         self.store.add_target(name, spec.kind, stale_after_cycles)
-        self._deriver.add_target(name, spec.kind, target_step(spec))
+        self._deriver.add_target(name, spec.kind, target_step(spec, params))
 
     def add_collector(self, target: str, collector: str, interval: float) -> None:
         self.store.add_collector(target, collector, interval)
@@ -45,7 +49,7 @@ class Pipeline:
     def record_success(self, target: str, collector: str, fragment: Any, duration: float) -> None:
         cspec = self._specs[target].collectors[collector]
         try:
-            assessment, families = cspec.judge_and_render(target, fragment)
+            assessment, families = cspec.judge_and_render(target, fragment, self._params[target])
             chunks = chunks_of(families)
         except Exception as exc:  # a renderer bug must not take down the target or the scrape
             log.exception("target %s collector %s: rendering failed", target, collector)

@@ -11,7 +11,8 @@ at the run's deadline plus a grace (``CollectorJob.expire``). So a job holds at 
 many targets are slow at once, and the pool size does not matter for collection at all.
 
 A run opens the job's session once (kept for the job's life; a source resets its own connection
-after errors) and calls ``collect(session, deadline)``. The transports cut their connections at
+after errors) and calls ``collect(session, deadline, options)`` (options: what to collect, from the
+target's ``collectors.<name>`` entry). The transports cut their connections at
 that deadline (collectors/netguard.py), so a hung socket ends its thread; a collector that still
 ignores its deadline is abandoned: its late result is discarded and its session closed when the
 thread ends, and while that thread is alive the job starts no other run.
@@ -87,6 +88,8 @@ class CollectorJob:
         self.interval = interval
         self.pipeline = pipeline  # render -> store.put -> derive, after each run
         self.store = pipeline.store
+        # What to collect (from the target's ``collectors.<name>`` entry), not how to connect.
+        self._options = spec.options(target, collector)
         self._session: Session | None = None
         self._session_password: bytes | None = None  # fingerprint the session was opened with
         self._current: _Run | None = None  # the last run started (alive, finished or abandoned)
@@ -176,7 +179,7 @@ class CollectorJob:
         netguard.OWNER.set(self.store)  # connections opened here are cut by this daemon's stop
         try:
             session = self._session_for_run()
-            value = self.spec.collectors[self.collector].collect(session, current.deadline)
+            value = self.spec.collectors[self.collector].collect(session, current.deadline, self._options)
         except BaseException as exc:  # handed to _outcome, which classifies it
             error = exc
         with current.lock:
@@ -266,7 +269,7 @@ def build_jobs(config: Config, store: Store, *, all_targets: bool = False) -> li
     pipeline = Pipeline(store)
     for target in config.targets if all_targets else owned_targets(config):
         spec = registry[target.kind]
-        pipeline.add_target(target.name, spec, target.stale_after_cycles)
+        pipeline.add_target(target.name, spec, target.stale_after_cycles, spec.params(target))
         for collector, interval in sources.enabled_collectors(target).items():
             pipeline.add_collector(target.name, collector, interval)
             jobs.append(CollectorJob(target, spec, collector, interval, pipeline))

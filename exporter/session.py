@@ -68,11 +68,18 @@ class LazySession(Generic[C]):
         self.reset()
 
 
-def runs(declaration: Collector) -> Callable[[LazySession[Any], float], Any]:
-    """A declared collector as the scheduler calls it: ``collect(session, deadline)``."""
-    collect = declaration.collect
+def runs(declaration: Collector) -> Callable[[LazySession[Any], float, Any], Any]:
+    """A declared collector as the scheduler calls it: ``collect(session, deadline, options)``.
 
-    def run(session: LazySession[Any], deadline: float) -> Any:
-        return session.run(collect, deadline)
+    ``options`` (the collector's collect options, exporter/sources.py ``SourceSpec.options``) reach
+    the collect function only when it declares an options type; ``None`` then means its defaults."""
+    collect: Callable[..., Any] = declaration.collect
+    options_type = declaration.options
+
+    def run(session: LazySession[Any], deadline: float, options: Any = None) -> Any:
+        if options_type is None:
+            return session.run(collect, deadline)
+        chosen = options_type() if options is None else options
+        return session.run(lambda connection, until: collect(connection, until, chosen), deadline)
 
     return run

@@ -107,7 +107,7 @@ class FakeSource:
         self.sessions.append(session)
         return session
 
-    def _collect(self, session: FakeSession, deadline: float) -> Any:
+    def _collect(self, session: FakeSession, deadline: float, options: Any = None) -> Any:
         key = (session.target, session.collector)
         with self._lock:
             self.calls[key] += 1
@@ -125,7 +125,9 @@ class FakeSource:
         return [value, events]
 
     @staticmethod
-    def _derive(target: str, fragments: Mapping[str, Any], judged: Mapping[str, Any] = NOTHING) -> Derivation:
+    def _derive(
+        target: str, fragments: Mapping[str, Any], judged: Mapping[str, Any] = NOTHING, params: Any = None
+    ) -> Derivation:
         return Derivation(tuple([
             Finding(
                 check="FakeValueTooHigh", severity="warning", target=target,

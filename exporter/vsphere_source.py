@@ -4,9 +4,10 @@ function in collectors/vsphere/inventory.py) and the Exchange rules to the daemo
 A job's connection is opened from the target's ``vsphere`` section (exporter/config.py,
 ``VsphereTarget``): ``address`` (``https://vc[:port]/sdk`` or ``vc[:port]``), ``credentials``
 (``exporter.secrets.resolve_password``), ``tls``, timeouts, ``max_records`` (objects per
-PropertyCollector page), ``exchange.name_patterns`` / ``tags`` / ``annotation_marker`` and
-``host_os_vcpus`` (None = the vSphere default, ``collectors.hypervisor.DEFAULT_HOST_OS_VCPUS``; a
-configured value is passed to every host of the target).
+PropertyCollector page). What ``inventory`` reads is its collect options, not the transport's:
+``exchange.name_patterns`` / ``tags`` / ``annotation_marker`` and ``host_os_vcpus`` (None = the
+vSphere default, ``collectors.hypervisor.DEFAULT_HOST_OS_VCPUS``; a configured value is passed to
+every host of the target).
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ from collectors.vsphere.assess import VsphereAssessment, assess
 from collectors.vsphere.client import VsphereClient
 from collectors.vsphere.facts import SessionStats, VsphereInventory
 from collectors.vsphere.inventory import COLLECTORS
-from collectors.vsphere.settings import VsphereSettings
+from collectors.vsphere.settings import InventoryOptions, VsphereSettings
 from exporter.address import parse_address
 from exporter.config import TargetConfig, VsphereTarget
 from exporter.render.family import Family
 from exporter.secrets import resolve_password
-from exporter.session import LazySession
+from exporter.session import LazySession, runs
 from exporter.sources import NOTHING, Derivation, SourceSpec, collector_specs
 
 INVENTORY = "inventory"
@@ -61,8 +62,6 @@ def settings_for(target: VsphereTarget) -> VsphereSettings:
         connect_timeout=float(target.connect_timeout_seconds),
         read_timeout=float(target.timeout_seconds),
         page_size=target.max_records,
-        selector=selector_for(target),
-        host_os_vcpus=target.host_os_vcpus,
         max_response_bytes=target.max_response_bytes,
     )
 
@@ -89,8 +88,10 @@ class VsphereSession(LazySession[VsphereClient]):
 
 
 def _with_session_stats(decl: Collector) -> Any:
-    def collect(session: VsphereSession, deadline: float) -> VsphereInventory:
-        inv: VsphereInventory = session.run(decl.collect, deadline)
+    run = runs(decl)
+
+    def collect(session: VsphereSession, deadline: float, options: Any = None) -> VsphereInventory:
+        inv: VsphereInventory = run(session, deadline, options)
         return replace(inv, session=session.stats())
 
     return collect
@@ -99,12 +100,20 @@ def _with_session_stats(decl: Collector) -> Any:
 collect = _with_session_stats(COLLECTORS[INVENTORY])
 
 
+def options(target: TargetConfig, collector: str) -> InventoryOptions:
+    """What ``inventory`` reads (the Exchange selector) and the host-OS baseline its facts carry."""
+    assert isinstance(target, VsphereTarget), target.kind  # the registry routes by kind
+    return InventoryOptions(selector=selector_for(target), host_os_vcpus=target.host_os_vcpus)
+
+
 def open_session(target: TargetConfig, collector: str) -> VsphereSession:
     assert isinstance(target, VsphereTarget), target.kind  # the registry routes by kind
     return VsphereSession(target)
 
 
-def derive(target: str, fragments: Mapping[str, Any], judged: Mapping[str, Any] = NOTHING) -> Derivation:
+def derive(
+    target: str, fragments: Mapping[str, Any], judged: Mapping[str, Any] = NOTHING, params: Any = None
+) -> Derivation:
     inv = fragments.get(INVENTORY)
     if not isinstance(inv, VsphereInventory):
         return Derivation()
@@ -119,10 +128,11 @@ def render_derived(target: str, fragments: Mapping[str, Any], derivation: Deriva
     return []
 
 
-VSPHERE_SOURCE = SourceSpec(
+SOURCE = SourceSpec(
     kind="vsphere",
     collectors=collector_specs(COLLECTORS, _with_session_stats),
     open_session=open_session,
     derive=derive,
     render_derived=render_derived,
+    options=options,
 )

@@ -115,7 +115,7 @@ class HyperVAssessment:
     findings: tuple[Finding, ...]  # the shared rules' findings, then the Hyper-V-only ones
 
 
-def assess(target: str, inv: HyperVInventory) -> HyperVAssessment:
+def assess(target: str, inv: HyperVInventory, params: object = None) -> HyperVAssessment:
     neutral = hv.assess(target, inv.neutral)
     exchange = {vm.name for vm in inv.neutral.vms if vm.is_exchange}
     per_vm: dict[str, Mapping[str, bool | None]] = {}

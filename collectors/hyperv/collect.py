@@ -8,7 +8,7 @@ powershell.exe failed before or outside the script.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from collectors import hypervisor as hv
 from collectors.declare import Declarations
@@ -26,8 +26,12 @@ from collectors.hyperv.transport import ScriptResult, ScriptRunner, script_error
 
 @dataclass(frozen=True)
 class CollectSettings:
-    target: str
-    selector: hv.ExchangeSelector
+    """The ``inventory`` collector's options (from the target's ``hyperv`` section,
+    exporter/hyperv_source.py ``options``): what it reads (Get-VHD for the Exchange candidates) and
+    how the neutral facts are built. Not transport: that is ``WinRMSettings``."""
+
+    target: str = ""  # the host name to use when the host reports none (the target's name)
+    selector: hv.ExchangeSelector = field(default_factory=hv.ExchangeSelector)
     host_os_vcpus: int | None = None  # None: Microsoft's baseline (2)
     # Service-name patterns allowed on the host (management/backup products' SQL Express instances).
     allowed_services: tuple[str, ...] = ()
@@ -38,6 +42,8 @@ class CollectSettings:
             return ("*",)
         return tuple(self.selector.name_patterns)
 
+
+DEFAULT_OPTIONS = CollectSettings()
 
 _DENIED = re.compile(r"access is denied|unauthorizedaccess|permission|not have the required authorization|"
                      r"you do not have", re.IGNORECASE)
@@ -99,17 +105,6 @@ def hidden_vms(facts: HyperVFacts) -> str:
     return ""
 
 
-@dataclass(frozen=True)
-class HostConnection:
-    """What one Hyper-V job holds: the WinRM runner and what the poll judges (collect's connection)."""
-
-    runner: ScriptRunner
-    settings: CollectSettings
-
-    def close(self) -> None:
-        self.runner.close()
-
-
 # One collector: one WinRM round trip per host and poll gives every fact the Exchange rules need,
 # so splitting it would only multiply powershell.exe starts on the host.
 COLLECTORS = Declarations()
@@ -123,9 +118,12 @@ COLLECTORS = Declarations()
     produces=HyperVInventory,
     render="exporter.render.hyperv:render",
     assess=checks.assess,
+    options=CollectSettings,
 )
-def collect_inventory(connection: HostConnection, deadline: float) -> HyperVInventory:
-    return collect(connection.runner, connection.settings, deadline)
+def collect_inventory(
+    runner: ScriptRunner, deadline: float, options: CollectSettings = DEFAULT_OPTIONS
+) -> HyperVInventory:
+    return collect(runner, options, deadline)
 
 
 def collect(runner: ScriptRunner, settings: CollectSettings, deadline: float) -> HyperVInventory:

@@ -495,6 +495,19 @@ REQUIREMENTS: tuple[str, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class CheckParams:
+    """One target's check parameters, from its config section (exporter/ontap_source.py ``params``):
+    what the operator tells the rules, not what the collectors read nor how they connect."""
+
+    # Share name patterns (glob on ``share`` or ``svm:share``) that must be CA even when they are
+    # not yet; judged against the CA rules besides the CA shares.
+    ca_shares: tuple[str, ...] = ()
+
+
+DEFAULT_PARAMS = CheckParams()
+
+
 def share_is_judged(share: ShareFact, patterns: tuple[str, ...]) -> bool:
     """CA shares, plus shares the operator declared must be CA (``ca_shares`` patterns)."""
     if share.name.lower() in ADMIN_SHARES:
@@ -826,7 +839,7 @@ class NodesAssessment:
     readiness: Mapping[str, HaReadiness]
 
 
-def assess_nodes(target: str, nodes: NodesFacts) -> NodesAssessment:
+def assess_nodes(target: str, nodes: NodesFacts, params: CheckParams | None = None) -> NodesAssessment:
     taken_over = taken_over_nodes(nodes)
     return NodesAssessment(nodes, taken_over, ha_readiness(nodes, taken_over=taken_over))
 
@@ -843,10 +856,11 @@ class SharesAssessment:
     verdicts: tuple[ShareVerdict, ...]  # one per ``facts.shares``, same order
 
 
-def assess_shares(target: str, shares: SharesFacts) -> SharesAssessment:
+def assess_shares(target: str, shares: SharesFacts, params: CheckParams | None = None) -> SharesAssessment:
+    patterns = (params or DEFAULT_PARAMS).ca_shares
     verdicts = []
     for share in shares.shares:
-        judged = share_is_judged(share, shares.ca_share_patterns)
+        judged = share_is_judged(share, patterns)
         verdicts.append(ShareVerdict(judged, share_requirements(share) if judged else {}))
     return SharesAssessment(shares, tuple(verdicts))
 
@@ -857,7 +871,7 @@ class HealthAssessment:
     cifs_ndo_policies: tuple[HealthPolicy, ...]  # node-connect policies raising a CIFS-NDO alert, state known
 
 
-def assess_health(target: str, health: HealthFacts) -> HealthAssessment:
+def assess_health(target: str, health: HealthFacts, params: CheckParams | None = None) -> HealthAssessment:
     return HealthAssessment(
         health, tuple(p for p in health.policies if p.enabled is not None and is_cifs_ndo_policy(p.alert_id, p.policy))
     )
@@ -875,11 +889,6 @@ FACTS: Mapping[str, type] = {
     "sessions": SessionsFacts,
     "files": FilesFacts,
 }
-
-
-def ca_share_patterns(fragments: Mapping[str, Any]) -> tuple[str, ...]:
-    shares = fragments.get("shares")
-    return shares.ca_share_patterns if isinstance(shares, SharesFacts) else ()
 
 
 @dataclass(frozen=True)
@@ -1029,11 +1038,17 @@ def present_facts(fragments: Mapping[str, Any]) -> dict[str, Any]:
 _NO_JUDGEMENTS: Mapping[str, Any] = {}
 
 
-def assess(target: str, fragments: Mapping[str, Any], judged: Mapping[str, Any] = _NO_JUDGEMENTS) -> OntapAssessment:
+def assess(
+    target: str,
+    fragments: Mapping[str, Any],
+    judged: Mapping[str, Any] = _NO_JUDGEMENTS,
+    params: CheckParams | None = None,
+) -> OntapAssessment:
     """Every derived value and every finding the present fragments allow; a check whose inputs are
     missing (``Check.needs``) is skipped. Each shared value (HA readiness, takeovers, CA files per
     owner, standby coverage, LIFs per SVM x node) is computed once and handed to the checks that
-    need it; ``judged`` are the collectors' own assessments (``assess_nodes``), reused as they are."""
+    need it; ``judged`` are the collectors' own assessments (``assess_nodes``), reused as they are;
+    ``params`` the target's check parameters (``ca_shares``), None for the defaults."""
     facts = present_facts(fragments)
     nodes: NodesFacts | None = facts.get("nodes")
     lifs: LifsFacts | None = facts.get("lifs")
@@ -1068,7 +1083,7 @@ def assess(target: str, fragments: Mapping[str, Any], judged: Mapping[str, Any] 
         findings=(),
         shares=facts.get("shares"),
         sessions=facts.get("sessions"),
-        patterns=ca_share_patterns(fragments),
+        patterns=(params or DEFAULT_PARAMS).ca_shares,
         conditions=tuple((c.name, all(n in facts for n in c.needs)) for c in CHECKS if c.condition),
     )
     out: list[Finding] = []
@@ -1078,6 +1093,6 @@ def assess(target: str, fragments: Mapping[str, Any], judged: Mapping[str, Any] 
     return replace(base, findings=tuple(out))
 
 
-def derive(target: str, fragments: Mapping[str, Any]) -> list[Finding]:
+def derive(target: str, fragments: Mapping[str, Any], params: CheckParams | None = None) -> list[Finding]:
     """Every finding the present fragments allow (``assess(...).findings``)."""
-    return list(assess(target, fragments).findings)
+    return list(assess(target, fragments, params=params).findings)

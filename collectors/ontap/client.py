@@ -42,7 +42,8 @@ MAX_EMPTY_PAGES_IN_A_ROW = 20
 
 @dataclass(frozen=True)
 class OntapSettings:
-    """Everything needed to reach one cluster. ``password`` never appears in repr()."""
+    """Everything needed to reach one cluster (transport only: what to collect is a collector's
+    options, what the checks are told their check parameters). ``password`` never appears in repr()."""
 
     name: str
     host: str
@@ -54,8 +55,6 @@ class OntapSettings:
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     max_records: int = 1000
-    client_detail: bool = False
-    ca_shares: tuple[str, ...] = ()  # share patterns that must be CA even when they are not yet
     max_response_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     @property

@@ -37,6 +37,7 @@ from collectors.ontap.facts import (
     VirtualDiskOpen,
     VolumeSessionKey,
 )
+from collectors.ontap.options import DEFAULT_SESSIONS, SessionsOptions
 from collectors.ontap.parse import MalformedRecord, norm
 
 log = logging.getLogger(__name__)
@@ -227,7 +228,6 @@ def collect_shares(client: OntapClient, deadline: float) -> SharesFacts:
         shares=shares,
         cli_properties_available=cli_rows is not None,
         cli_error=cli_error,
-        ca_share_patterns=client.settings.ca_shares,
     )
 
 
@@ -237,10 +237,13 @@ def collect_shares(client: OntapClient, deadline: float) -> SharesFacts:
     help="SMB sessions counted by node, SVM, protocol, CA level and authentication",
     produces=SessionsFacts,
     render="exporter.render.ontap:render_sessions",
+    options=SessionsOptions,
 )
-def collect_sessions(client: OntapClient, deadline: float) -> SessionsFacts:
+def collect_sessions(
+    client: OntapClient, deadline: float, options: SessionsOptions = DEFAULT_SESSIONS
+) -> SessionsFacts:
     cluster = client.cluster(deadline)
-    detail = client.settings.client_detail
+    detail = options.client_detail
     base = ep.SESSIONS.fields_for(cluster)
     fields = base + tuple(f for f in ep.SESSION_JOIN_FIELDS if f not in base)
     machines: list[MachineSession] = []

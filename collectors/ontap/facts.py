@@ -232,8 +232,6 @@ class SharesFacts:
     shares: tuple[ShareFact, ...]
     cli_properties_available: bool  # private CLI answered: BranchCache is known
     cli_error: str  # why not, when it did not
-    # Shares the operator declared must be CA (glob on `share` or `svm:share`), besides CA ones.
-    ca_share_patterns: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------

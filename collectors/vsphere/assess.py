@@ -18,5 +18,5 @@ class VsphereAssessment:
     neutral: hv.HypervisorAssessment
 
 
-def assess(target: str, inv: VsphereInventory) -> VsphereAssessment:
+def assess(target: str, inv: VsphereInventory, params: object = None) -> VsphereAssessment:
     return VsphereAssessment(inv, hv.assess(target, inv.facts))

@@ -45,6 +45,7 @@ from collectors.vsphere import parse
 from collectors.vsphere.assess import assess
 from collectors.vsphere.client import ObjectRow, TypeSpec, VsphereClient
 from collectors.vsphere.facts import ReadStats, SessionStats, VsphereInventory
+from collectors.vsphere.settings import DEFAULT_OPTIONS, InventoryOptions
 
 # Phase 1, every VM: only what the host ratio and the Exchange selection need. pyVmomi's
 # deserialisation costs ~0.05 s per leaf path per 2,000 VMs on this machine (bench/vsphere), so
@@ -203,24 +204,26 @@ COLLECTORS = Declarations()
     produces=VsphereInventory,
     render="exporter.render.vsphere:render_inventory",
     assess=assess,
+    options=InventoryOptions,
 )
-def collect_inventory(client: VsphereClient, deadline: float) -> VsphereInventory:
+def collect_inventory(
+    client: VsphereClient, deadline: float, options: InventoryOptions = DEFAULT_OPTIONS
+) -> VsphereInventory:
     """The ``inventory`` collector: the inventory read, the Exchange guests' details, the pure parse."""
-    settings = client.settings
-    with_tags = bool(settings.selector.tags)
+    with_tags = bool(options.selector.tags)
     rows, stats = client.retrieve(specs(with_tags), deadline, with_custom_fields=with_tags)
     plain: list[parse.Row] = [to_plain(r) for r in rows]
-    vm_tags = client.tag_reader().vm_tags(settings.selector.tags, deadline) if with_tags else {}
-    candidates = parse.exchange_candidates(plain, settings.selector, vm_tags)
+    vm_tags = client.tag_reader().vm_tags(options.selector.tags, deadline) if with_tags else {}
+    candidates = parse.exchange_candidates(plain, options.selector, vm_tags)
     details, detail_stats = client.retrieve_objects(TypeSpec("VirtualMachine", EXCHANGE_VM_PATHS), candidates, deadline)
     vvols = [r.moid for r in plain if r.type_name == "Datastore" and r.props.get("summary.type") == VVOL_TYPE]
     ds_details, ds_stats = client.retrieve_objects(TypeSpec("Datastore", VVOL_DATASTORE_PATHS), vvols, deadline)
     merged: Sequence[parse.Row] = parse.merge(plain, [to_plain(r) for r in (*details, *ds_details)])
     return parse.parse_inventory(
         merged,
-        selector=settings.selector,
+        selector=options.selector,
         vm_tags=vm_tags,
-        host_os_vcpus=settings.host_os_vcpus,
+        host_os_vcpus=options.host_os_vcpus,
         about=client.about,
         session=SessionStats(logins=client.logins, expired=client.expired_sessions),
         read=ReadStats(

@@ -55,3 +55,14 @@ def config_entry(sim: WinRMSimulator, name: str, password_file: str, interval: s
         "exchange": {"name_patterns": ["EXCH*"], "annotation_marker": "[ndo:exchange]"},
         "collectors": {"inventory": {"interval": interval}},
     }
+
+
+def run_inventory(session: Any, target: HyperVTarget, seconds: float = 10.0) -> Any:
+    """One ``inventory`` run as the job does it: the target's session and the collector's options
+    (exporter/hyperv_source.py ``options``, from the target's section), within ``seconds``."""
+    import time
+
+    from exporter.hyperv_source import SOURCE
+
+    options = SOURCE.options(target, "inventory")
+    return SOURCE.collectors["inventory"].collect(session, time.monotonic() + seconds, options)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -13,10 +12,10 @@ import yaml
 
 from collectors.hyperv.checks import QUICK_MIGRATED_ON_DRAIN
 from collectors.hypervisor import HOST_NOT_DEDICATED, SAVES_STATE_ON_STOP
-from exporter.hyperv_source import HYPERV_SOURCE
+from exporter.hyperv_source import SOURCE as HYPERV_SOURCE
 from exporter.render.exposition import assemble, chunks_of
 from simulators.winrm import WinRMSimulator
-from simulators.winrm.testing import sim_target
+from simulators.winrm.testing import run_inventory, sim_target
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "alerts" / "hyperv.rules.yml"
@@ -52,8 +51,9 @@ def test_alert_names_are_the_rules_check_names_and_have_runbooks() -> None:
 @pytest.mark.parametrize("scenario", ["sql-on-host", "stop-action-save"])
 def test_exposition_is_clean_and_feeds_the_alerts(scenario: str) -> None:
     with WinRMSimulator(scenario, tls=True, auth=("basic",)) as sim:
-        session = HYPERV_SOURCE.open_session(sim_target(sim, "hv01"), "inventory")
-        inv = HYPERV_SOURCE.collectors["inventory"].collect(session, time.monotonic() + 10)
+        target = sim_target(sim, "hv01")
+        session = HYPERV_SOURCE.open_session(target, "inventory")
+        inv = run_inventory(session, target)
         session.close()
     text = assemble(chunks_of(HYPERV_SOURCE.collectors["inventory"].judge_and_render("hv01", inv)[1]), "text").decode()
     proc = _promtool("check", "metrics", stdin=text)
@@ -83,8 +83,9 @@ def _alert_names() -> list[str]:
 @pytest.mark.parametrize("scenario", SCENARIO_ALERTS)
 def test_scenario_exposition_fires_exactly_its_findings(scenario: str, tmp_path: Path) -> None:
     with WinRMSimulator(scenario, tls=True, auth=("basic",)) as sim:
-        session = HYPERV_SOURCE.open_session(sim_target(sim, "hv01"), "inventory")
-        inv = HYPERV_SOURCE.collectors["inventory"].collect(session, time.monotonic() + 10)
+        target = sim_target(sim, "hv01")
+        session = HYPERV_SOURCE.open_session(target, "inventory")
+        inv = run_inventory(session, target)
         session.close()
     findings = list(HYPERV_SOURCE.derive("hv01", {"inventory": inv}).findings)
     text = assemble(chunks_of(HYPERV_SOURCE.collectors["inventory"].judge_and_render("hv01", inv)[1]), "text").decode()

@@ -6,7 +6,6 @@ the path the daemon takes: settings from the target, one WinRM round trip, parse
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -14,10 +13,10 @@ import pytest
 from collectors.errors import CollectionError, UnsupportedError
 from collectors.findings import Finding
 from collectors.hyperv.facts import HyperVInventory
-from exporter.hyperv_source import HYPERV_SOURCE
+from exporter.hyperv_source import SOURCE as HYPERV_SOURCE
 from exporter.render.family import Family, families_by_name
 from simulators.winrm import WinRMSimulator, scenario_names
-from simulators.winrm.testing import sim_target
+from simulators.winrm.testing import run_inventory, sim_target
 
 # scenario -> exactly the findings it must produce: (check, vm or "" for host findings)
 EXPECTED: dict[str, set[tuple[str, str]]] = {
@@ -67,10 +66,11 @@ def test_every_scenario_has_an_expectation() -> None:
 def test_failing_scenarios_mark_the_target_down(name: str) -> None:
     exc_type, reason, words = FAILING[name]
     with WinRMSimulator(name, tls=False, auth=("ntlm",)) as sim:
-        session = HYPERV_SOURCE.open_session(sim_target(sim, T), "inventory")
+        target = sim_target(sim, T)
+        session = HYPERV_SOURCE.open_session(target, "inventory")
         try:
             with pytest.raises(CollectionError) as info:
-                HYPERV_SOURCE.collectors["inventory"].collect(session, time.monotonic() + 10)
+                run_inventory(session, target)
         finally:
             session.close()
     assert type(info.value) is exc_type and info.value.reason == reason
@@ -81,9 +81,10 @@ def test_failing_scenarios_mark_the_target_down(name: str) -> None:
 
 def _poll(name: str) -> Iterator[tuple[HyperVInventory, list[Finding], dict[str, Family], WinRMSimulator]]:
     with WinRMSimulator(name, tls=False, auth=("ntlm",)) as sim:
-        session = HYPERV_SOURCE.open_session(sim_target(sim, T), "inventory")
+        target = sim_target(sim, T)
+        session = HYPERV_SOURCE.open_session(target, "inventory")
         try:
-            inv = HYPERV_SOURCE.collectors["inventory"].collect(session, time.monotonic() + 10)
+            inv = run_inventory(session, target)
         finally:
             session.close()
         findings = list(HYPERV_SOURCE.derive(T, {"inventory": inv}).findings)
@@ -199,7 +200,7 @@ def test_host_os_vcpus_override_changes_the_ratio() -> None:
     with WinRMSimulator("compliant", tls=True, auth=("basic",)) as sim:
         target = sim_target(sim, T, host_os_vcpus=8)
         session = HYPERV_SOURCE.open_session(target, "inventory")
-        inv = HYPERV_SOURCE.collectors["inventory"].collect(session, time.monotonic() + 10)
+        inv = run_inventory(session, target)
         session.close()
     host = inv.neutral.hosts[0]
     assert host.host_os_vcpus == 8
@@ -212,9 +213,10 @@ def test_host_os_vcpus_override_changes_the_ratio() -> None:
 
 def _findings(name: str, **overrides: object) -> tuple[HyperVInventory, list[Finding], dict[str, Family]]:
     with WinRMSimulator(name, tls=False, auth=("ntlm",)) as sim:
-        session = HYPERV_SOURCE.open_session(sim_target(sim, T, **overrides), "inventory")
+        target = sim_target(sim, T, **overrides)
+        session = HYPERV_SOURCE.open_session(target, "inventory")
         try:
-            inv = HYPERV_SOURCE.collectors["inventory"].collect(session, time.monotonic() + 10)
+            inv = run_inventory(session, target)
         finally:
             session.close()
     fams = families_by_name(HYPERV_SOURCE.collectors["inventory"].judge_and_render(T, inv)[1])

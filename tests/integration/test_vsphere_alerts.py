@@ -17,7 +17,7 @@ from collectors.vsphere.assess import assess
 from collectors.vsphere.client import VsphereClient
 from collectors.vsphere.facts import VsphereInventory
 from collectors.vsphere.inventory import collect_inventory
-from collectors.vsphere.settings import VsphereSettings
+from collectors.vsphere.settings import InventoryOptions, VsphereSettings
 from exporter.render import vsphere as render
 from exporter.render.family import families_by_name
 from tests import vcsim_support as vs
@@ -105,11 +105,11 @@ def findings_as_alerts(inv: VsphereInventory) -> set[tuple[str, str, str]]:
     }
 
 
-def collect_model(model: Path, **kw: Any) -> VsphereInventory:
+def collect_model(model: Path, **options: Any) -> VsphereInventory:
     with vs.Vcsim(load=model) as sim:
         settings = VsphereSettings(name="vc-lab", host="127.0.0.1", port=sim.port, username=sim.username,
-                                   password=sim.password, verify=False, **kw)
-        return collect_inventory(VsphereClient(settings), time.monotonic() + 30)
+                                   password=sim.password, verify=False)
+        return collect_inventory(VsphereClient(settings), time.monotonic() + 30, InventoryOptions(**options))
 
 
 def test_real_exposition_fires_exactly_the_findings(tmp_path: Path) -> None:

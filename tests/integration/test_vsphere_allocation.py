@@ -27,7 +27,7 @@ from collectors.vsphere.assess import assess
 from collectors.vsphere.client import VsphereClient
 from collectors.vsphere.facts import VsphereInventory
 from collectors.vsphere.inventory import collect_inventory
-from collectors.vsphere.settings import VsphereSettings
+from collectors.vsphere.settings import InventoryOptions, VsphereSettings
 from exporter.render import vsphere as render
 from exporter.render.exposition import assemble, chunks_of
 from exporter.render.family import families_by_name
@@ -47,15 +47,14 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[vs.Vcsim]:
         yield s
 
 
-def collect(sim: vs.Vcsim, **kw: Any) -> VsphereInventory:
-    base: dict[str, Any] = {
-        "name": "vc-lab", "host": "127.0.0.1", "port": sim.port, "username": sim.username,
-        "password": sim.password, "verify": False, "read_timeout": 20.0,
-    }
-    base.update(kw)
-    client = VsphereClient(VsphereSettings(**base))
+def collect(sim: vs.Vcsim, **options: Any) -> VsphereInventory:
+    """One inventory read; ``options``: the collector's (``InventoryOptions``: host_os_vcpus, ...)."""
+    client = VsphereClient(VsphereSettings(
+        name="vc-lab", host="127.0.0.1", port=sim.port, username=sim.username, password=sim.password,
+        verify=False, read_timeout=20.0,
+    ))
     try:
-        return collect_inventory(client, time.monotonic() + 30)
+        return collect_inventory(client, time.monotonic() + 30, InventoryOptions(**options))
     finally:
         client.close()
 

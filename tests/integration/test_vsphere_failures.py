@@ -174,7 +174,7 @@ def test_one_target_down_does_not_disturb_another(sim: vs.Vcsim, monkeypatch: py
     from exporter import sources
     from exporter.config import parse_config
     from exporter.scheduler import run_once_all
-    from exporter.vsphere_source import VSPHERE_SOURCE
+    from exporter.vsphere_source import SOURCE as VSPHERE_SOURCE
 
     known = dict(sources.registry())
     monkeypatch.setattr(sources, "registry", lambda: {**known, "vsphere": VSPHERE_SOURCE})

@@ -19,7 +19,7 @@ from collectors.errors import CollectionError
 from collectors.vsphere.assess import assess
 from collectors.vsphere.client import VsphereClient
 from collectors.vsphere.inventory import collect_inventory
-from collectors.vsphere.settings import VsphereSettings
+from collectors.vsphere.settings import InventoryOptions, VsphereSettings
 from exporter.render import vsphere as render
 from exporter.render.exposition import assemble, chunks_of
 from exporter.render.family import families_by_name
@@ -43,8 +43,9 @@ def settings(sim: vs.Vcsim, **kw: Any) -> VsphereSettings:
     return VsphereSettings(**base)
 
 
-def collect(s: VsphereSettings, client: VsphereClient | None = None) -> Any:
-    return collect_inventory(client or VsphereClient(s), time.monotonic() + 30)
+def collect(s: VsphereSettings, client: VsphereClient | None = None, **options: Any) -> Any:
+    """One inventory read; ``options``: the collector's (``InventoryOptions``: selector, host_os_vcpus)."""
+    return collect_inventory(client or VsphereClient(s), time.monotonic() + 30, InventoryOptions(**options))
 
 
 def test_facts_of_the_known_inventory(sim: vs.Vcsim) -> None:
@@ -105,14 +106,14 @@ def test_findings_of_the_known_inventory(sim: vs.Vcsim) -> None:
 
 def test_selector_by_custom_attribute(sim: vs.Vcsim) -> None:
     sel = hv.ExchangeSelector(name_patterns=(), tags=("exchange_role=mailbox",), annotation_marker="")
-    inv = collect(settings(sim, selector=sel))
+    inv = collect(settings(sim), selector=sel)
     assert [v.name for v in inv.facts.vms if v.is_exchange] == ["APP03"]
     (f,) = [f for f in hv.derive("vc-lab", inv.facts) if "vm" in f.where_dict()]
     assert (f.check, f.where_dict()["vm"]) == (hv.MEMORY_OVERCOMMITTED, "APP03")  # no reservation at all
 
 
 def test_host_os_baseline_is_configurable(sim: vs.Vcsim) -> None:
-    inv = collect(settings(sim, host_os_vcpus=0))
+    inv = collect(settings(sim), host_os_vcpus=0)
     a = {x.host.name: x for x in hv.host_assessments(inv.facts)}
     assert a["DC0_C0_H1"].ratio == pytest.approx(4 / 4)  # EXCH03 suspended does not count
     assert a["DC0_C0_H1"].checks[hv.RATIO_ABOVE_RECOMMENDED] is False
@@ -170,7 +171,7 @@ def test_once_report_over_the_daemon_path(sim: vs.Vcsim, tmp_path: Path, monkeyp
                                           capsys: pytest.CaptureFixture[str]) -> None:
     from exporter import sources
     from exporter.commands import once
-    from exporter.vsphere_source import VSPHERE_SOURCE
+    from exporter.vsphere_source import SOURCE as VSPHERE_SOURCE
 
     known = dict(sources.registry())
     monkeypatch.setattr(sources, "registry", lambda: {**known, "vsphere": VSPHERE_SOURCE})
@@ -207,16 +208,16 @@ def tagged(sim: vs.Vcsim) -> vs.Vcsim:
 def test_selector_by_vsphere_tag(tagged: vs.Vcsim) -> None:
     sim = tagged
     sel = hv.ExchangeSelector(name_patterns=(), tags=("app:exchange",), annotation_marker="")
-    client = VsphereClient(settings(sim, selector=sel))
-    inv = collect(client.settings, client)
+    client = VsphereClient(settings(sim))
+    inv = collect(client.settings, client, selector=sel)
     assert [v.name for v in inv.facts.vms if v.is_exchange] == ["APP01"]
     assert inv.tagged_vms == 1
     steady = client.tag_reader().requests
-    collect(client.settings, client)
+    collect(client.settings, client, selector=sel)
     # tag names are cached: a later cycle is one list + one batch association call
     assert client.tag_reader().requests - steady == 2
     # the bare tag name matches too
-    by_name = collect(settings(sim, selector=hv.ExchangeSelector(name_patterns=(), tags=("EXCHANGE",))))
+    by_name = collect(settings(sim), selector=hv.ExchangeSelector(name_patterns=(), tags=("EXCHANGE",)))
     assert {v.name for v in by_name.facts.vms if v.is_exchange} >= {"APP01", "APP02"}  # APP02: annotation
     client.close()
 
@@ -224,14 +225,14 @@ def test_selector_by_vsphere_tag(tagged: vs.Vcsim) -> None:
 def test_tagging_api_session_expiry_and_failure(tagged: vs.Vcsim) -> None:
     sim = tagged
     sel = hv.ExchangeSelector(tags=("app:exchange",))
-    client = VsphereClient(settings(sim, selector=sel))
-    collect(client.settings, client)
+    client = VsphereClient(settings(sim))
+    collect(client.settings, client, selector=sel)
     client.tag_reader()._token = "expired-session"  # vCenter forgot the REST session: 401, login, retry
-    inv = collect(client.settings, client)
+    inv = collect(client.settings, client, selector=sel)
     assert "APP01" in {v.name for v in inv.facts.vms if v.is_exchange}
     client.close()
-    bad = VsphereClient(settings(sim, selector=sel))
+    bad = VsphereClient(settings(sim))
     bad.tag_reader()._auth = (sim.username, "")  # SOAP login fine, REST login refused (vcsim: empty password)
     with pytest.raises(CollectionError) as info:
-        collect(bad.settings, bad)
+        collect(bad.settings, bad, selector=sel)
     assert info.value.reason == "auth" and "tagging" in str(info.value)

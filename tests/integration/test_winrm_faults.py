@@ -13,7 +13,8 @@ import pytest
 
 from collectors.errors import CollectionError, UnsupportedError
 from exporter.config import HyperVTarget, TlsConfig, WinRMConfig
-from exporter.hyperv_source import HYPERV_SOURCE, HyperVSession, open_session
+from exporter.hyperv_source import SOURCE as HYPERV_SOURCE
+from exporter.hyperv_source import HyperVSession, open_session
 from simulators.winrm import WinRMSimulator
 from simulators.winrm.testing import sim_target
 

@@ -14,6 +14,7 @@ from exporter.config import (
     OntapTarget,
     VsphereTarget,
     parse_config,
+    section,
 )
 
 CREDS = {"username": "u", "password_env": "NDO_X"}
@@ -32,7 +33,19 @@ def problems(*targets: dict[str, Any], **top: Any) -> list[str]:
 def test_each_kind_gets_its_own_section() -> None:
     config = parse_config({"targets": [entry("ontap"), entry("vsphere"), entry("hyperv")]})
     assert [type(t) for t in config.targets] == [OntapTarget, VsphereTarget, HyperVTarget]
-    assert set(TARGET_SECTIONS) == {"ontap", "vsphere", "hyperv"}
+    assert {"ontap": OntapTarget, "vsphere": VsphereTarget, "hyperv": HyperVTarget} == TARGET_SECTIONS
+
+
+def test_a_section_registers_under_its_kind_once() -> None:
+    """``@section`` keys a section by its ``kind`` literal; a second section of a kind is refused."""
+
+    with pytest.raises(ValueError, match="kind ontap has two sections"):
+
+        @section
+        class AnotherOntap(OntapTarget):
+            pass
+
+    assert TARGET_SECTIONS["ontap"] is OntapTarget
 
 
 @pytest.mark.parametrize(("kind", "key", "value", "expected"), [

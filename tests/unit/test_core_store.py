@@ -107,7 +107,7 @@ def test_render_failure_is_internal_and_isolated() -> None:
 
 
 def test_derive_failure_is_internal_and_collector_data_still_served() -> None:
-    def boom(target: str, fragments: Any, judged: Any) -> Any:
+    def boom(target: str, fragments: Any, judged: Any, params: Any) -> Any:
         raise RuntimeError("bug in a check")
 
     store2 = Store()

@@ -24,9 +24,9 @@ def spec(kind: str, collectors: Sequence[str]) -> SourceSpec:
 
     return SourceSpec(
         kind=kind,
-        collectors={c: CollectorSpec(c, 60.0, c, lambda s, d: None, nothing) for c in collectors},
+        collectors={c: CollectorSpec(c, 60.0, c, lambda s, d, o: None, nothing) for c in collectors},
         open_session=lambda t, c: None,  # type: ignore[arg-type,return-value]
-        derive=lambda t, f, j: Derivation(),
+        derive=lambda t, f, j, p: Derivation(),
         render_derived=lambda t, f, x: [],
     )
 

@@ -16,7 +16,8 @@ from collectors.hyperv.parse import parse
 from collectors.hyperv.transport import classify
 from collectors.hypervisor import ExchangeSelector
 from exporter.config import ExchangeSelectorConfig, HyperVTarget, TlsConfig, WinRMConfig
-from exporter.hyperv_source import HYPERV_SOURCE, endpoint, settings_for
+from exporter.hyperv_source import SOURCE as HYPERV_SOURCE
+from exporter.hyperv_source import endpoint, options, winrm_settings
 from exporter.render import hyperv as render
 from exporter.render.family import families_by_name
 from simulators.winrm.scenario import Scenario
@@ -44,24 +45,25 @@ def test_endpoint(address: str, url: str) -> None:
 
 
 def test_settings_defaults_and_secret_hiding() -> None:
-    s = settings_for(target())
-    w = s.winrm
+    w = winrm_settings(target())
     assert (w.auth, w.message_encryption, w.verify, w.ca_file) == ("ntlm", "auto", True, None)
     assert w.operation_timeout < w.read_timeout
-    assert "s3cret" not in repr(s)
-    assert s.collect.selector.annotation_marker == "[ndo:exchange]"
-    assert s.collect.host_os_vcpus is None
+    assert "s3cret" not in repr(w)
+    o = options(target(), "inventory")
+    assert o.selector.annotation_marker == "[ndo:exchange]"
+    assert o.host_os_vcpus is None and o.target == "hv01"
+    assert HYPERV_SOURCE.options is options and HYPERV_SOURCE.collectors["inventory"].options is type(o)
 
 
 def test_settings_from_config_sections() -> None:
     t = target(winrm=WinRMConfig(transport="basic", message_encryption="never"),
                exchange=ExchangeSelectorConfig(name_patterns=["MBX*"], annotation_marker=""), host_os_vcpus=4,
                tls=TlsConfig.model_construct(verify=False, ca_file="/x/ca.pem"), timeout_seconds=120.0)
-    s = settings_for(t)
-    w = s.winrm
+    w = winrm_settings(t)
     assert (w.auth, w.message_encryption, w.verify, w.ca_file) == ("basic", "never", False, None)
-    assert s.winrm.operation_timeout == 20
-    assert s.collect.selector.name_patterns == ("MBX*",) and s.collect.host_os_vcpus == 4
+    assert w.operation_timeout == 20
+    o = options(t, "inventory")
+    assert o.selector.name_patterns == ("MBX*",) and o.host_os_vcpus == 4
 
 
 def test_unknown_transport_is_refused_by_the_config_naming_the_field() -> None:
@@ -191,9 +193,9 @@ targets:
     t = cfg.targets[0]
     assert isinstance(t, HyperVTarget)
     assert t.host_allowed_services == ["MSSQL$VEEAMSQL*", "SQLAgent$VEEAMSQL*"]
-    s = settings_for(target(host_allowed_services=t.host_allowed_services))
-    assert s.collect.allowed_services == ("MSSQL$VEEAMSQL*", "SQLAgent$VEEAMSQL*")
-    assert settings_for(target()).collect.allowed_services == ()
+    o = options(target(host_allowed_services=t.host_allowed_services), "inventory")
+    assert o.allowed_services == ("MSSQL$VEEAMSQL*", "SQLAgent$VEEAMSQL*")
+    assert options(target(), "inventory").allowed_services == ()
     with pytest.raises(ConfigError, match="host_allowed_services"):
         load_config_text(text.replace('["MSSQL$VEEAMSQL*", "SQLAgent$VEEAMSQL*"]', "MSSQL$X"))
 

@@ -116,3 +116,12 @@ def test_sources_declare_their_collectors_in_the_vendor_layer() -> None:
     for module in ("collectors.declare", "collectors.ontap.collect", "collectors.hyperv.collect",
                    "collectors.vsphere.inventory"):
         assert loaded_after(module, ("exporter",)) == [], module
+
+
+def test_the_registry_imports_no_source_module_it_lists() -> None:
+    """Sources import exporter.sources; the registry loads them by module name (SOURCE_MODULES),
+    so no import loop runs between the registry and the adapters."""
+    from exporter import sources
+
+    assert not exporter_imports("exporter/sources.py") & set(sources.SOURCE_MODULES)
+    assert loaded_after("exporter.sources", sources.SOURCE_MODULES) == []

@@ -15,7 +15,7 @@ import pytest
 
 from collectors.ontap import checks
 from collectors.ontap.facts import CifsServerFact, LifsFacts, PortFact
-from exporter.ontap_source import ONTAP_SOURCE
+from exporter.ontap_source import SOURCE as ONTAP_SOURCE
 from exporter.render import ontap as render
 from tests.unit.test_ontap_checks import CLUSTER, T, files, ha, lif, nodes
 

@@ -322,8 +322,8 @@ def test_svm_node_without_data_lif() -> None:
 GOOD = ShareFact("vs1", "hyperv", "hyperv_n1", "/hyperv", True, True, False, False, False, False, "manual", "disable")
 
 
-def shares(*items: ShareFact, patterns: tuple[str, ...] = ()) -> SharesFacts:
-    return SharesFacts(CLUSTER, items, True, "", patterns)
+def shares(*items: ShareFact) -> SharesFacts:
+    return SharesFacts(CLUSTER, items, True, "")
 
 
 def test_a_compliant_ca_share_has_no_finding() -> None:
@@ -362,7 +362,7 @@ def test_each_share_misconfiguration_names_its_fix() -> None:
         ),
     }
     for name, (share, requirement, fix) in cases.items():
-        found = checks.share_findings(T, shares(share, patterns=("no_ca",)), ("no_ca",))
+        found = checks.share_findings(T, shares(share), ("no_ca",))
         assert len(found) == 1, name
         assert requirement in found[0].what and fix in found[0].action, (name, found[0])
 

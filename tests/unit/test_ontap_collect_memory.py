@@ -39,7 +39,6 @@ def _open_file(i: int) -> dict[str, Any]:
 class Client:
     class settings:  # the attribute the collector reads
         name = "memory"
-        client_detail = False
 
     def cluster(self, deadline: float) -> ClusterInfo:
         return CLUSTER

@@ -7,9 +7,11 @@ names exactly the registry's collectors (config.py is a leaf and cannot ask the 
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import typing
 from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
@@ -83,3 +85,28 @@ def test_a_collector_cannot_be_declared_twice() -> None:
 def test_a_renderer_name_that_does_not_resolve_fails_loudly() -> None:
     with pytest.raises(AttributeError):
         resolve_renderer("exporter.render.ontap:render_nothing")
+
+
+def test_the_registry_lists_module_names_each_exposing_one_source() -> None:
+    for module in sources.SOURCE_MODULES:
+        spec = sources.load_source(module)
+        assert spec is not None and sources.registry()[spec.kind] is spec, module
+
+
+def test_a_missing_dependency_hides_only_its_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyVmomi missing: the vSphere source is left out, the others load. A missing module of this
+    project is a bug and is raised, never hidden."""
+    real = importlib.import_module
+
+    def import_module(name: str) -> Any:
+        if name == "exporter.vsphere_source":
+            raise ModuleNotFoundError("No module named 'pyVmomi'", name="pyVmomi")
+        if name == "exporter.broken_source":
+            raise ModuleNotFoundError("No module named 'collectors.gone'", name="collectors.gone")
+        return real(name)
+
+    monkeypatch.setattr(sources.importlib, "import_module", import_module)
+    assert sources.load_source("exporter.vsphere_source") is None
+    assert sources.load_source("exporter.ontap_source") is not None
+    with pytest.raises(ModuleNotFoundError):
+        sources.load_source("exporter.broken_source")

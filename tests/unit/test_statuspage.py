@@ -46,7 +46,7 @@ def page(store: Store, **kw: Any) -> str:
 def test_findings_first_critical_before_warning_with_fix_and_links(
     fake: FakeSource, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def derive(target: str, fragments: Any, judged: Any = None) -> Derivation:
+    def derive(target: str, fragments: Any, judged: Any = None, params: Any = None) -> Derivation:
         return Derivation((
             Finding("SomethingWarned", "warning", target, (("node", "n1"),), "warned", "c", "cmd-w --x"),
             Finding("SomethingBroke", "critical", target, (("node", "n2"),), "broke " + EVIL, "c",

@@ -18,8 +18,6 @@ CLUSTER = ClusterInfo("c1", "u", (9, 14, 1), "NetApp Release 9.14.1")
 @dataclass
 class Settings:
     name: str = "c1"
-    client_detail: bool = False
-    ca_shares: tuple[str, ...] = ()
 
 
 class FakeClient:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from pydantic import SecretStr
 
 from collectors import hypervisor as hv
 from collectors.errors import CollectionError
+from collectors.vsphere.settings import VsphereSettings
 from exporter import vsphere_source as src
 from exporter.config import Credentials, TlsConfig, VsphereTarget
 from exporter.sources import Derivation
@@ -39,14 +41,22 @@ def test_settings_from_target_without_exchange_keys() -> None:
     assert (s.host, s.port, s.username, s.password) == ("vc1.lab", 8443, "svc-ndo", "pw")
     assert s.verify and s.ca_file == "/etc/ndo/vc-ca.pem"
     assert (s.connect_timeout, s.read_timeout, s.page_size) == (4.0, 45.0, 500)
-    assert s.selector == hv.ExchangeSelector() and s.host_os_vcpus is None
+    o = src.options(target(), "inventory")
+    assert o.selector == hv.ExchangeSelector() and o.host_os_vcpus is None
+
+
+def test_the_transport_settings_hold_no_collect_option() -> None:
+    """The Exchange selector and the host-OS baseline are the inventory's options, not the client's."""
+    names = {f.name for f in dataclasses.fields(VsphereSettings)}
+    assert not names & {"selector", "host_os_vcpus"}, names
 
 
 def test_settings_with_exchange_keys() -> None:
     exchange = {"name_patterns": ["ex-*"], "tags": ["exchange_role=*"], "annotation_marker": ""}
-    s = src.settings_for(target(exchange=exchange, host_os_vcpus=2))
-    assert s.selector == hv.ExchangeSelector(("ex-*",), ("exchange_role=*",), "")
-    assert s.host_os_vcpus == 2
+    o = src.options(target(exchange=exchange, host_os_vcpus=2), "inventory")
+    assert o.selector == hv.ExchangeSelector(("ex-*",), ("exchange_role=*",), "")
+    assert o.host_os_vcpus == 2
+    assert src.SOURCE.options is src.options
 
 
 class FakeClient:
@@ -83,7 +93,7 @@ def test_session_resets_on_auth_but_keeps_on_timeout(monkeypatch: pytest.MonkeyP
 
 
 def test_source_spec_shape() -> None:
-    spec = src.VSPHERE_SOURCE
+    spec = src.SOURCE
     assert spec.kind == "vsphere" and list(spec.collectors) == ["inventory"]
     assert spec.collectors["inventory"].default_interval_seconds == 300.0
     assert spec.derive("vc1", {}) == Derivation() and spec.render_derived("vc1", {}, Derivation()) == []
