@@ -113,7 +113,9 @@ def test_estate_verdicts_series_findings_and_checklists(name: str, tmp_path: Pat
         for node, code in r.estate.before_takeover.items():
             rc = cli.main(["once", "--config", str(r.config_path), "--before-takeover", node, "--format", "json"])
             report = json.loads(capsys.readouterr().out)
-            assert (node, rc, report["exit_code"]) == (node, code, code)
+            # The report in the message: a flake seen once in a full run (exit 1 for a safe node)
+            # did not reproduce alone; the next one must say which VM and why.
+            assert (node, rc, report["exit_code"]) == (node, code, code), report
             stopping = {d["vm"] for d in report["would_stop"]}
             short = node.rpartition(":")[2]
             assert stopping == {e.vm for e in r.estate.expect if e.node == short and e.survives == "no"}
