@@ -27,12 +27,11 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 
 from exporter.derive import DeriveOutput, DeriveStep, InputState, TargetInputs, gather
 from exporter.render.exposition import chunks_of
 from exporter.render.family import Family, MetricDef
-from exporter.store import DERIVED, Snapshot, Store
+from exporter.store import DERIVED, Snapshot, Store, step_failed, step_succeeded
 
 log = logging.getLogger(__name__)
 
@@ -117,35 +116,9 @@ class CrossDeriver:
             chunks = chunks_of([*output.families, _success(step.name, True)])
         except Exception as exc:  # a bug in a step must not stop the daemon or the other steps
             log.exception("cross-target step %s failed", step.name)
-            snap = replace(
-                prev,
-                fragment=None,
-                chunks=chunks_of([_success(step.name, False)]),
-                series=1,
-                findings=(),
-                runs=prev.runs + 1,
-                last_duration=time.monotonic() - start,
-                last_error_reason="internal",
-                last_error_message=f"{type(exc).__name__}: {exc}",
-                consecutive_failures=prev.consecutive_failures + 1,
-                finished_at=time.time(),
-            )
+            snap = step_failed(prev, start, f"{type(exc).__name__}: {exc}", chunks_of([_success(step.name, False)]))
         else:
-            now = time.time()
-            snap = replace(
-                prev,
-                fragment=output,
-                chunks=chunks,
-                series=sum(c.series for c in chunks),
-                findings=tuple(output.findings),
-                runs=prev.runs + 1,
-                last_success=now,
-                last_duration=time.monotonic() - start,
-                last_error_reason=None,
-                last_error_message="",
-                consecutive_failures=0,
-                finished_at=now,
-            )
+            snap = step_succeeded(prev, start, output, chunks, tuple(output.findings))
         self._store.put_cross(snap)
 
     def _loop(self) -> None:

@@ -27,14 +27,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from collectors.findings import Finding
 from exporter.render.exposition import chunks_of
 from exporter.render.family import Family
-from exporter.store import DERIVED, Snapshot, Store, count_error
+from exporter.store import DERIVED, Snapshot, Store, step_failed, step_succeeded
 
 if TYPE_CHECKING:
     from exporter.sources import SourceSpec
@@ -167,35 +167,9 @@ class TargetDeriver:
             chunks = chunks_of(output.families)
         except Exception as exc:  # a bug in a check must not take down the target or the scrape
             log.exception("target %s: deriving findings failed", target)
-            snap = replace(
-                prev,
-                fragment=None,
-                chunks=(),
-                series=0,
-                findings=(),
-                runs=prev.runs + 1,
-                last_duration=time.monotonic() - start,
-                last_error_reason="internal",
-                last_error_message=f"derive failed: {type(exc).__name__}: {exc}",
-                consecutive_failures=prev.consecutive_failures + 1,
-                errors_total=count_error(prev, "internal"),
-                finished_at=time.time(),
-            )
+            snap = step_failed(prev, start, f"derive failed: {type(exc).__name__}: {exc}")
         else:
-            now = time.time()
-            snap = replace(
-                prev,
-                chunks=chunks,
-                series=sum(c.series for c in chunks),
-                findings=tuple(output.findings),
-                runs=prev.runs + 1,
-                last_success=now,
-                last_duration=time.monotonic() - start,
-                last_error_reason=None,
-                last_error_message="",
-                consecutive_failures=0,
-                finished_at=now,
-            )
+            snap = step_succeeded(prev, start, None, chunks, tuple(output.findings))
         self._store.put_derived(snap, notify=notify)
 
 

@@ -70,6 +70,46 @@ def count_error(snap: Snapshot, reason: str) -> Mapping[str, int]:
     return MappingProxyType(counts)
 
 
+
+def step_succeeded(prev: Snapshot, started: float, fragment: Any, chunks: tuple[Any, ...],
+                   findings: tuple[Finding, ...]) -> Snapshot:
+    """A derive step's run that produced ``chunks`` and ``findings`` (``started``: its
+    time.monotonic() start), following ``prev``: the target and cross-target derivers share it."""
+    now = time.time()
+    return replace(
+        prev,
+        fragment=fragment,
+        chunks=chunks,
+        series=sum(c.series for c in chunks),
+        findings=findings,
+        runs=prev.runs + 1,
+        last_success=now,
+        last_duration=time.monotonic() - started,
+        last_error_reason=None,
+        last_error_message="",
+        consecutive_failures=0,
+        finished_at=now,
+    )
+
+
+def step_failed(prev: Snapshot, started: float, message: str, chunks: tuple[Any, ...] = ()) -> Snapshot:
+    """A derive step's run that raised (a bug in a check: reason ``internal``); ``chunks`` are
+    what it still exports (a cross step's own success series)."""
+    return replace(
+        prev,
+        fragment=None,
+        chunks=chunks,
+        series=sum(c.series for c in chunks),
+        findings=(),
+        runs=prev.runs + 1,
+        last_duration=time.monotonic() - started,
+        last_error_reason="internal",
+        last_error_message=message,
+        consecutive_failures=prev.consecutive_failures + 1,
+        errors_total=count_error(prev, "internal"),
+        finished_at=time.time(),
+    )
+
 @dataclass
 class _Target:
     name: str
