@@ -13,15 +13,13 @@ from dataclasses import dataclass
 
 from collectors.findings import Finding
 from collectors.hypervisor_facts import HypervisorFacts, VmFacts
-from collectors.hypervisor_findings import derive
+from collectors.hypervisor_findings import findings, vm_verdicts
 from collectors.hypervisor_rules import (
     ClusterAssessment,
     DiskProblem,
     HostAssessment,
     cluster_assessments,
     host_assessments,
-    storage_problems,
-    vm_checks,
 )
 
 
@@ -42,12 +40,14 @@ class HypervisorAssessment:
 
 
 def assess(target: str, facts: HypervisorFacts) -> HypervisorAssessment:
+    """Every rule once; the findings are written from those same results."""
+    hosts = tuple(host_assessments(facts))
+    clusters = tuple(cluster_assessments(facts))
+    exchange_vms = tuple(ExchangeVmVerdict(vm, checks, tuple(problems)) for vm, checks, problems in vm_verdicts(facts))
     return HypervisorAssessment(
         facts=facts,
-        hosts=tuple(host_assessments(facts)),
-        clusters=tuple(cluster_assessments(facts)),
-        exchange_vms=tuple(
-            ExchangeVmVerdict(vm, vm_checks(vm), tuple(storage_problems(vm)[0])) for vm in facts.vms if vm.is_exchange
-        ),
-        findings=tuple(derive(target, facts)),
+        hosts=hosts,
+        clusters=clusters,
+        exchange_vms=exchange_vms,
+        findings=tuple(findings(target, facts, hosts, clusters, ((v.vm, v.checks, v.problems) for v in exchange_vms))),
     )

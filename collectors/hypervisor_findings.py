@@ -7,6 +7,8 @@ placeholders are in ``<...>``. Readings and sources: docs/hypervisor-rules.md.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+
 from collectors.findings import Finding
 from collectors.hypervisor_facts import (
     ALLOCATED_RATIO_UNSUPPORTED,
@@ -49,7 +51,7 @@ def _gib(n_bytes: int) -> str:
     return f"{gib:g}" if gib == int(gib) else f"{gib:.2f}"
 
 
-def _vm_action(check: str, vm: VmFacts, problems: list[DiskProblem], cluster: str = "") -> str:
+def _vm_action(check: str, vm: VmFacts, problems: Sequence[DiskProblem], cluster: str = "") -> str:
     n, h = ps_quote(vm.name), ps_quote(vm.host)
     if vm.hypervisor == "vsphere":
         if check == MEMORY_OVERCOMMITTED:
@@ -228,9 +230,9 @@ def _where(hypervisor: str, host: str, vm: str | None = None) -> tuple[tuple[str
     return (*out, ("vm", vm)) if vm is not None else out
 
 
-def host_findings(target: str, facts: HypervisorFacts) -> list[Finding]:
+def host_findings(target: str, facts: HypervisorFacts, hosts: Iterable[HostAssessment]) -> list[Finding]:
     out: list[Finding] = []
-    for a in host_assessments(facts):
+    for a in hosts:
         host = a.host
         exch = [vm for vm in facts.vms if vm.host == host.name and vm.is_exchange and vm.power_state == "on"]
         ratio_text = (
@@ -304,9 +306,9 @@ def host_findings(target: str, facts: HypervisorFacts) -> list[Finding]:
     return out
 
 
-def cluster_findings(target: str, facts: HypervisorFacts) -> list[Finding]:
+def cluster_findings(target: str, clusters: Iterable[ClusterAssessment]) -> list[Finding]:
     out: list[Finding] = []
-    for c in cluster_assessments(facts):
+    for c in clusters:
         if not c.violated or c.ratio is None:
             continue
         out.append(
@@ -329,7 +331,7 @@ def cluster_findings(target: str, facts: HypervisorFacts) -> list[Finding]:
     return out
 
 
-def _vm_finding_text(check: str, vm: VmFacts, problems: list[DiskProblem]) -> tuple[str, str, str]:
+def _vm_finding_text(check: str, vm: VmFacts, problems: Sequence[DiskProblem]) -> tuple[str, str, str]:
     """(what, cause, effect) of a VM finding."""
     where = f"Exchange VM {vm.name} on {vm.host or 'an unknown host'}"
     if check == MEMORY_OVERCOMMITTED:
@@ -396,13 +398,21 @@ def _vm_finding_text(check: str, vm: VmFacts, problems: list[DiskProblem]) -> tu
     raise ValueError(check)
 
 
-def vm_findings(target: str, facts: HypervisorFacts) -> list[Finding]:
-    out: list[Finding] = []
+# An Exchange guest as judged: (the VM, VM_CHECKS -> violated?, its disks on unsupported storage).
+VmVerdict = tuple[VmFacts, Mapping[str, bool | None], Sequence[DiskProblem]]
+
+
+def vm_verdicts(facts: HypervisorFacts) -> Iterator[VmVerdict]:
+    """Every Exchange guest's checks and storage problems, in facts order."""
     for vm in facts.vms:
-        if not vm.is_exchange:
-            continue
-        problems, _ = storage_problems(vm)
-        for check, violated in vm_checks(vm).items():
+        if vm.is_exchange:
+            yield vm, vm_checks(vm), storage_problems(vm)[0]
+
+
+def vm_findings(target: str, facts: HypervisorFacts, verdicts: Iterable[VmVerdict]) -> list[Finding]:
+    out: list[Finding] = []
+    for vm, checks, problems in verdicts:
+        for check, violated in checks.items():
             if not violated:
                 continue
             what, cause, effect = _vm_finding_text(check, vm, problems)
@@ -422,6 +432,21 @@ def vm_findings(target: str, facts: HypervisorFacts) -> list[Finding]:
     return out
 
 
+def findings(
+    target: str,
+    facts: HypervisorFacts,
+    hosts: Iterable[HostAssessment],
+    clusters: Iterable[ClusterAssessment],
+    verdicts: Iterable[VmVerdict],
+) -> list[Finding]:
+    """The findings of rules already run (``assess`` runs them once and keeps both)."""
+    return [
+        *host_findings(target, facts, hosts),
+        *cluster_findings(target, clusters),
+        *vm_findings(target, facts, verdicts),
+    ]
+
+
 def derive(target: str, facts: HypervisorFacts) -> list[Finding]:
     """Every Exchange virtualization finding of one target: hosts first, then clusters, then VMs."""
-    return host_findings(target, facts) + cluster_findings(target, facts) + vm_findings(target, facts)
+    return findings(target, facts, host_assessments(facts), cluster_assessments(facts), vm_verdicts(facts))

@@ -201,23 +201,41 @@ targets:
 
 
 def test_the_job_judges_the_inventory_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """render + derive of one inventory run the shared Exchange findings once (old code: twice)."""
-    from collectors import hypervisor_assessment
+    """render + derive of one inventory write the shared Exchange findings once (old code: twice),
+    and the rules behind them run once too (the findings reuse the assessment's results)."""
+    from collectors import hypervisor_assessment, hypervisor_findings
     from exporter.pipeline import Pipeline
     from exporter.store import DERIVED, Store
 
     calls: list[str] = []
-    original = hypervisor_assessment.derive
+    rule_runs: list[str] = []
+    original = hypervisor_assessment.findings
 
-    def counted(target: str, facts: Any) -> Any:
+    def counted(target: str, *args: Any) -> Any:
         calls.append(target)
-        return original(target, facts)
+        return original(target, *args)
 
-    monkeypatch.setattr(hypervisor_assessment, "derive", counted)
+    def counting(module: Any, name: str) -> None:
+        rule = getattr(module, name)
+
+        def run(*args: Any) -> Any:
+            rule_runs.append(name)
+            return rule(*args)
+
+        monkeypatch.setattr(module, name, run)
+
+    monkeypatch.setattr(hypervisor_assessment, "findings", counted)
+    for module in (hypervisor_assessment, hypervisor_findings):
+        for name in ("host_assessments", "cluster_assessments", "vm_checks"):
+            if hasattr(module, name):
+                counting(module, name)
     store = Store()
     pipe = Pipeline(store)
     pipe.add_target("hv01", HYPERV_SOURCE, 2)
     pipe.add_collector("hv01", "inventory", 300)
     pipe.record_success("hv01", "inventory", _inventory("compliant"), 0.1)
     assert calls == ["hv01"]
+    exchange_guests = sum(vm.is_exchange for vm in _inventory("compliant").neutral.vms)
+    assert exchange_guests > 0
+    assert sorted(rule_runs) == sorted(["host_assessments", "cluster_assessments"] + ["vm_checks"] * exchange_guests)
     assert store.snapshot("hv01", "inventory").ok and store.snapshot("hv01", DERIVED).ok

@@ -478,3 +478,17 @@ def test_server_roles_make_a_host_not_dedicated() -> None:
     assert f.check == hv.HOST_NOT_DEDICATED
     assert "role DHCP Server, role Web Server (IIS)" in f.what
     assert "Get-WindowsFeature -ComputerName 'HV01'" in f.action
+
+
+def test_assess_writes_the_findings_derive_writes_from_one_run_of_the_rules() -> None:
+    """``assess`` runs each rule once and writes the findings from those results: the same
+    findings, in the same order, as ``derive`` running the rules itself (host, cluster and VM)."""
+    hosts = (host("H1", 4, cluster="C1"), host("H2", 4, cluster="C1"))
+    vms = (vm("EXCH01", 8, "H1", snapshots=2), vm("EXCH02", 6, "H2", dynamic_memory=True),
+           vm("APP01", 4, "H2", saves_state_on_stop=True))
+    facts = hv.HypervisorFacts(hosts=hosts, vms=vms)
+    judged = hv.assess("t", facts)
+    found = hv.derive("t", facts)
+    assert {hv.CLUSTER_FAILOVER_RATIO_UNSUPPORTED, hv.RATIO_UNSUPPORTED, hv.SNAPSHOT_PRESENT,
+            hv.MEMORY_OVERCOMMITTED} <= set(checks_of(found))
+    assert judged.findings == tuple(found)
