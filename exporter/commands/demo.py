@@ -63,6 +63,22 @@ def cluster_name(path: Path, fallback: str) -> str:
     return str(name or fallback)
 
 
+def ontap_entry(name: str, sim: Any, secret_file: Path, interval: str, **extra: Any) -> dict[str, Any]:
+    """The config entry of one demo ONTAP simulator (a scenario's or an estate's cluster)."""
+    return {
+        "name": name,
+        "kind": "ontap",
+        "address": sim.url,
+        "credentials": {"username": "ndo-monitor", "password_file": str(secret_file)},
+        "tls": {"verify": True, "ca_file": str(sim.ca_file)},
+        "timeout_seconds": 30,
+        **extra,
+        "collectors": {
+            c: {"interval": interval} for c in ("health", "nodes", "lifs", "shares", "sessions", "files")
+        },
+    }
+
+
 def write_config(workdir: Path, targets: list[dict[str, Any]], listen: str) -> Path:
     config = {"web": {"listen_address": listen}, "logging": {"level": "info", "format": "text"}, "targets": targets}
     path = workdir / "ndo-exporter.yml"
@@ -156,17 +172,7 @@ def start_estate(
     for target, path in written.ontap.items():
         sim = OntapSimulator(path, username="ndo-monitor", password=password).start()
         started.append(sim)
-        entry: dict[str, Any] = {
-            "name": target,
-            "kind": "ontap",
-            "address": sim.url,
-            "credentials": {"username": "ndo-monitor", "password_file": str(secret_file)},
-            "tls": {"verify": True, "ca_file": str(sim.ca_file)},
-            "timeout_seconds": 30,
-            "collectors": {
-                c: {"interval": interval} for c in ("health", "nodes", "lifs", "shares", "sessions", "files")
-            },
-        }
+        entry = ontap_entry(target, sim, secret_file, interval)
         if target in estate.aliases:
             entry["smb_server_aliases"] = dict(estate.aliases[target])
         targets.append(entry)
@@ -225,20 +231,7 @@ def _run(args: argparse.Namespace, scenarios: list[Path], workdir: Path) -> int:
         if name in used:
             name = f"{name}-{index + 1}"
         used.add(name)
-        targets.append(
-            {
-                "name": name,
-                "kind": "ontap",
-                "address": sim.url,
-                "credentials": {"username": "ndo-monitor", "password_file": str(secret_file)},
-                "tls": {"verify": True, "ca_file": str(sim.ca_file)},
-                "timeout_seconds": 30,
-                "ca_shares": list(meta.get("ca_shares") or []),
-                "collectors": {
-                    c: {"interval": interval} for c in ("health", "nodes", "lifs", "shares", "sessions", "files")
-                },
-            }
-        )
+        targets.append(ontap_entry(name, sim, secret_file, interval, ca_shares=list(meta.get("ca_shares") or [])))
     hyperv_sims = start_hyperv(args, password, secret_file, targets, interval)
     sims_extra: list[Any] = list(hyperv_sims)
     vsphere_line = start_vsphere(args, workdir, secret_file, password, targets, interval, sims_extra)
