@@ -134,8 +134,10 @@ def child(url: str, ca_file: str, hosts_file: str) -> None:
     from bench.ontap_cycle import run_ours_fragments
     from exporter.config import Config
     from exporter.crossderive import CrossDeriver
+    from exporter.daemon import settle_gc
     from exporter.takeover_step import step
 
+    settle_gc()  # the daemon's GC settings (Daemon.start), so both steps are timed as it runs them
     cycle, fragments = run_ours_fragments(url, ca_file)
     store, pipe = estate_store(fragments, json.loads(Path(hosts_file).read_text()))
     config = Config.model_validate({"targets": []})

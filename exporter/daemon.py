@@ -35,6 +35,22 @@ log = logging.getLogger(__name__)
 GC_YOUNG_THRESHOLD = 20_000
 
 
+def settle_gc() -> None:
+    """The daemon's garbage-collector settings, applied once at start (benches call it too, so
+    they time the daemon's settings).
+
+    Everything built so far (modules, config, catalogues) lives as long as the process: frozen, it
+    is out of the collector's reach, so full collections do not walk it while holding the GIL (a
+    scrape's p99 tail, issue 16). The young-generation threshold is raised so a parsed page or a
+    takeover join's verdicts (tens of thousands of short-lived objects) do not promote themselves
+    into full passes over every fragment the store holds (issue 16 P2, bench/README.md).
+    """
+    gc.collect()
+    gc.freeze()
+    young, older, oldest = gc.get_threshold()
+    gc.set_threshold(max(GC_YOUNG_THRESHOLD, young), older, oldest)
+
+
 class Daemon:
     def __init__(
         self,
@@ -74,13 +90,7 @@ class Daemon:
         if web is not None:
             log.info("web config %s: %s", web.path, web.current().describe())
         allocator.tune()  # before the collector threads: arenas are made as threads contend
-        # Everything built so far (modules, config, catalogues) lives as long as the process: move
-        # it out of the collector's reach, so the full collections that the collectors' JSON
-        # parsing triggers do not walk it while holding the GIL (a scrape's p99 tail, issue 16).
-        gc.collect()
-        gc.freeze()
-        young, older, oldest = gc.get_threshold()
-        gc.set_threshold(max(GC_YOUNG_THRESHOLD, young), older, oldest)
+        settle_gc()
         self.publisher.start()
         self.cross.start()
         self.scheduler.start()
