@@ -68,7 +68,7 @@ class ConnectionGuard:
     @property
     def stopping(self) -> bool:
         """True once its owner (a daemon) is stopping: no new request may start (abort_all)."""
-        return self.owner is not None and any(o is self.owner for o in _stopped_owners)
+        return self.owner is not None and self.owner in _stopped_owners
 
     def refuse_when_stopping(self) -> None:
         """For a collection's requests (not a logout): once stopping, a cut connection would be
@@ -292,8 +292,10 @@ class Reaper:
 
 _REAPER = Reaper()
 _live_guards: weakref.WeakSet[ConnectionGuard] = weakref.WeakSet()
-# Owners whose daemon is stopping (few: one per daemon stopped in this process; tests stop many).
-_stopped_owners: list[object] = []
+# Owners whose daemon is stopping (one per daemon stopped in this process; tests stop many).
+# Held weakly: a stopped daemon's store is not kept alive by having stopped, and every stop is
+# remembered for as long as anything (its guards, its late runs) still refers to it.
+_stopped_owners: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def abort_all(owner: object | None = None, *, stopping: bool = False) -> int:
@@ -302,8 +304,7 @@ def abort_all(owner: object | None = None, *, stopping: bool = False) -> int:
     ``stopping``: the owner is going away, so its guards (also those its late runs make) refuse
     every new request from now on."""
     if stopping and owner is not None:
-        _stopped_owners.append(owner)
-        del _stopped_owners[:-16]  # bounded: only the latest stops can still have live runs
+        _stopped_owners.add(owner)
     guards = [g for g in list(_live_guards) if owner is None or g.owner is owner]
     for guard in guards:
         guard.abort()

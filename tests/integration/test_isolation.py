@@ -225,7 +225,10 @@ def test_a_stopped_owners_walk_schedules_no_further_page() -> None:
     fresh connection would otherwise carry it on while the process exits)."""
     from collectors import netguard
 
-    owner = object()
+    class Owner:  # a daemon's store stands here: any object that can be referred to weakly
+        pass
+
+    owner = Owner()
     token = netguard.OWNER.set(owner)
     try:
         with simulator("healthy") as sim:
