@@ -174,8 +174,10 @@ class WebApp:
             return _text(200, "Healthy")
         if path == "/-/ready":
             pending = self.store.pending()
-            if not pending:
+            if not pending and self.publisher.first_runs_published():
                 return _text(200, "Ready")
+            if not pending:  # ready in the store, not yet in /metrics: the builder is on it
+                return _text(503, "Not ready: publishing the first runs' results")
             waiting = ", ".join(f"{t}/{c}" for t, c in pending)
             return _text(503, f"Not ready: waiting for the first run of {len(pending)} collectors: {waiting}")
         if path in ("/", "/index.html"):
@@ -196,17 +198,18 @@ class WebApp:
 
     def _await_first_runs(self, scope: str | None, deadline: float) -> None:
         """Right after a start: wait (bounded) until the covered collectors have run once."""
-        waited = False
         while True:
             pending = [t for t, _ in self.store.pending() if scope is None or t == scope]
             if not pending:
                 break
             if time.monotonic() >= deadline:
                 return  # serve what there is: partial data beats a failed scrape
-            waited = True
             time.sleep(0.05)
-        if waited:  # the results just landed: wait (bounded) for the builder thread to publish them
-            self.publisher.wait_until_built(scope, deadline - time.monotonic())
+        # The results landed, maybe just now: wait (bounded) until the builder thread published
+        # them. Returns at once when it has (always, after the start), so this costs nothing later;
+        # without it a scrape in the few ms between the last first run and its build got the old
+        # exposition (target_up 0) although /-/ready said ready.
+        self.publisher.wait_until_built(scope, deadline - time.monotonic())
 
     def _exposition(self, headers: Headers, scope: str | None, deadline: float | None = None) -> Response:
         if deadline is not None:

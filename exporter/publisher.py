@@ -99,6 +99,11 @@ class Publisher:
         with self._built:
             return self._built.wait_for(covered, max(0.0, timeout))
 
+    def first_runs_published(self) -> bool:
+        """``current`` holds the first run of every collector (what ``/-/ready`` promises)."""
+        with self._built:
+            return not self._built_pending
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="exposition-builder", daemon=True)
         self._thread.start()

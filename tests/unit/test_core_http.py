@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import gzip
+import threading
+import time
 
 import pytest
 
@@ -94,6 +96,22 @@ def test_ready_transitions(app: WebApp) -> None:
     assert r.status == 503 and b"c1/alpha" in r.body and b"c2/alpha" in r.body
     pipe(app).record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
     pipe(app).record_failure("c2", "alpha", "auth", "401", 0.1)
+    assert app.handle("GET", "/-/ready", {}).status == 200
+
+
+def test_ready_and_first_scrape_wait_for_the_published_exposition(app: WebApp) -> None:
+    """The last first run landed but the builder thread has not published it yet: /-/ready says so
+    and a scrape waits (bounded) for that build instead of serving target_up 0 (a CI flake once)."""
+    app.store.set_listener(lambda: None)  # a builder thread that has not got to it yet
+    pipe(app).record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
+    pipe(app).record_success("c2", "alpha", FakeFragment("c2", "alpha", 2), 0.1)
+    r = app.handle("GET", "/-/ready", {})
+    assert r.status == 503 and b"publishing" in r.body
+    timer = threading.Timer(0.2, app.publisher.rebuild)
+    timer.start()
+    body = app.handle("GET", "/metrics", {}, deadline=time.monotonic() + 10).body
+    timer.join()
+    assert b'ndo_exporter_target_up{target="c1",kind="fake"} 1' in body, body.decode()[:2000]
     assert app.handle("GET", "/-/ready", {}).status == 200
 
 
