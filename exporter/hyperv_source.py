@@ -21,10 +21,11 @@ from collectors.hyperv.facts import HyperVInventory
 from collectors.hyperv.transport import WinRMRunner, WinRMSettings
 from exporter.address import parse_address
 from exporter.config import HyperVTarget, TargetConfig
+from exporter.derivation import Derivation
 from exporter.render.family import Family
 from exporter.secrets import resolve_password
 from exporter.session import LazySession
-from exporter.sources import NOTHING, Derivation, SourceSpec, collector_specs
+from exporter.sources import NOTHING, SourceSpec, collector_specs
 
 
 def endpoint(address: str) -> str:

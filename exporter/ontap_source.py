@@ -17,10 +17,11 @@ from collectors.ontap.collect import COLLECTORS
 from collectors.ontap.options import SessionsOptions
 from exporter.address import parse_address
 from exporter.config import OntapTarget, TargetConfig
+from exporter.derivation import Derivation
 from exporter.render import ontap as render
 from exporter.secrets import resolve_password
 from exporter.session import LazySession
-from exporter.sources import NOTHING, Derivation, SourceSpec, collector_specs
+from exporter.sources import NOTHING, SourceSpec, collector_specs
 
 
 def split_address(address: str) -> tuple[str, str, int]:

@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from collectors.declare import Collector
-from collectors.findings import Finding
+from exporter.derivation import Derivation
 from exporter.render.family import Family
 from exporter.session import runs
 
@@ -61,19 +61,6 @@ class CollectorSpec:
         ``params``: the target's check parameters (``SourceSpec.params``), None for the defaults."""
         assessment = self.assess(target, fragment, params) if self.assess is not None else None
         return assessment, self.render(target, fragment if assessment is None else assessment)
-
-
-@dataclass(frozen=True)
-class Derivation:
-    """What a source derives from one target's latest fragments, computed once per change.
-
-    ``assessment`` is the source's own derived values (for ONTAP ``checks.OntapAssessment``: HA
-    readiness, CA files per owner, standby coverage, ...), which ``render_derived`` exports as they
-    are; the findings were judged from the same values, so a metric and a finding cannot disagree.
-    """
-
-    findings: tuple[Finding, ...] = ()
-    assessment: Any = None
 
 
 def no_params(target: TargetConfig) -> Any:

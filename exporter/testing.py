@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from collectors.findings import Finding
 from exporter.config import register_kind
+from exporter.derivation import Derivation
 from exporter.render.family import Family, MetricDef
 from exporter.secrets import resolve_password
-from exporter.sources import NOTHING, CollectorSpec, Derivation, SourceSpec
+from exporter.sources import NOTHING, CollectorSpec, SourceSpec
 
 if TYPE_CHECKING:
     from exporter.config import TargetConfig

@@ -25,10 +25,11 @@ from collectors.vsphere.inventory import COLLECTORS
 from collectors.vsphere.settings import InventoryOptions, VsphereSettings
 from exporter.address import parse_address
 from exporter.config import TargetConfig, VsphereTarget
+from exporter.derivation import Derivation
 from exporter.render.family import Family
 from exporter.secrets import resolve_password
 from exporter.session import LazySession, runs
-from exporter.sources import NOTHING, Derivation, SourceSpec, collector_specs
+from exporter.sources import NOTHING, SourceSpec, collector_specs
 
 INVENTORY = "inventory"
 

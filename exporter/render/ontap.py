@@ -21,8 +21,8 @@ from collectors.ontap.facts import (
     LifsFacts,
     SessionsFacts,
 )
+from exporter.derivation import Derivation
 from exporter.render.family import Family, MetricDef
-from exporter.sources import Derivation
 
 S = "ontap"
 

@@ -9,10 +9,11 @@ from collectors.findings import Finding
 from collectors.hyperv.facts import DiskInfo, HostInfo, HyperVFacts, VmInfo
 from collectors.takeover.model import ONTAP_INPUTS
 from exporter.crossderive import CrossDeriver, CrossOutput, CrossStep, TargetInputs, gather
+from exporter.derivation import Derivation
 from exporter.pipeline import Pipeline
 from exporter.publisher import build_exposition
 from exporter.render.family import Family
-from exporter.sources import CollectorSpec, Derivation, SourceSpec
+from exporter.sources import CollectorSpec, SourceSpec
 from exporter.store import Store
 from exporter.takeover_step import hyperv_inputs, ontap_inputs
 from tests.unit import test_takeover_join as tj

@@ -125,3 +125,18 @@ def test_the_registry_imports_no_source_module_it_lists() -> None:
 
     assert not exporter_imports("exporter/sources.py") & set(sources.SOURCE_MODULES)
     assert loaded_after("exporter.sources", sources.SOURCE_MODULES) == []
+
+
+def test_renderers_import_nothing_that_imports_them() -> None:
+    """No back arrow: the registry (exporter.sources) and the adapters import the renderers, so a
+    renderer imports only render/ siblings and leaves (the derivation type lives in a leaf)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    assert exporter_imports("exporter/derivation.py") == set()
+    for path in sorted((root / "exporter" / "render").glob("*.py")):
+        rel = str(path.relative_to(root))
+        outside = {m for m in exporter_imports(rel) if not m.startswith("exporter.render")}
+        # exporter.store is a leaf too (test_store_is_a_leaf...): self metrics read its snapshots.
+        assert outside <= {"exporter.derivation", "exporter.links", "exporter.address", "exporter.store"}, (
+            rel, outside)

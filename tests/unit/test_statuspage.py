@@ -14,10 +14,10 @@ from collectors.errors import CollectionError
 from collectors.findings import Finding
 from exporter import runlog, statuspage
 from exporter.config import parse_config
+from exporter.derivation import Derivation
 from exporter.links import Links
 from exporter.logging import register_secret
 from exporter.scheduler import build_jobs, run_jobs_once
-from exporter.sources import Derivation
 from exporter.store import Store
 from exporter.testing import FakeFragment, FakeSession, FakeSource, target_entry
 

@@ -13,7 +13,7 @@ from collectors.errors import CollectionError
 from collectors.vsphere.settings import VsphereSettings
 from exporter import vsphere_source as src
 from exporter.config import Credentials, TlsConfig, VsphereTarget
-from exporter.sources import Derivation
+from exporter.derivation import Derivation
 
 
 def target(**kw: Any) -> VsphereTarget:
