@@ -49,11 +49,12 @@ def synthetic_rows(series: int) -> list[tuple[str, ...]]:
 
 # -- ndo-exporter ------------------------------------------------------------------------------
 def serve_ours(series: int, churn: float, ready: Any, port_box: Any) -> None:
+    from exporter.derivation import Derivation
     from exporter.http import HttpServer, WebApp
     from exporter.pipeline import Pipeline
     from exporter.publisher import Publisher
     from exporter.render.family import Family, MetricDef
-    from exporter.sources import CollectorSpec, Derivation, SourceSpec
+    from exporter.sources import CollectorSpec, SourceSpec
     from exporter.store import Store
 
     defs = [MetricDef(f"ndo_bench_metric_{i}", "gauge", "Bench series.", LABELS, section="bench") for i in range(20)]

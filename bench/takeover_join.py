@@ -103,8 +103,9 @@ def estate_store(fragments: dict[str, Any], plan: list[dict[str, Any]]) -> tuple
     cluster's six fragments and each Hyper-V host's inventory (the per-target render and derive
     stages are stubbed: the cross step reads fragments only)."""
     from collectors.takeover.model import ONTAP_INPUTS
+    from exporter.derivation import Derivation
     from exporter.pipeline import Pipeline
-    from exporter.sources import CollectorSpec, Derivation, SourceSpec
+    from exporter.sources import CollectorSpec, SourceSpec
     from exporter.store import Store
 
     def spec(kind: str, collectors: tuple[str, ...]) -> SourceSpec:
