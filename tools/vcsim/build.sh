@@ -11,7 +11,7 @@
 #
 # Why the source package: golang-github-vmware-govmomi-dev drops govc/ and vcsim/
 # (DH_GOLANG_EXCLUDES); the orig tarball of the source package still has them
-# (shared/reference/vsphere.md section 1).
+# (docs/vsphere.md, "Tests and the simulator (vcsim)").
 # Why our patch (vcsim-fetch-unset.patch): vcsim 0.24.2's PropertyCollector.Fetch panics on an unset
 # property (vm.snapshot of a VM without snapshots) and drops the connection; upstream fixed it in
 # govmomi v0.36 (commit fd3840e3, issue #3337). The collector itself uses RetrievePropertiesEx, which
