@@ -112,7 +112,7 @@ def estate_store(fragments: dict[str, Any], plan: list[dict[str, Any]]) -> tuple
             kind=kind,
             collectors={c: CollectorSpec(c, 60.0, c, lambda s, d: None, lambda t, f: []) for c in collectors},
             open_session=lambda t, c: None,  # type: ignore[arg-type,return-value]
-            derive=lambda t, f, j: Derivation(),
+            derive=lambda t, f, a, p: Derivation(),
             render_derived=lambda t, f, x: [],
         )
 
