@@ -318,7 +318,8 @@ def join(ontap: Sequence[OntapInputs], hyperv: Sequence[HyperVInputs], memo: Joi
     sources = list(hyperv)
     hyperv = _own_addresses(sources)
     if memo is not None and len({hv.target for hv in sources}) != len(sources):
-        memo = None  # duplicate target names: nothing identifies a host across runs
+        memo.clusters, memo.hosts, memo.reused = {}, {}, 0  # duplicate target names: nothing
+        memo = None  # identifies a host across runs, so judge all and keep nothing
     prev_clusters = memo.clusters if memo is not None else {}
     clusters = {side.cluster: _cluster(side, prev_clusters.get(side.cluster)) for side in ontap}
     # The server index (names of every cluster) and each cluster's core are as the previous run's.

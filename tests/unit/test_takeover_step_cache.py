@@ -11,8 +11,13 @@ from collectors import hypervisor as hv
 from collectors.hyperv.facts import HyperVInventory
 from collectors.hyperv.neutral import to_neutral
 from collectors.takeover.model import ONTAP_INPUTS
+from exporter.config import Config
+from exporter.crossderive import CrossOutput
 from exporter.derive import TargetInputs
-from exporter.takeover_step import HostCache, gc_paused, run_join
+from exporter.render.exposition import assemble
+from exporter.render.prerendered import chunks_of
+from exporter.render.takeover import JOIN_DURATION
+from exporter.takeover_step import HostCache, gc_paused, run_join, step
 from tests.unit import test_takeover_join as tj
 from tests.unit.test_cross_derive import hyperv_facts
 
@@ -79,3 +84,28 @@ def test_gc_is_paused_for_the_run_and_restored_even_on_error() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def cluster_stale() -> TargetInputs:
+    t = cluster()
+    return TargetInputs(t.name, t.kind, t.fragments, {**t.states, "files": "stale"}, {"files": "timeout"})
+
+
+def text_without_duration(output: CrossOutput) -> bytes:
+    families = [f for f in output.families if f.mdef is not JOIN_DURATION]  # the one sample that differs
+    return assemble(chunks_of(families), "text")
+
+
+def test_the_step_answers_as_a_new_step_would_run_after_run() -> None:
+    """The daemon's step keeps its memo and rendered series across runs; each run's series and
+    findings equal those of a step that never ran before (a stale input -> unknown, then back)."""
+    inv = inventory()
+    kept = step(Config.model_validate({"targets": []}))
+    for targets in ([cluster(), host(inv)], [cluster(), host(inv)], [cluster_stale(), host(inv)],
+                    [cluster(), host(inv)], [cluster(), host(inventory())]):
+        ours = kept.run(targets)
+        scratch = step(Config.model_validate({"targets": []})).run(targets)
+        assert text_without_duration(ours) == text_without_duration(scratch)
+        assert ours.findings == scratch.findings
+    stale = kept.run([cluster_stale(), host(inv)])
+    assert {(d.survives, d.reason) for d in stale.result.disks} == {("unknown", "input_stale")}
