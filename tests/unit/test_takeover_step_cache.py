@@ -4,6 +4,7 @@ pauses automatic garbage collection for one run only."""
 from __future__ import annotations
 
 import gc
+from dataclasses import replace
 
 import pytest
 
@@ -33,8 +34,9 @@ def host(inventory: HyperVInventory, state: str = "ok", message: str = "") -> Ta
                         {"inventory": message} if message else {})
 
 
-def inventory() -> HyperVInventory:
+def inventory(state: str = "Running") -> HyperVInventory:
     facts = hyperv_facts()
+    facts = replace(facts, vms=tuple(replace(vm, state=state) for vm in facts.vms))
     return HyperVInventory(facts, to_neutral(facts, hv.ExchangeSelector(), None), 0.1, 10)
 
 
@@ -54,6 +56,12 @@ def test_a_hosts_input_is_reused_only_while_its_fragment_and_freshness_are_the_s
     fresh = inventory()  # equal content, a new fragment (a new collection): rebuilt
     run_join([cluster(), host(fresh)], {}, None, cache)
     assert cache["hv01"][0] is fresh
+    kept = cache["hv01"][3]  # ... and equal to the previous input: that object is kept (the join
+    run_join([cluster(), host(inventory())], {}, None, cache)  # memo knows a host by it)
+    assert cache["hv01"][3] is kept
+    off = run_join([cluster(), host(inventory("Off"))], {}, None, cache)  # a VM stopped: a new input
+    assert cache["hv01"][3] is not kept
+    assert {(d.survives, d.reason) for d in off.disks} == {("yes", "vm_not_running")}
 
     run_join([cluster()], {}, None, cache)
     assert cache == {}  # a host gone from the targets leaves the cache
