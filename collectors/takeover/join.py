@@ -282,6 +282,8 @@ def _own_addresses(hyperv: Sequence[HyperVInputs]) -> list[HyperVInputs]:
 
 # A file record one disk's verdict read: (cluster, (svm, share lower, path lower), the record).
 _Read = tuple[str, tuple[str, str, str], VirtualDiskOpen | None]
+# (cluster, node) -> (VMs that would stop, Exchange guests among them, VMs whose fate is unknown)
+_Counts = dict[tuple[str, str], tuple[int, int, int]]
 
 
 @dataclass(frozen=True)
@@ -293,6 +295,7 @@ class _HostMemo:
     verdicts: tuple[DiskVerdict, ...]
     clusters: frozenset[str]  # the clusters its disks were matched to
     opened: tuple[_Read, ...]  # the open-file records its disks were judged on
+    impact: _Counts  # what its verdicts add to each node's counts
 
 
 class JoinMemo:
@@ -339,13 +342,18 @@ def join(ontap: Sequence[OntapInputs], hyperv: Sequence[HyperVInputs], memo: Joi
         reads: list[_Read] = []
         judged = tuple(_judge_host(hv, index, lookups, clusters, reads))
         verdicts.extend(judged)
-        hosts[hv.target] = _HostMemo(source, hv.addresses, judged,
-                                     frozenset(d.cluster for d in judged if d.cluster), tuple(reads))
+        if memo is not None:
+            matched = frozenset(d.cluster for d in judged if d.cluster)
+            hosts[hv.target] = _HostMemo(source, hv.addresses, judged, matched, tuple(reads), _impact(judged))
     if memo is not None:  # only this run's hosts and clusters: a removed one leaves the memo
         memo.clusters, memo.hosts, memo.reused = clusters, hosts, reused
+        # Target names are unique here: no VM is two hosts', so the per-host counts add up.
+        impacts = [h.impact for h in hosts.values()]
+    else:
+        impacts = [_impact(verdicts)]
     return JoinResult(
         disks=tuple(verdicts),
-        nodes=tuple(_node_impacts(clusters.values(), verdicts)),
+        nodes=tuple(_node_impacts(clusters.values(), impacts)),
         inputs=tuple(_inputs(ontap, hyperv)),
     )
 
@@ -568,7 +576,9 @@ def _lif_move(
     d.lif, d.lif_move_survives, d.lif_move_reason = lif.name, VERDICT_OF[reason], reason
 
 
-def _node_impacts(clusters: Iterable[_Cluster], verdicts: Sequence[DiskVerdict]) -> list[NodeImpact]:
+def _impact(verdicts: Iterable[DiskVerdict]) -> _Counts:
+    """Per (cluster, node): distinct running VMs that would stop, Exchange guests among them, and
+    VMs whose fate is unknown (not counted when another disk already stops them)."""
     stop: dict[tuple[str, str], set[tuple[str, str]]] = {}
     exchange: dict[tuple[str, str], set[tuple[str, str]]] = {}
     unknown: dict[tuple[str, str], set[tuple[str, str]]] = {}
@@ -584,21 +594,36 @@ def _node_impacts(clusters: Iterable[_Cluster], verdicts: Sequence[DiskVerdict])
                     exchange.setdefault(key, set()).add(vm)
             elif survives == "unknown":
                 unknown.setdefault(key, set()).add(vm)
+    return {
+        key: (len(stop.get(key, ())), len(exchange.get(key, ())), len(unknown.get(key, set()) - stop.get(key, set())))
+        for key in stop.keys() | unknown.keys()
+    }
+
+
+def _node_impacts(clusters: Iterable[_Cluster], impacts: Iterable[_Counts]) -> list[NodeImpact]:
+    """``impacts``: counts over disjoint sets of VMs (per host, or one for all), summed here."""
+    total: dict[tuple[str, str], list[int]] = {}
+    for counts in impacts:
+        for key, (stops, exchanges, unknowns) in counts.items():
+            t = total.setdefault(key, [0, 0, 0])
+            t[0] += stops
+            t[1] += exchanges
+            t[2] += unknowns
     out = []
     for c in clusters:
         if c.side.nodes is None:
             continue
         for n in c.side.nodes.nodes:
-            key = (c.side.cluster, n.name)
+            stops, exchanges, unknowns = total.get((c.side.cluster, n.name), (0, 0, 0))
             ready = c.readiness.get(n.name)
             out.append(
                 NodeImpact(
                     cluster=c.side.cluster,
                     node=n.name,
                     partner=ready.partner if ready is not None else "",
-                    vms_stop=len(stop.get(key, ())),
-                    exchange_vms_stop=len(exchange.get(key, ())),
-                    vms_unknown=len(unknown.get(key, set()) - stop.get(key, set())),
+                    vms_stop=stops,
+                    exchange_vms_stop=exchanges,
+                    vms_unknown=unknowns,
                 )
             )
     return out

@@ -152,6 +152,30 @@ def test_a_removed_host_leaves_the_memo_and_duplicate_names_are_not_memoised() -
     assert memo.reused == 0
 
 
+def test_node_counts_from_remembered_hosts_equal_counts_over_all_disks() -> None:
+    """Per-host counts are summed with the memo: a VM with one disk that stops and one unknown
+    counts once (as stopping), a FlexGroup disk against both owners, Exchange guests apart."""
+    exch = HyperVVm("exch01", "Running", True, False, True,
+                    (VmDisk("SCSI 0:0", tj.DISK), VmDisk("SCSI 0:1", "\\\\VS1\\hyperv\\exch01\\unopened.vhdx")))
+    h1, h2 = tj.hyperv(exch, tj.vm(name="vm03")), host2()
+    no_ca = tj.shares(tj.share(continuously_available=False))
+    flexgroup = cluster(files=replace(tj.flexgroup_files(), virtual_disks=(tj.opened(), opened2())))
+    smb2 = cluster(sessions=tj.sessions(tj.session(protocol="smb2_1"), session2()))
+    expected = [  # per side: node -> (VMs that stop, Exchange guests among them, VMs unknown)
+        (cluster(), {"n1": (0, 0, 1), "n2": (0, 0, 0)}),  # exch01's second disk is not open
+        (smb2, {"n1": (2, 1, 0), "n2": (0, 0, 0)}),  # exch01 stops: counted once, not as unknown
+        (cluster(shares=no_ca), {"n1": (3, 1, 0), "n2": (0, 0, 0)}),
+        (flexgroup, {"n1": (0, 0, 1), "n2": (0, 0, 1)}),
+        (replace(flexgroup, shares=no_ca), {"n1": (3, 1, 0), "n2": (3, 1, 0)}),
+    ]
+    memo = JoinMemo()
+    for side, counts in expected:
+        for reused in (0, 2):  # judged, then both hosts' verdicts and counts reused
+            result = judged(memo, side, [h1, h2])
+            assert memo.reused == reused
+            assert {n.node: (n.vms_stop, n.exchange_vms_stop, n.vms_unknown) for n in result.nodes} == counts
+
+
 def exposition(families: list) -> bytes:  # type: ignore[type-arg]
     return assemble(prerendered_chunks(families), "text")
 
