@@ -64,27 +64,34 @@ class _DiskLookup:
 
     __slots__ = ("_all", "_by_share", "_index")
 
-    def __init__(self, disks: Sequence[VirtualDiskOpen]) -> None:
+    def __init__(self, disks: Sequence[VirtualDiskOpen], equal: _DiskLookup | None = None) -> None:
+        """``equal``: the lookup of a list equal to ``disks`` element by element (the previous
+        run's): its indexes hold positions, so they serve this list as they are, and the records
+        handed out are this list's (the previous fragment is not kept alive by them)."""
         self._all = disks
-        self._by_share: dict[tuple[str, str], list[VirtualDiskOpen]] | None = None
-        self._index: dict[tuple[str, str], dict[str, VirtualDiskOpen]] = {}
+        self._by_share: dict[tuple[str, str], list[int]] | None = None
+        self._index: dict[tuple[str, str], dict[str, int]] = {}
+        if equal is not None:
+            self._by_share, self._index = equal._by_share, equal._index
 
     def get(self, key: tuple[str, str, str]) -> VirtualDiskOpen | None:
         svm, share, path = key
         index = self._index.get((svm, share))
         if index is None:
+            disks = self._all
             if self._by_share is None:
                 self._by_share = {}
                 lowered: dict[str, str] = {}
-                for d in self._all:
+                for i, d in enumerate(disks):
                     low = lowered.get(d.share)
                     if low is None:
                         low = lowered[d.share] = d.share.lower()
-                    self._by_share.setdefault((d.svm, low), []).append(d)
+                    self._by_share.setdefault((d.svm, low), []).append(i)
             index = self._index[(svm, share)] = {}
-            for d in self._by_share.get((svm, share), ()):  # names.file_key's path half, inlined
-                index[d.path.replace("/", "\\").lstrip("\\").lower()] = d
-        return index.get(path)
+            for i in self._by_share.get((svm, share), ()):  # names.file_key's path half, inlined
+                index[disks[i].path.replace("/", "\\").lstrip("\\").lower()] = i
+        found = index.get(path)
+        return None if found is None else self._all[found]
 
 
 @dataclass
@@ -241,7 +248,7 @@ def _cluster(side: OntapInputs, prev: _Cluster | None = None) -> _Cluster:
     same_core = prev is not None and prev.core == core
     same_disks = prev is not None and prev.virtual_disks == virtual_disks
     same_sessions = prev is not None and prev.machine_sessions == machine_sessions
-    disks = prev.disks if same_disks and prev is not None else _DiskLookup(virtual_disks or ())
+    disks = _DiskLookup(virtual_disks or (), prev.disks if same_disks and prev is not None else None)
     if same_sessions and prev is not None:
         by_id, by_host, by_client = prev.sessions, prev.host_sessions, prev.client_sessions
     else:

@@ -201,3 +201,19 @@ def test_the_incremental_render_is_byte_identical_to_a_full_one() -> None:
         assert exposition(incremental) == assemble(chunks_of(full), "text")
         assert [len(f) for f in incremental] == [len(f) for f in full]
     assert set(cache.hosts) == {"hv01", "hv02"}
+
+
+def test_an_equal_open_disk_list_keeps_its_index_and_hands_out_its_own_records() -> None:
+    """The index holds positions: an equal new list reuses it, and the previous fragment's
+    records (50,000 at scale) are not kept alive by the memo."""
+    memo, hosts = JoinMemo(), [host1(), host2()]
+    first = cluster()
+    judged(memo, first, hosts)
+    index = memo.clusters["cluster1"].disks._index
+    second = cluster()
+    judged(memo, second, hosts)
+    lookup = memo.clusters["cluster1"].disks
+    assert memo.clusters["cluster1"].same_disks and lookup._index is index
+    assert second.files is not None and first.files is not None
+    found = lookup.get(("vs1", "hyperv", "vm02\\vm02.vhdx"))
+    assert found is second.files.virtual_disks[1] and found is not first.files.virtual_disks[1]
