@@ -17,7 +17,8 @@ For each disk (``\\\\server\\share\\path``), in this order, the first rule that 
     CA handle at all -> no.
 
 A LIF revert or migration (the session's LIF is not home) re-checks only 8-10: it moves the
-connection, not the aggregate. Pure: no I/O, no clock.
+connection, not the aggregate. Pure: no I/O, no clock; a ``JoinMemo`` passed in carries the
+previous run's answers to reuse, never a different one (each run equals a join without it).
 """
 
 from __future__ import annotations
