@@ -66,8 +66,9 @@ class _Host:
     """One host's disk and LIF-move series, rendered."""
 
     verdicts: tuple[DiskVerdict, ...]  # what they were rendered from (immutable)
-    disks: list[Sample]
-    lif_move: list[Sample]
+    # Tuples: kept from run to run and copied into each run's family, never changed in place.
+    disks: tuple[Sample, ...]
+    lif_move: tuple[Sample, ...]
     disks_text: bytes
     lif_move_text: bytes
 
@@ -110,7 +111,7 @@ def _per_host(verdicts: tuple[DiskVerdict, ...], cache: RenderCache) -> tuple[Fa
             reused += 1
         else:
             d, m = _disk_samples(mine)
-            host = _Host(mine, d.samples, m.samples, render_samples(d), render_samples(m))
+            host = _Host(mine, tuple(d.samples), tuple(m.samples), render_samples(d), render_samples(m))
         hosts[target] = host  # a host gone from the join leaves the cache
         disks.samples += host.disks
         lif_move.samples += host.lif_move
