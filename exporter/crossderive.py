@@ -29,8 +29,8 @@ import time
 from collections.abc import Sequence
 
 from exporter.derive import DeriveOutput, DeriveStep, InputState, TargetInputs, gather
-from exporter.render.exposition import chunks_of
 from exporter.render.family import Family, MetricDef
+from exporter.render.prerendered import chunks_of
 from exporter.store import DERIVED, Snapshot, Store, step_failed, step_succeeded
 
 log = logging.getLogger(__name__)

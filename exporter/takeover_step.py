@@ -19,7 +19,7 @@ from collectors.hyperv.facts import HyperVInventory
 from collectors.ontap.facts import FilesFacts, LifsFacts, NodesFacts, SessionsFacts, SharesFacts
 from collectors.takeover import advice
 from collectors.takeover.hyperv import from_hyperv
-from collectors.takeover.join import join
+from collectors.takeover.join import JoinMemo, join
 from collectors.takeover.model import ONTAP_INPUTS, HyperVInputs, JoinResult, OntapInputs
 from collectors.takeover.names import canonical_ip
 from exporter.address import parse_address
@@ -85,11 +85,14 @@ def run_join(
     aliases: Mapping[str, Mapping[str, str]],
     host_addresses: Mapping[str, tuple[str, ...]] | None = None,
     hosts: HostCache | None = None,
+    memo: JoinMemo | None = None,
 ) -> JoinResult:
     """``hosts``: the previous run's Hyper-V inputs, reused while a host's inventory fragment is the
     same object (fragments are immutable) and updated in place. The join re-runs after every ONTAP
     collector run, while an inventory changes every few minutes: without it, 2,000 hosts' 10,000
-    VMs were turned into join inputs again on each run (~40% of the step at that size, bench/README.md)."""
+    VMs were turned into join inputs again on each run (~40% of the step at that size, bench/README.md).
+    ``memo``: the previous run's verdicts, reused per host while what they were judged on is
+    unchanged (collectors.takeover.join.JoinMemo)."""
     empty: Mapping[str, str] = MappingProxyType({})
     known = host_addresses or {}
     ontap = [ontap_inputs(t, aliases.get(t.name, empty)) for t in targets if t.kind == "ontap"]
@@ -108,12 +111,16 @@ def run_join(
             inputs = cached[3]
         else:
             inputs = hyperv_inputs(t, addresses)
+            if cached is not None and inputs == cached[3]:
+                # A new poll that changed nothing the join reads (VMs, states, disks on SMB,
+                # addresses): keep the object, so the join memo reuses the host's verdicts.
+                inputs = cached[3]
         seen[t.name] = (inventory, stale, addresses, inputs)
         hyperv.append(inputs)
     if hosts is not None:  # only the targets of this run: a removed host leaves the cache
         hosts.clear()
         hosts.update(seen)
-    return join(ontap, hyperv)
+    return join(ontap, hyperv, memo)
 
 
 @contextmanager
@@ -145,13 +152,17 @@ def step(config: Config) -> CrossStep:
 
     host_addresses = {t.name: address_literal(t.address) for t in config.targets if isinstance(t, HyperVTarget)}
 
-    hosts: HostCache = {}  # the CrossDeriver runs a step in one thread at a time
+    # Kept from run to run (the CrossDeriver runs a step in one thread at a time): each host's
+    # join input, verdicts and rendered series, each reused while what it was made of is unchanged.
+    hosts: HostCache = {}
+    memo = JoinMemo()
+    rendered = render.RenderCache()
 
     def run(targets: Sequence[TargetInputs]) -> CrossOutput:
         start = time.perf_counter()
         with gc_paused():
-            result = run_join(targets, aliases, host_addresses, hosts)
+            result = run_join(targets, aliases, host_addresses, hosts, memo)
             findings = [advice.finding(d) for d in result.disks if d.survives == "no"]
-            return CrossOutput(render.render(result, time.perf_counter() - start), findings, result)
+            return CrossOutput(render.render(result, time.perf_counter() - start, rendered), findings, result)
 
     return CrossStep(NAME, KINDS, run)
