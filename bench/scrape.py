@@ -12,23 +12,31 @@ exporter's process keeps re-recording its 100k-series fragment every ``--churn``
 one a render and a publisher rebuild competing for the GIL), as collections do.
 
     python bench/scrape.py [--series 100000] [--scrapes 200] [--churn 2]
+    python bench/scrape.py --root /tmp/main         # another exporter tree, same harness (before/after)
+    python bench/scrape.py --switch-interval 0.0005 # override the daemon's GIL switch interval
 
-Prints p50, p99 and the ratios ours/static. Goals: p50 <= 1.5x static, p99 <= 3x static.
+Prints p50, p99 and the ratios ours/static, and the exporter process's CPU seconds per churn
+period over the timed rounds (what a lower switch interval costs the renders). Goals: p50 <= 1.5x
+static, p99 <= 3x static.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import socket
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+if "--root" in sys.argv:  # the exporter tree to measure (its code, this harness); children fork
+    ROOT = Path(sys.argv[sys.argv.index("--root") + 1]).resolve()
+sys.path.insert(0, str(ROOT))
 
 PROMETHEUS_HEADERS = {
     "User-Agent": "Prometheus/2.42.0+ds",
@@ -48,8 +56,11 @@ def synthetic_rows(series: int) -> list[tuple[str, ...]]:
 
 
 # -- ndo-exporter ------------------------------------------------------------------------------
-def serve_ours(series: int, churn: float, ready: Any, port_box: Any) -> None:
-    from exporter.derivation import Derivation
+def serve_ours(series: int, churn: float, switch_interval: float, ready: Any, port_box: Any) -> None:
+    try:
+        from exporter.derivation import Derivation
+    except ImportError:  # a --root tree from before Derivation had its own module
+        from exporter.sources import Derivation  # type: ignore[attr-defined,no-redef]
     from exporter.http import HttpServer, WebApp
     from exporter.pipeline import Pipeline
     from exporter.publisher import Publisher
@@ -90,7 +101,9 @@ def serve_ours(series: int, churn: float, ready: Any, port_box: Any) -> None:
     publisher.start()
     store.set_listener(publisher.notify)
     server = HttpServer("127.0.0.1", 0, WebApp(store, publisher), 40)
-    server.start()
+    server.start()  # sets the daemon's switch interval
+    if switch_interval > 0:
+        sys.setswitchinterval(switch_interval)
     port_box.value = server.address[1]
     ready.set()
     while True:  # collections keep landing: each one renders 100k series and rebuilds the exposition
@@ -182,6 +195,11 @@ class RawClient:
         return time.perf_counter() - start, length
 
 
+def cpu_seconds(pid: int | None) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def pct(xs: list[float], q: float) -> float:
     return sorted(xs)[min(len(xs) - 1, round(q * (len(xs) - 1)))]
 
@@ -202,9 +220,12 @@ def main() -> None:
     ap.add_argument("--churn", type=float, default=2.0, help="seconds between re-recorded fragments (0: none)")
     ap.add_argument("--promc-scrapes", type=int, default=5)
     ap.add_argument("--pace", type=float, default=0.1, help="seconds between rounds, so renders overlap scrapes")
+    ap.add_argument("--root", default=str(ROOT), help="exporter source tree to measure (default: this one)")
+    ap.add_argument("--switch-interval", type=float, default=0.0,
+                    help="GIL switch interval in the exporter's process (default: the one HttpServer sets)")
     args = ap.parse_args()
 
-    ours, ours_port = start(serve_ours, args.series, args.churn)
+    ours, ours_port = start(serve_ours, args.series, args.churn, args.switch_interval)
     try:
         # Fetch our exact bytes (the negotiated format) to serve them statically.
         h = dict(PROMETHEUS_HEADERS)
@@ -221,11 +242,13 @@ def main() -> None:
             sizes: dict[str, int] = {}
             for client in clients.values():
                 client.scrape()  # warm-up
+            cpu0, t0 = cpu_seconds(ours.pid), time.monotonic()
             for _ in range(args.scrapes):  # interleaved: one scrape of each per round
                 for name, client in clients.items():
                     took, sizes[name] = client.scrape()
                     times[name].append(took)
                 time.sleep(args.pace)  # spread over many churn periods: scrapes meet renders
+            cpu1, t1 = cpu_seconds(ours.pid), time.monotonic()
             # prometheus_client answers HTTP/1.0: a fresh connection per scrape.
             times["prometheus_client"] = [RawClient(promc_port).scrape()[0] for _ in range(args.promc_scrapes)]
             sizes["prometheus_client"] = 0
@@ -245,6 +268,11 @@ def main() -> None:
         p50, p99 = pct(xs, 0.5), pct(xs, 0.99)
         print(f"{name:<20}{p50 * 1000:>10.2f}{p99 * 1000:>10.2f}{p50 / base50:>12.2f}{p99 / base99:>12.2f}")
     ours50, ours99 = pct(times["ndo-exporter"], 0.5), pct(times["ndo-exporter"], 0.99)
+    if args.churn > 0:
+        per_churn = (cpu1 - cpu0) / ((t1 - t0) / args.churn)
+        print(f"exporter process CPU: {per_churn:.3f} s per {args.churn:g} s churn period "
+              f"({(cpu1 - cpu0) / (t1 - t0):.0%} of a core over the rounds); root {ROOT}, "
+              f"switch interval {args.switch_interval or 'the daemon default'}")
     print(f"RESULT p50 ndo-exporter/static = {ours50 / base50:.2f} (goal <= 1.5); "
           f"p99 = {ours99 / base99:.2f} (goal <= 3)")
 

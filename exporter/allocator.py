@@ -19,8 +19,10 @@ https://man7.org/linux/man-pages/man3/malloc_trim.3.html (docs/robustness.md, "M
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
+import os
 import sys
 from typing import Any
 
@@ -52,12 +54,18 @@ def _glibc() -> Any:
 
 
 def tune() -> bool:
-    """Cap arenas and fix the mmap threshold; True when the C library took both settings."""
+    """Cap arenas and fix the mmap threshold; True when the C library took both settings.
+
+    glibc's own ``MALLOC_ARENA_MAX`` in the environment wins over ``ARENAS`` (an operator's or a
+    bench's explicit choice, e.g. ``bench/scale --roots .:MALLOC_ARENA_MAX=1``)."""
     libc = _glibc()
     if libc is None:
         return False
-    ok = bool(libc.mallopt(M_ARENA_MAX, ARENAS)) and bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
-    log.debug("allocator: %d arenas, mmap threshold %d bytes: %s", ARENAS, MMAP_THRESHOLD_BYTES, ok)
+    arenas = ARENAS
+    with contextlib.suppress(ValueError):
+        arenas = int(os.environ.get("MALLOC_ARENA_MAX", ARENAS))
+    ok = bool(libc.mallopt(M_ARENA_MAX, arenas)) and bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+    log.debug("allocator: %d arenas, mmap threshold %d bytes: %s", arenas, MMAP_THRESHOLD_BYTES, ok)
     return ok
 
 

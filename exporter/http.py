@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -360,6 +361,7 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = READ_TIMEOUT_SECONDS
     server: _Server
     _extra: dict[str, str] = {}  # response headers the web config adds (replaced per request)
+    _headers_buffer: list[bytes]  # BaseHTTPRequestHandler's, filled by send_response/send_header
     _timed_out = False
 
     def setup(self) -> None:
@@ -454,12 +456,34 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(resp.body)))
         if close:
             self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(resp.body)
+        # Headers and body leave in one call, not end_headers()'s flush and then the body: each
+        # send gives the GIL up and must take it back, and with a render holding it that is a
+        # wait of up to a switch interval per call on the scrape's path (bench/scrape.py, P1).
+        self._headers_buffer.append(b"\r\n")  # what end_headers() adds before its flush
+        head = b"".join(self._headers_buffer)
+        self._headers_buffer = []
+        _send_all(self.connection, head, resp.body if self.command != "HEAD" else b"")
 
     def log_message(self, format: str, *args: object) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
+        if log.isEnabledFor(logging.DEBUG):  # called per request: format only when it is logged
+            log.debug("%s %s", self.address_string(), format % args)
+
+
+def _send_all(sock: Any, head: bytes, body: bytes) -> None:
+    """Write ``head`` then ``body``: one ``sendmsg`` on a plain socket (no copy of the body; a
+    loopback or LAN socket usually takes ~1 MB at once), the rest if it took only part; one
+    ``sendall`` of both on TLS (an SSL socket has no sendmsg; its records copy anyway)."""
+    if not body:
+        sock.sendall(head)
+    elif isinstance(sock, ssl.SSLSocket):
+        sock.sendall(head + body)
+    else:
+        sent = sock.sendmsg([head, body])
+        if sent < len(head):
+            sock.sendall(head[sent:])
+            sent = len(head)
+        if sent - len(head) < len(body):
+            sock.sendall(memoryview(body)[sent - len(head):])
 
 
 class HttpServer:

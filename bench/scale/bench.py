@@ -82,6 +82,35 @@ def memory_mib(pid: int) -> tuple[float, float]:
     return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
 
 
+class ProcSampler:
+    """Polls a process's thread count and RSS from /proc every ``period`` s, in a thread: the
+    first round's peak threads and the steady window's RSS are not visible in one end reading."""
+
+    def __init__(self, pid: int, period: float = 0.25) -> None:
+        import threading
+        self.pid, self.period = pid, period
+        self.samples: list[tuple[float, int, float]] = []  # (monotonic, threads, RSS MiB)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="proc-sampler", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.period):
+            try:
+                status = Path(f"/proc/{self.pid}/status").read_text()
+            except OSError:
+                return
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            self.samples.append((time.monotonic(), int(fields["Threads"]), int(fields["VmRSS"].split()[0]) / 1024))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def between(self, t0: float, t1: float) -> list[tuple[float, int, float]]:
+        return [s for s in self.samples if t0 <= s[0] <= t1]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -299,6 +328,7 @@ def run_daemon(root: Path, est: Estate, args: argparse.Namespace, workdir: Path,
         env["NDO_TRACE_MEMORY"] = str(trace)
     proc = subprocess.Popen([sys.executable, *entry, "run", "--config", str(config)], cwd=root, env=env,
                             stderr=log.open("w"))
+    sampler = ProcSampler(proc.pid)
     try:
         while True:  # ready: every collector has run (or failed) once
             with contextlib.suppress(requests.RequestException):
@@ -343,12 +373,15 @@ def run_daemon(root: Path, est: Estate, args: argparse.Namespace, workdir: Path,
             time.sleep(1)
             print(f"  memory breakdown: {trace}", flush=True)
     finally:
+        sampler.stop()
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
     window = t1 - t0
+    first_round = sampler.between(started, t0)  # start, first round, the settling cycle
+    steady = sampler.between(t0, t1)
     gaps: list[float] = []
     stalled = []
     for (target, collector), seen in history.items():
@@ -374,6 +407,13 @@ def run_daemon(root: Path, est: Estate, args: argparse.Namespace, workdir: Path,
         "simulators_cpu_share_of_one_core": round((sim1 - sim0) / window, 4),  # while measured
         "exporter_cpu_share_while_measured": round((cpu1 - cpu0) / window, 4),
         "rss_mib": round(rss, 1), "peak_rss_mib": round(peak, 1),
+        # From the 4 Hz sampler: the first round's peak, then the measured window's.
+        "threads_peak_first_round": max((s[1] for s in first_round), default=0),
+        "threads_peak_steady": max((s[1] for s in steady), default=0),
+        "threads_median_steady": statistics.median([s[1] for s in steady]) if steady else 0,
+        "rss_peak_first_round_mib": round(max((s[2] for s in first_round), default=0.0), 1),
+        "rss_median_steady_mib": round(statistics.median([s[2] for s in steady]), 1) if steady else 0.0,
+        "rss_max_steady_mib": round(max((s[2] for s in steady), default=0.0), 1),
         "series": series, "scrape_gzip_bytes": len(body),
         "scrape_seconds_median": round(statistics.median(timings), 4),
         "polls": polls,
@@ -439,7 +479,11 @@ def main() -> int:
                   f"{100 * result['cpu_share_of_one_core']:.1f}% of one core (goal < 100%); simulators "
                   f"{100 * result['simulators_cpu_share_of_one_core']:.0f}% of a core beside it")
             print(f"  memory   RSS {result['rss_mib']:.0f} MiB, peak {result['peak_rss_mib']:.0f} MiB "
-                  f"= {result['peak_rss_mib'] * 1.048576:.0f} MB (goal < 500 MB)")
+                  f"= {result['peak_rss_mib'] * 1.048576:.0f} MB (goal < 500 MB); first round peak "
+                  f"{result['rss_peak_first_round_mib']:.0f} MiB, steady median {result['rss_median_steady_mib']:.0f} "
+                  f"max {result['rss_max_steady_mib']:.0f} MiB")
+            print(f"  threads  first round peak {result['threads_peak_first_round']}, steady median "
+                  f"{result['threads_median_steady']} max {result['threads_peak_steady']}")
             print(f"  gaps     healthy collectors, real seconds: p50 {gap['p50']} p99 {gap['p99']} max {gap['max']} "
                   f"(interval {args.interval:g}; {gap['n']} gaps, {result['healthy_stalled_count']} stalled)")
             print(f"  up       {result['collectors_up']} collectors; healthy targets {result['healthy_up']}, "

@@ -59,7 +59,9 @@ def test_metrics_negotiation_gzip_and_parsers(start: Callable[..., Daemon], fake
     d = start(fast("c1"), fast("c2"))
     wait_until(lambda: b"ndo_fake_value" in requests.get(d.url + "metrics").content)
     wait_until(lambda: 'cluster="c2"' in requests.get(d.url + "metrics").text)
-    wait_until(lambda: 'ndo_exporter_target_up{target="c2",kind="fake"} 1' in requests.get(d.url + "metrics").text)
+    # Both targets: first runs start in hash order over the window, not in config order.
+    up = ('ndo_exporter_target_up{target="c1",kind="fake"} 1', 'ndo_exporter_target_up{target="c2",kind="fake"} 1')
+    wait_until(lambda: all(line in requests.get(d.url + "metrics").text for line in up))
 
     r = requests.get(d.url + "metrics", headers=PROMETHEUS_HEADERS, stream=True)
     assert r.status_code == 200

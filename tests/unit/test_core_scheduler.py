@@ -1,17 +1,32 @@
 from __future__ import annotations
 
+import itertools
+import random
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
+import exporter.scheduler as scheduler_mod
 import exporter.sources
 from collectors.errors import REASONS, CollectionError, UnsupportedError
 from exporter.config import Config, parse_config
-from exporter.scheduler import CollectorJob, Scheduler, build_jobs, hard_timeout_grace, run_once_all
+from exporter.scheduler import (
+    FIRST_ROUND_MAX_SECONDS,
+    STARTUP_SPREAD_SECONDS,
+    CollectorJob,
+    Scheduler,
+    build_jobs,
+    first_round_offsets,
+    first_round_window,
+    hard_timeout_grace,
+    run_once_all,
+)
 from exporter.store import Store
-from exporter.testing import FakeFragment, FakeSession, FakeSource, target_entry
+from exporter.testing import FakeFragment, FakeSession, FakeSource, running_daemons, target_entry
 
 
 @pytest.fixture
@@ -160,3 +175,143 @@ def test_scheduler_spreads_first_runs_and_jitters(fake: FakeSource) -> None:
         assert job.trigger.jitter == pytest.approx(job.trigger.interval.total_seconds() * 0.1)
     finally:
         sched.stop()
+
+
+# -- the staggered first round (issue 16 P4): starts spread over a window that grows with the
+# estate, bounded, so a big estate does not hold every run's thread at once and a small one is
+# as fast to ready as before.
+
+
+def estate(targets: int, interval: float = 600.0, timeout: float = 5.0) -> list[dict[str, Any]]:
+    every = {"interval": interval}
+    return [
+        target_entry(f"t{i:04d}", timeout_seconds=timeout, collectors={"alpha": every, "beta": every})
+        for i in range(targets)
+    ]
+
+
+def test_window_grows_with_the_estate_within_its_bounds() -> None:
+    # A small estate (the demo, tests) keeps the floor: no slower to ready than before.
+    assert first_round_window(12, 60.0) == STARTUP_SPREAD_SECONDS
+    assert first_round_window(250, 60.0, floor=0.1) == 0.1
+    # Past the burst, 50 starts a second: 2,000 jobs (bench/scale) over 35 s.
+    assert first_round_window(2000, 60.0) == pytest.approx(35.0)
+    # Never past the cap, nor past the job's own interval.
+    assert first_round_window(100_000, 600.0) == FIRST_ROUND_MAX_SECONDS
+    assert first_round_window(2000, 1.0) == 1.0
+    assert first_round_window(10, 0.5, floor=5.0) == 0.5
+
+
+def test_offsets_are_even_deterministic_and_mix_a_targets_collectors() -> None:
+    jobs = [(f"t{i:04d}/{c}", 60.0) for i in range(500) for c in ("alpha", "beta")]
+    offsets = first_round_offsets(jobs)
+    window = first_round_window(len(jobs), 60.0)  # (1000 - 250) / 50 = 15 s
+    assert window == pytest.approx(15.0)
+    ordered = sorted(offsets.values())
+    assert ordered[0] == 0.0 and ordered[-1] < window
+    steps = {round(b - a, 9) for a, b in itertools.pairwise(ordered)}
+    assert steps == {round(window / len(jobs), 9)}  # a steady start rate, no bursts
+    # The same per job whatever the config order (a hash of the id, not the position).
+    shuffled = list(jobs)
+    random.Random(7).shuffle(shuffled)
+    assert first_round_offsets(shuffled) == offsets
+    # Config order no longer decides: a target's two collectors (and the first targets of the
+    # file, in bench/scale the 20 big clusters) do not start side by side.
+    apart = [abs(offsets[f"t{i:04d}/alpha"] - offsets[f"t{i:04d}/beta"]) for i in range(500)]
+    assert sorted(apart)[len(apart) // 2] > window / 10
+    assert max(offsets[f"t{i:04d}/alpha"] for i in range(20)) > window / 2
+    # A job with a short interval starts within it.
+    short = first_round_offsets([*jobs[:-1], ("fast/alpha", 0.5)])
+    assert short["fast/alpha"] < 0.5
+
+
+class Concurrency:
+    """Counts runs in flight: what the first round holds at once (threads, sessions, fragments)."""
+
+    def __init__(self, hold: float) -> None:
+        self.hold = hold
+        self.lock = threading.Lock()
+        self.live = self.peak = 0
+        self.starts: list[float] = []
+
+    def __call__(self, session: FakeSession, deadline: float) -> Any:
+        with self.lock:
+            self.live += 1
+            self.peak = max(self.peak, self.live)
+            self.starts.append(time.monotonic())
+        try:
+            time.sleep(self.hold)
+        finally:
+            with self.lock:
+                self.live -= 1
+        return FakeFragment(session.target, session.collector, 1.0)
+
+
+def first_round(fake: FakeSource, targets: int, floor: float) -> tuple[Concurrency, float, float]:
+    """Run one scheduler's first round; (in-flight counter, start time, time every job had run)."""
+    counter = Concurrency(hold=0.4)
+    for i in range(targets):
+        for c in ("alpha", "beta"):
+            fake.behave(f"t{i:04d}", c, counter)
+    store = Store()
+    sched = Scheduler(parse_config({"targets": estate(targets)}), store, startup_spread_seconds=floor)
+    started = time.monotonic()
+    sched.start()
+    try:
+        deadline = started + 60
+        while store.pending() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        ready = time.monotonic()
+        assert not store.pending()
+    finally:
+        sched.stop()
+    return counter, started, ready
+
+
+def test_a_thousand_first_runs_spread_and_fewer_run_at_once(
+    fake: FakeSource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # All at once, as before this change with a spread shorter than a run.
+    monkeypatch.setattr(scheduler_mod, "FIRST_ROUND_BURST", 10**6)
+    burst, _, _ = first_round(fake, 500, floor=0.0)
+    # Staggered: 1,000 jobs at 250 starts a second (the shipped 50/s, scaled to keep the test short).
+    monkeypatch.setattr(scheduler_mod, "FIRST_ROUND_BURST", 0)
+    monkeypatch.setattr(scheduler_mod, "FIRST_ROUND_STARTS_PER_SECOND", 250.0)
+    window = first_round_window(1000, 600.0, floor=0.0)
+    assert window == pytest.approx(4.0)
+    spread, started, ready = first_round(fake, 500, floor=0.0)
+
+    assert len(burst.starts) == len(spread.starts) == 1000
+    # The starts cover the window (the burst starts as fast as threads can be made) ...
+    assert max(spread.starts) - min(spread.starts) >= 0.6 * window
+    # ... so far fewer runs (threads, sessions, fragments) are alive at once: ~250/s * 0.4 s = 100.
+    assert spread.peak <= burst.peak / 2, (spread.peak, burst.peak)
+    print(f"peak runs in flight: all at once {burst.peak}, staggered {spread.peak}")
+    # And every first run ended within the documented bound: window + timeout + its grace.
+    assert ready - started <= window + 5.0 + hard_timeout_grace(5.0)
+
+
+@pytest.fixture
+def launch(fake: FakeSource) -> Iterator[Any]:
+    with running_daemons(startup_spread_seconds=0.0) as start:
+        yield start
+
+
+def test_ready_over_http_within_the_bound_for_a_staggered_estate(
+    launch: Any, fake: FakeSource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 600 jobs, 600 s intervals: the window is (600 - 250) / 500 = 0.7 s, not the interval.
+    monkeypatch.setattr(scheduler_mod, "FIRST_ROUND_STARTS_PER_SECOND", 500.0)
+    window = first_round_window(600, 600.0, floor=0.0)
+    assert window == pytest.approx(0.7)
+    started = time.monotonic()
+    daemon = launch({"targets": estate(300, interval=600.0, timeout=5.0)})
+    bound = window + 5.0 + hard_timeout_grace(5.0) + 5.0  # + one exposition build, generously
+    while (status := requests.get(daemon.url + "-/ready", timeout=5).status_code) != 200:
+        assert status == 503
+        assert time.monotonic() - started <= bound, "not ready within the documented bound"
+        time.sleep(0.05)
+    # Ready means published: the first scrape holds every target's first run.
+    text = requests.get(daemon.url + "metrics", timeout=10).text
+    assert text.count('ndo_exporter_target_up{target="t') == 300
+    assert 'ndo_exporter_target_up{target="t0299",kind="fake"} 1' in text
