@@ -113,3 +113,13 @@ def test_malformed_records_fail_as_before(bad: Any, message: str) -> None:
         _fold([good, record])
     assert caught.value.reason == "malformed"
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(("seen", "number"), [(True, 1), (False, 0), (True, 1.0)])
+def test_a_number_is_refused_after_the_boolean_it_equals(seen: bool, number: float) -> None:
+    """The fold remembers combinations by the values as sent: ``1 == True`` as a dict key, so a
+    JSON boolean must never be remembered, or a later 1 would be counted instead of refused."""
+    good = {**_record(random.Random(1), 0), "continuously_available": seen}
+    with pytest.raises(CollectionError) as caught:
+        _fold([good, good, {**good, "continuously_available": number}])
+    assert "record 2: field continuously_available" in str(caught.value)
