@@ -231,14 +231,18 @@ def collect_shares(client: OntapClient, deadline: float) -> SharesFacts:
     )
 
 
+# A session's counted facts: (node, svm, protocol, ca, authentication) and its volume names.
+_SessionCombo = tuple[tuple[str, str, str, str, str], tuple[str, ...]]
+
+
 class _SessionEntry:
     """One combination of a session's counted facts, and how many sessions (with files) had it."""
 
     __slots__ = ("auth", "ca", "count", "node", "protocol", "svm", "volume_set", "volumes", "with_files")
 
-    def __init__(self, key: tuple[tuple[str, str, str, str, str], tuple[str, ...]]) -> None:
+    def __init__(self, key: _SessionCombo, volume_set: tuple[str, ...]) -> None:
         (self.node, self.svm, self.protocol, self.ca, self.auth), self.volumes = key
-        self.volume_set = tuple(sorted(set(self.volumes)))  # once per combination, not per session
+        self.volume_set = volume_set
         self.count = self.with_files = 0
 
 
@@ -248,7 +252,7 @@ def _session_key(
     heads: dict[Any, tuple[str, str, str, str, str]],
     volume_lists: dict[Any, tuple[str, ...]],
     keep: _Interner,
-) -> tuple[tuple[str, str, str, str, str], tuple[str, ...]]:
+) -> _SessionCombo:
     """A session record's counted facts read field by field: the key, or the error of a malformed
     record in the order the fields were always read. Its two halves are then remembered by their
     values as sent, when the direct read can trust them again: string names and volume names,
@@ -307,7 +311,8 @@ def collect_sessions(
     # counters are expanded from the combinations at the end (tests/unit/test_ontap_sessions_fold.py).
     heads: dict[Any, tuple[str, str, str, str, str]] = {}
     volume_lists: dict[Any, tuple[str, ...]] = {}
-    by_key: dict[tuple[tuple[str, str, str, str, str], tuple[str, ...]], _SessionEntry] = {}
+    by_key: dict[_SessionCombo, _SessionEntry] = {}
+    volume_sets: dict[tuple[str, ...], tuple[str, ...]] = {}
     keep = _Interner()
     index = -1
     for index, r in enumerate(_records(client, ep.SESSIONS, cluster, deadline, fields)):
@@ -322,7 +327,11 @@ def collect_sessions(
             key = _session_key(r, index, heads, volume_lists, keep)
         entry = by_key.get(key)
         if entry is None:
-            entry = by_key[key] = _SessionEntry(key)
+            # Sessions repeat a few volume lists: sort and dedupe each distinct list once.
+            volume_set = volume_sets.get(key[1])
+            if volume_set is None:
+                volume_set = volume_sets[key[1]] = tuple(sorted(set(key[1])))
+            entry = by_key[key] = _SessionEntry(key, volume_set)
         try:
             open_files = r.get("open_files")
             if open_files.__class__ is not int:
@@ -359,17 +368,22 @@ def collect_sessions(
     by_volume_set: Counter[SessionVolumesKey] = Counter()
     by_volume_set_files: Counter[SessionVolumesKey] = Counter()
     by_volume_files: Counter[VolumeSessionKey] = Counter()
+    # The views share their key tuples (one object per distinct key, kept until the next cycle).
+    keys: dict[Any, Any] = {}
     for e in by_key.values():
         node, svm, protocol, ca, n, with_files = e.node, e.svm, e.protocol, e.ca, e.count, e.with_files
+        set_key = (node, svm, protocol, ca, e.volume_set)
+        set_key = keys.setdefault(set_key, set_key)
+        volume_keys = [keys.setdefault(k, k) for k in [(node, svm, vol, protocol, ca) for vol in e.volumes]]
         if n:
             counts[(node, svm, protocol, ca, e.auth)] += n
-            for vol in e.volumes:  # a volume listed twice counts twice, as it always did
-                by_volume[(node, svm, vol, protocol, ca)] += n
-            by_volume_set[(node, svm, protocol, ca, e.volume_set)] += n
+            for k in volume_keys:  # a volume listed twice counts twice, as it always did
+                by_volume[k] += n
+            by_volume_set[set_key] += n
         if with_files:
-            by_volume_set_files[(node, svm, protocol, ca, e.volume_set)] += with_files
-            for vol in e.volumes:
-                by_volume_files[(node, svm, vol, protocol, ca)] += with_files
+            by_volume_set_files[set_key] += with_files
+            for k in volume_keys:
+                by_volume_files[k] += with_files
     total = index + 1
     return SessionsFacts(
         cluster=cluster,
