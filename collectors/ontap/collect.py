@@ -36,6 +36,7 @@ from collectors.ontap.facts import (
     SharesFacts,
     VirtualDiskOpen,
     VolumeSessionKey,
+    virtual_disk_open,
 )
 from collectors.ontap.options import DEFAULT_SESSIONS, SessionsOptions
 from collectors.ontap.parse import MalformedRecord, norm
@@ -533,7 +534,7 @@ def _native_file_counts(
     # per record as parsed), and its path; the lower-cased key shares the path when they match.
     keep = _Interner()
     sids: dict[Any, str] = {}
-    new_entry = _new_file_entry
+    new_entry, make_disk = _new_file_entry, virtual_disk_open
     index = -1
     for index, r in enumerate(_records(client, ep.OPEN_FILES, cluster, deadline)):
         try:
@@ -559,7 +560,7 @@ def _native_file_counts(
                     sid_text = sids.get(sid)
                     if sid_text is None:
                         sid_text = sids[sid] = "" if sid is None else str(sid)
-                    disks[dkey] = VirtualDiskOpen(entry.svm, entry.share, path, entry.node, entry.ca, sid_text)
+                    disks[dkey] = make_disk(entry.svm, entry.share, path, entry.node, entry.ca, sid_text)
     counts: Counter[FileKey] = Counter({e.key: e.count for e in by_key.values()})
     return counts, index + 1, truncated
 

@@ -8,6 +8,7 @@ path), and a malformed record must fail with the same error.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections import Counter
@@ -18,7 +19,7 @@ import pytest
 
 from collectors.errors import CollectionError
 from collectors.ontap import collect, parse
-from collectors.ontap.facts import ClusterInfo, FileKey
+from collectors.ontap.facts import ClusterInfo, FileKey, VirtualDiskOpen, virtual_disk_open
 
 CLUSTER = ClusterInfo("cluster1", "uuid-1", (9, 14, 1), "NetApp Release 9.14.1")
 PATH = "api/protocols/cifs/session/files"
@@ -123,3 +124,21 @@ def test_a_number_is_refused_after_the_boolean_it_equals(seen: bool, number: flo
     with pytest.raises(CollectionError) as caught:
         _fold([good, good, {**good, "continuously_available": number}])
     assert "record 2: field continuously_available" in str(caught.value)
+
+
+def test_the_folds_disk_factory_makes_what_the_dataclass_makes() -> None:
+    """The fold builds its 50k kept disks without the frozen dataclass's ``__init__``; each must be
+    the same value (equal, same hash and repr, frozen, replaceable) as the one ``__init__`` makes."""
+    values = ("vs1", "Hyper-V", "vm01\\Virtual Hard Disks\\vm01.vhdx", "cluster1-01", "yes", "1467219523625578119")
+    made, built = virtual_disk_open(*values), VirtualDiskOpen(*values)
+    assert made == built and hash(made) == hash(built) and repr(made) == repr(built)
+    assert tuple(getattr(made, f.name) for f in dataclasses.fields(VirtualDiskOpen)) == values
+    assert dataclasses.replace(made, node="cluster1-02") == dataclasses.replace(built, node="cluster1-02")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.path = "other.vhdx"  # type: ignore[misc]
+    records = [{"node": {"name": "n1"}, "svm": {"name": "vs1"}, "volume": {"name": "v"}, "share": {"name": "S"},
+                "continuously_available": "no", "path": f"d\\f{i}.vhdx", "session": {"identifier": i}}
+               for i in range(3)]
+    _counts, _total, _truncated, disks = _fold(records)
+    assert sorted(disks.values(), key=repr) == [VirtualDiskOpen("vs1", "S", f"d\\f{i}.vhdx", "n1", "no", str(i))
+                                                 for i in range(3)]
