@@ -26,19 +26,22 @@ PATH = "api/protocols/cifs/session/files"
 
 
 class Client:
+    """Serves ``records`` in pages of 100 as the one collection at ``path`` (the sessions fold's test too)."""
+
     class settings:  # the attribute the collector reads
         name = "fold"
         client_detail = False
 
-    def __init__(self, records: list[Any]) -> None:
+    def __init__(self, records: list[Any], path: str = PATH) -> None:
         self.records = records
+        self.path = path
 
     def cluster(self, deadline: float) -> ClusterInfo:
         return CLUSTER
 
     def pages(self, path: str, fields: Sequence[str], deadline: float,
               query: dict[str, str] | None = None) -> Iterator[list[Any]]:
-        assert path == PATH
+        assert path == self.path
         for start in range(0, len(self.records), 100):
             yield self.records[start:start + 100]
 

@@ -12,36 +12,18 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
 
 from collectors.errors import CollectionError
 from collectors.ontap import collect, parse
-from collectors.ontap.facts import ClusterInfo, MachineSession, SessionsFacts
+from collectors.ontap.facts import MachineSession, SessionsFacts
 from collectors.ontap.options import SessionsOptions
+from tests.unit.test_ontap_files_fold import CLUSTER, Client
 
-CLUSTER = ClusterInfo("cluster1", "uuid-1", (9, 14, 1), "NetApp Release 9.14.1")
 PATH = "api/protocols/cifs/sessions"
 _CA = {"available": "yes", "partial": "partial", "unavailable": "no"}
-
-
-class Client:
-    class settings:  # the attribute the collector reads
-        name = "fold"
-
-    def __init__(self, records: list[Any]) -> None:
-        self.records = records
-
-    def cluster(self, deadline: float) -> ClusterInfo:
-        return CLUSTER
-
-    def pages(self, path: str, fields: Sequence[str], deadline: float,
-              query: dict[str, str] | None = None) -> Iterator[list[Any]]:
-        assert path == PATH
-        for start in range(0, len(self.records), 100):
-            yield self.records[start:start + 100]
 
 
 def _reference(records: list[Any], detail: bool) -> SessionsFacts:
@@ -91,7 +73,7 @@ def _reference(records: list[Any], detail: bool) -> SessionsFacts:
 
 def _fold(records: list[Any], detail: bool = False) -> SessionsFacts:
     return collect.collect_sessions(
-        Client(records), time.monotonic() + 60, SessionsOptions(client_detail=detail)  # type: ignore[arg-type]
+        Client(records, PATH), time.monotonic() + 60, SessionsOptions(client_detail=detail)  # type: ignore[arg-type]
     )
 
 
