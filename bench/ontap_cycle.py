@@ -200,13 +200,14 @@ def _durations(base: str) -> dict[str, float]:
         r'^ndo_exporter_collector_duration_seconds\{[^}]*collector="(\w+)"[^}]*\} (\S+)', text, re.M)}
 
 
-def run_daemon(url: str, ca_file: str, interval: float = 20.0, root: Path = ROOT) -> dict[str, Any]:
+def run_daemon(url: str, ca_file: str, interval: float = 20.0, root: Path = ROOT, cycles: int = 1) -> dict[str, Any]:
     """The real path: ``ndo-exporter run`` in its own process, all six collectors on the scheduler,
     render, assembly and gzip on the publisher. CPU is the process's own (from /proc) between the
     end of the first cycle and the end of the second, so imports and start-up are not counted but
     everything a steady cycle costs is (idle ticks and the bench's 1 Hz polling scrapes included).
-    Peak RSS is the process's VmHWM after two cycles. ``root``: the tree whose daemon runs (another
-    checkout, to compare before/after in one run)."""
+    ``cycles`` > 1: CPU and window are the mean over that many steady cycles in a row (one cycle's
+    CPU swings by +-15 % on a shared machine). Peak RSS is the process's VmHWM at the end.
+    ``root``: the tree whose daemon runs (another checkout, to compare before/after in one run)."""
     import requests
     import yaml
 
@@ -244,18 +245,21 @@ def run_daemon(url: str, ca_file: str, interval: float = 20.0, root: Path = ROOT
             assert time.monotonic() < deadline, "first cycle did not finish"
             time.sleep(0.5)
         cpu0, wall0 = _proc_cpu(proc.pid), time.monotonic()
-        while True:
-            now = _last_successes(base)
-            if all(now.get(c, 0.0) > first[c] for c in first):  # the six and the derived step
-                break
-            assert time.monotonic() < deadline, "second cycle did not finish"
-            time.sleep(1.0)
-        cpu = _proc_cpu(proc.pid) - cpu0
+        deadline += 60 * cycles
+        for _ in range(cycles):
+            while True:
+                now = _last_successes(base)
+                if all(now.get(c, 0.0) > first[c] for c in first):  # the six and the derived step
+                    break
+                assert time.monotonic() < deadline, "a steady cycle did not finish"
+                time.sleep(1.0)
+            first = now
+        cpu = (_proc_cpu(proc.pid) - cpu0) / cycles
         durations = _durations(base)
         gz = requests.get(base + "metrics", timeout=30)
         return {
             "cpu": cpu,
-            "window": time.monotonic() - wall0,
+            "window": (time.monotonic() - wall0) / cycles,
             "wall": max(durations.values()),
             "rss": _proc_peak_rss_mb(proc.pid),
             "series": gz.text.count("\n") - gz.text.count("\n#"),
@@ -300,6 +304,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="runs of ours/floor each; medians are printed")
     ap.add_argument("--compare", type=Path, metavar="TREE",
                     help="also run the daemon of another checkout (e.g. main's) in each round, interleaved")
+    ap.add_argument("--cycles", type=int, default=1, help="steady daemon cycles averaged per run")
     ap.add_argument("--daemon-only", action="store_true", help="floor and daemon(s) only: no in-process or naive run")
     ap.add_argument("--child")
     ap.add_argument("--url")
@@ -373,8 +378,8 @@ def main() -> None:
             for mode in ("floor",) if args.daemon_only else ("floor", "ours"):
                 rounds[mode].append(in_fresh_process(mode, url, ca_file, args.naive_sample))
             if args.compare:
-                rounds["compare"].append(run_daemon(url, ca_file, root=args.compare.resolve()))
-            rounds["daemon"].append(run_daemon(url, ca_file))
+                rounds["compare"].append(run_daemon(url, ca_file, root=args.compare.resolve(), cycles=args.cycles))
+            rounds["daemon"].append(run_daemon(url, ca_file, cycles=args.cycles))
             print(f"round {_ + 1}: " + ", ".join(
                 f"{mode} cpu {r[-1]['cpu']:.2f}s rss {r[-1]['rss']:.0f}MB" for mode, r in rounds.items() if r),
                 f"(load {os.getloadavg()[0]:.1f})", flush=True)
