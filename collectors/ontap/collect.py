@@ -331,7 +331,8 @@ def collect_sessions(
             # Sessions repeat a few volume lists: sort and dedupe each distinct list once.
             volume_set = volume_sets.get(key[1])
             if volume_set is None:
-                volume_set = volume_sets[key[1]] = tuple(sorted(set(key[1])))
+                volume_set = tuple(sorted(set(key[1])))  # one tuple per set, however it was listed
+                volume_set = volume_sets[key[1]] = volume_sets.setdefault(volume_set, volume_set)
             entry = by_key[key] = _SessionEntry(key, volume_set)
         try:
             open_files = r.get("open_files")
