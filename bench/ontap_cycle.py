@@ -92,11 +92,29 @@ def run_ours_fragments(url: str, ca_file: str) -> tuple[dict[str, Any], dict[str
     }, fragments
 
 
+def daemon_requests(cluster: Any) -> list[tuple[str, tuple[str, ...], dict[str, str]]]:
+    """Every collection request of one cycle as the six collectors send it (path, ``fields``,
+    query; ``max_records`` and paging aside): the floor sends exactly these, so it is the same
+    work minus our processing. The sessions walk carries the takeover join's fields and the health
+    view its policy table, as collect.py asks them (tests/unit/test_ontap_cycle_floor.py)."""
+    from collectors.ontap import endpoints as ep
+
+    base = ep.SESSIONS.fields_for(cluster)
+    sessions = base + tuple(f for f in ep.SESSION_JOIN_FIELDS if f not in base)
+    plan: list[tuple[ep.Endpoint, tuple[str, ...]]] = [
+        (e, e.fields_for(cluster))
+        for e in (ep.HEALTH_STATUS, ep.HEALTH_SUBSYSTEM, ep.HEALTH_ALERT, ep.HEALTH_CONFIG, ep.HEALTH_POLICY,
+                  ep.NODES, ep.AGGREGATES, ep.LIFS, ep.PORTS, ep.CIFS_SERVICES, ep.SHARES_CLI, ep.SHARES)
+    ]
+    plan.append((ep.SESSIONS, sessions))
+    plan += [(e, e.fields_for(cluster)) for e in (ep.OPEN_FILES, ep.OPEN_FILES_RECONNECTED_CLI, ep.VOLUMES)]
+    return [(e.path, fields, dict(e.query)) for e, fields in plan]
+
+
 def run_floor(url: str, ca_file: str) -> dict[str, Any]:
     import orjson
     import requests
 
-    from collectors.ontap import endpoints as ep
     from collectors.ontap.facts import ClusterInfo
 
     session = requests.Session()
@@ -108,30 +126,13 @@ def run_floor(url: str, ca_file: str) -> dict[str, Any]:
     v = body["version"]
     cluster = ClusterInfo(body["name"], body["uuid"], (v["generation"], v["major"], v["minor"]), v["full"])
     requests_made, records = 1, 0
-    plan = [
-        ep.HEALTH_STATUS,
-        ep.HEALTH_SUBSYSTEM,
-        ep.HEALTH_ALERT,
-        ep.HEALTH_CONFIG,
-        ep.NODES,
-        ep.AGGREGATES,
-        ep.LIFS,
-        ep.PORTS,
-        ep.CIFS_SERVICES,
-        ep.SHARES_CLI,
-        ep.SHARES,
-        ep.SESSIONS,
-        ep.OPEN_FILES,
-        ep.OPEN_FILES_RECONNECTED_CLI,
-        ep.VOLUMES,
-    ]
-    for endpoint in plan:
+    for path, fields, query in daemon_requests(cluster):
         params: dict[str, str] | None = {
-            "fields": ",".join(endpoint.fields_for(cluster)),
+            **({"fields": ",".join(fields)} if fields else {}),
             "max_records": "1000",
-            **dict(endpoint.query),
+            **query,
         }
-        ref = f"{url}/{endpoint.path}"
+        ref = f"{url}/{path}"
         while ref:
             page = orjson.loads(session.get(ref, params=params).content)
             requests_made += 1
@@ -199,12 +200,14 @@ def _durations(base: str) -> dict[str, float]:
         r'^ndo_exporter_collector_duration_seconds\{[^}]*collector="(\w+)"[^}]*\} (\S+)', text, re.M)}
 
 
-def run_daemon(url: str, ca_file: str, interval: float = 20.0) -> dict[str, Any]:
+def run_daemon(url: str, ca_file: str, interval: float = 20.0, root: Path = ROOT, cycles: int = 1) -> dict[str, Any]:
     """The real path: ``ndo-exporter run`` in its own process, all six collectors on the scheduler,
     render, assembly and gzip on the publisher. CPU is the process's own (from /proc) between the
     end of the first cycle and the end of the second, so imports and start-up are not counted but
     everything a steady cycle costs is (idle ticks and the bench's 1 Hz polling scrapes included).
-    Peak RSS is the process's VmHWM after two cycles."""
+    ``cycles`` > 1: CPU and window are the mean over that many steady cycles in a row (one cycle's
+    CPU swings by +-15 % on a shared machine). Peak RSS is the process's VmHWM at the end.
+    ``root``: the tree whose daemon runs (another checkout, to compare before/after in one run)."""
     import requests
     import yaml
 
@@ -222,11 +225,11 @@ def run_daemon(url: str, ca_file: str, interval: float = 20.0) -> dict[str, Any]
     }
     (work / "config.yml").write_text(yaml.safe_dump(config))
     env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
-    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONPATH"] = str(root)
     proc = subprocess.Popen(
         [sys.executable, "-c", "import sys; from exporter.cli import main; sys.exit(main(sys.argv[1:]))",
          "run", "--config", str(work / "config.yml")],
-        cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
+        cwd=root, env=env, stderr=subprocess.PIPE, text=True,
     )
     try:
         assert proc.stderr is not None
@@ -242,18 +245,21 @@ def run_daemon(url: str, ca_file: str, interval: float = 20.0) -> dict[str, Any]
             assert time.monotonic() < deadline, "first cycle did not finish"
             time.sleep(0.5)
         cpu0, wall0 = _proc_cpu(proc.pid), time.monotonic()
-        while True:
-            now = _last_successes(base)
-            if all(now.get(c, 0.0) > first[c] for c in first):  # the six and the derived step
-                break
-            assert time.monotonic() < deadline, "second cycle did not finish"
-            time.sleep(1.0)
-        cpu = _proc_cpu(proc.pid) - cpu0
+        deadline += 60 * cycles
+        for _ in range(cycles):
+            while True:
+                now = _last_successes(base)
+                if all(now.get(c, 0.0) > first[c] for c in first):  # the six and the derived step
+                    break
+                assert time.monotonic() < deadline, "a steady cycle did not finish"
+                time.sleep(1.0)
+            first = now
+        cpu = (_proc_cpu(proc.pid) - cpu0) / cycles
         durations = _durations(base)
         gz = requests.get(base + "metrics", timeout=30)
         return {
             "cpu": cpu,
-            "window": time.monotonic() - wall0,
+            "window": (time.monotonic() - wall0) / cycles,
             "wall": max(durations.values()),
             "rss": _proc_peak_rss_mb(proc.pid),
             "series": gz.text.count("\n") - gz.text.count("\n#"),
@@ -296,6 +302,10 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=20_000)
     ap.add_argument("--naive-sample", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=3, help="runs of ours/floor each; medians are printed")
+    ap.add_argument("--compare", type=Path, metavar="TREE",
+                    help="also run the daemon of another checkout (e.g. main's) in each round, interleaved")
+    ap.add_argument("--cycles", type=int, default=1, help="steady daemon cycles averaged per run")
+    ap.add_argument("--daemon-only", action="store_true", help="floor and daemon(s) only: no in-process or naive run")
     ap.add_argument("--child")
     ap.add_argument("--url")
     ap.add_argument("--ca-file")
@@ -363,12 +373,17 @@ def main() -> None:
             ca_file = ca_file or next(iter(re.findall(r"(/\S+\.pem)", line)), "")
         if not url or not ca_file:
             raise SystemExit("simulator did not print its URL and CA file")
-        rounds: dict[str, list[dict[str, Any]]] = {"floor": [], "ours": [], "daemon": []}
+        rounds: dict[str, list[dict[str, Any]]] = {"floor": [], "ours": [], "daemon": [], "compare": []}
         for _ in range(args.rounds):  # interleaved so load drift hits both alike
-            for mode in ("floor", "ours"):
+            for mode in ("floor",) if args.daemon_only else ("floor", "ours"):
                 rounds[mode].append(in_fresh_process(mode, url, ca_file, args.naive_sample))
-            rounds["daemon"].append(run_daemon(url, ca_file))
-        naive = in_fresh_process("naive", url, ca_file, args.naive_sample)
+            if args.compare:
+                rounds["compare"].append(run_daemon(url, ca_file, root=args.compare.resolve(), cycles=args.cycles))
+            rounds["daemon"].append(run_daemon(url, ca_file, cycles=args.cycles))
+            print(f"round {_ + 1}: " + ", ".join(
+                f"{mode} cpu {r[-1]['cpu']:.2f}s rss {r[-1]['rss']:.0f}MB" for mode, r in rounds.items() if r),
+                f"(load {os.getloadavg()[0]:.1f})", flush=True)
+        naive = None if args.daemon_only else in_fresh_process("naive", url, ca_file, args.naive_sample)
     finally:
         sim.terminate()
         sim.wait(10)
@@ -376,6 +391,18 @@ def main() -> None:
     def med(mode: str, key: str) -> float:
         values = sorted(r[key] for r in rounds[mode])
         return float(values[len(values) // 2])
+
+    if args.daemon_only or naive is None:
+        print(f"daemon cycle, medians of {args.rounds} interleaved rounds (floor: {rounds['floor'][0]['requests']} "
+              f"requests, {rounds['floor'][0]['records']} records)")
+        print(f"{'path':<36}{'cpu s':>9}{'x floor':>9}{'peak RSS MB':>13}")
+        for mode, label in (("floor", "floor (requests + orjson only)"), ("compare", f"daemon of {args.compare}"),
+                            ("daemon", "daemon (this tree)")):
+            if rounds[mode]:
+                print(f"{label:<36}{med(mode, 'cpu'):>9.2f}{med(mode, 'cpu') / med('floor', 'cpu'):>9.2f}"
+                      f"{med(mode, 'rss'):>13.1f}   cpu runs: "
+                      + " ".join(f"{r['cpu']:.2f}" for r in rounds[mode]))
+        return
 
     ours_result = rounds["ours"][0]
     per_file = naive["files"]["cpu"] / max(1, naive["files"]["n"])

@@ -36,6 +36,7 @@ from collectors.ontap.facts import (
     SharesFacts,
     VirtualDiskOpen,
     VolumeSessionKey,
+    virtual_disk_open,
 )
 from collectors.ontap.options import DEFAULT_SESSIONS, SessionsOptions
 from collectors.ontap.parse import MalformedRecord, norm
@@ -231,6 +232,62 @@ def collect_shares(client: OntapClient, deadline: float) -> SharesFacts:
     )
 
 
+# A session's counted facts: (node, svm, protocol, ca, authentication) and its volume names.
+_SessionCombo = tuple[tuple[str, str, str, str, str], tuple[str, ...]]
+
+
+class _SessionEntry:
+    """One combination of a session's counted facts, and how many sessions (with files) had it."""
+
+    __slots__ = ("auth", "ca", "count", "node", "protocol", "svm", "volume_set", "volumes", "with_files")
+
+    def __init__(self, key: _SessionCombo, volume_set: tuple[str, ...]) -> None:
+        (self.node, self.svm, self.protocol, self.ca, self.auth), self.volumes = key
+        self.volume_set = volume_set
+        self.count = self.with_files = 0
+
+
+def _session_key(
+    r: dict[str, Any],
+    index: int,
+    heads: dict[Any, tuple[str, str, str, str, str]],
+    volume_lists: dict[Any, tuple[str, ...]],
+    keep: _Interner,
+) -> _SessionCombo:
+    """A session record's counted facts read field by field: the key, or the error of a malformed
+    record in the order the fields were always read. Its two halves are then remembered by their
+    values as sent, when the direct read can trust them again: string names and volume names,
+    string or null enums (never a number or boolean: ``1 == True`` as a dict key)."""
+    try:
+        head = (
+            keep(parse.name_of(r, "node")),
+            keep(parse.name_of(r, "svm")),
+            norm(r.get("protocol")) or "unknown",
+            _SESSION_CA.get(norm(r.get("continuous_availability")), "unknown"),
+            norm(r.get("authentication")) or "unknown",
+        )
+        volumes = keep.each(parse.names(r.get("volumes"), "volumes"))
+    except MalformedRecord as exc:
+        raise CollectionError("malformed", f"{ep.SESSIONS.path}: record {index}: {exc}") from None
+    try:
+        raw_head = (r["node"]["name"], r["svm"]["name"], r.get("protocol"), r.get("continuous_availability"),
+                    r.get("authentication"))
+        if raw_head[0].__class__ is raw_head[1].__class__ is str and all(
+            v is None or v.__class__ is str for v in raw_head[2:]
+        ):
+            head = heads.setdefault(raw_head, head)
+    except (KeyError, TypeError, AttributeError):
+        pass  # an absent or null object: read this way every time
+    try:
+        vols = r.get("volumes")
+        raw_volumes = () if vols is None else tuple([v["name"] for v in vols])
+        if all(v.__class__ is str for v in raw_volumes):
+            volumes = volume_lists.setdefault(raw_volumes, volumes)
+    except (KeyError, TypeError, AttributeError):
+        pass  # a volume without a name, not a list: read this way every time
+    return head, volumes
+
+
 @COLLECTORS.collector(
     "sessions",
     every=60.0,
@@ -248,62 +305,88 @@ def collect_sessions(
     fields = base + tuple(f for f in ep.SESSION_JOIN_FIELDS if f not in base)
     machines: list[MachineSession] = []
     machines_truncated = False
-    counts: Counter[SessionKey] = Counter()
-    by_volume: Counter[VolumeSessionKey] = Counter()
-    by_volume_set: Counter[SessionVolumesKey] = Counter()
     clients: Counter[ClientSessionKey] = Counter()
-    by_volume_set_files: Counter[SessionVolumesKey] = Counter()
-    by_volume_files: Counter[VolumeSessionKey] = Counter()
-    total = 0
-    keep = _Interner()
+    # 20k sessions a cycle repeat a few hundred combinations of node, SVM, protocol, CA level,
+    # authentication and volumes: each record is looked up by them as sent (one dict lookup);
+    # the first of each combination is read field by field (its key, or the error), and the
+    # counters are expanded from the combinations at the end (tests/unit/test_ontap_sessions_fold.py).
+    heads: dict[Any, tuple[str, str, str, str, str]] = {}
+    volume_lists: dict[Any, tuple[str, ...]] = {}
+    by_key: dict[_SessionCombo, _SessionEntry] = {}
     volume_sets: dict[tuple[str, ...], tuple[str, ...]] = {}
+    keep = _Interner()
+    index = -1
     for index, r in enumerate(_records(client, ep.SESSIONS, cluster, deadline, fields)):
-        if not isinstance(r, dict):
-            raise CollectionError("malformed", f"{ep.SESSIONS.path}: record {index} is not an object")
         try:
-            node = keep(parse.name_of(r, "node"))
-            svm = keep(parse.name_of(r, "svm"))
-            protocol = norm(r.get("protocol")) or "unknown"
-            ca = _SESSION_CA.get(norm(r.get("continuous_availability")), "unknown")
-            auth = norm(r.get("authentication")) or "unknown"
-            volumes = keep.each(parse.names(r.get("volumes"), "volumes"))
-            open_files = parse.to_int(r.get("open_files"), "open_files")
+            vols = r.get("volumes")
+            key = (heads[(r["node"]["name"], r["svm"]["name"], r.get("protocol"), r.get("continuous_availability"),
+                          r.get("authentication"))],
+                   volume_lists[() if vols is None else tuple([v["name"] for v in vols])])
+        except (KeyError, TypeError, AttributeError):
+            if not isinstance(r, dict):
+                raise CollectionError("malformed", f"{ep.SESSIONS.path}: record {index} is not an object") from None
+            key = _session_key(r, index, heads, volume_lists, keep)
+        entry = by_key.get(key)
+        if entry is None:
+            # Sessions repeat a few volume lists: sort and dedupe each distinct list once.
+            volume_set = volume_sets.get(key[1])
+            if volume_set is None:
+                volume_set = tuple(sorted(set(key[1])))  # one tuple per set, however it was listed
+                volume_set = volume_sets[key[1]] = volume_sets.setdefault(volume_set, volume_set)
+            entry = by_key[key] = _SessionEntry(key, volume_set)
+        try:
+            open_files = r.get("open_files")
+            if open_files.__class__ is not int:
+                open_files = parse.to_int(open_files, "open_files")
             user = r.get("user")
             if detail:
-                clients[(node, svm, parse.text(r, "client_ip"), parse.text(r, "user"), protocol, ca)] += 1
+                clients[(entry.node, entry.svm, parse.text(r, "client_ip"), parse.text(r, "user"), entry.protocol,
+                         entry.ca)] += 1
             # Computer accounts (DOMAIN\HOST$) are how Hyper-V hosts open VM files: keep those
             # sessions one by one (bounded) for the takeover join; people are only counted.
             if user.__class__ is str and user.endswith("$"):
                 if len(machines) < MAX_MACHINE_SESSIONS:
                     machines.append(
                         MachineSession(
-                            node=node,
-                            svm=svm,
+                            node=entry.node,
+                            svm=entry.svm,
                             identifier=parse.text(r, "identifier"),
                             user=user,
                             client_ip=parse.text(r, "client_ip"),
                             server_ip=parse.text(r, "server_ip"),
-                            protocol=protocol,
-                            continuous_availability=ca,
+                            protocol=entry.protocol,
+                            continuous_availability=entry.ca,
                         )
                     )
                 else:
                     machines_truncated = True
         except MalformedRecord as exc:
             raise CollectionError("malformed", f"{ep.SESSIONS.path}: record {index}: {exc}") from None
-        counts[(node, svm, protocol, ca, auth)] += 1
-        for vol in volumes:
-            by_volume[(node, svm, vol, protocol, ca)] += 1
-        # Sessions repeat a few volume lists: sort and dedupe each distinct list once.
-        volume_set = volume_sets.get(volumes)
-        if volume_set is None:
-            volume_set = volume_sets[volumes] = tuple(sorted(set(volumes)))
-        by_volume_set[(node, svm, protocol, ca, volume_set)] += 1
+        entry.count += 1
         if open_files is None or open_files > 0:  # not reported: judged, as before
-            by_volume_set_files[(node, svm, protocol, ca, volume_set)] += 1
-            for vol in volumes:
-                by_volume_files[(node, svm, vol, protocol, ca)] += 1
-        total += 1
+            entry.with_files += 1
+    counts: Counter[SessionKey] = Counter()
+    by_volume: Counter[VolumeSessionKey] = Counter()
+    by_volume_set: Counter[SessionVolumesKey] = Counter()
+    by_volume_set_files: Counter[SessionVolumesKey] = Counter()
+    by_volume_files: Counter[VolumeSessionKey] = Counter()
+    # The views share their key tuples (one object per distinct key, kept until the next cycle).
+    keys: dict[Any, Any] = {}
+    for e in by_key.values():
+        node, svm, protocol, ca, n, with_files = e.node, e.svm, e.protocol, e.ca, e.count, e.with_files
+        set_key = (node, svm, protocol, ca, e.volume_set)
+        set_key = keys.setdefault(set_key, set_key)
+        volume_keys = [keys.setdefault(k, k) for k in [(node, svm, vol, protocol, ca) for vol in e.volumes]]
+        if n:
+            counts[(node, svm, protocol, ca, e.auth)] += n
+            for k in volume_keys:  # a volume listed twice counts twice, as it always did
+                by_volume[k] += n
+            by_volume_set[set_key] += n
+        if with_files:
+            by_volume_set_files[set_key] += with_files
+            for k in volume_keys:
+                by_volume_files[k] += with_files
+    total = index + 1
     return SessionsFacts(
         cluster=cluster,
         counts=tuple(sorted(counts.items())),
@@ -378,15 +461,9 @@ def _file_ca(value: Any) -> str:
     raise MalformedRecord(f"field continuously_available: unexpected value {value!r:.40}")
 
 
-# A file's CA flag as native REST sends it (the enum yes/no; a JSON boolean from some passthroughs)
-# -> its label, read as parse.to_bool reads it. Any other value takes the strict path.
-_FILE_CA_FAST: dict[Any, str] = {"yes": "yes", "no": "no", "true": "yes", "false": "no", True: "yes", False: "no",
-                                 None: "unknown"}
-
-
 def _strict_file_key(r: Any, index: int) -> FileKey:
-    """A native open-file record's count key, every field checked: the slow path of the fold, for
-    records the direct read in ``_native_file_counts`` does not take; same key, or the error."""
+    """A native open-file record's count key, every field checked: the key of the first record of
+    each new combination of names and CA flag in ``_native_file_counts``; the key, or the error."""
     if not isinstance(r, dict):
         raise CollectionError("malformed", f"{ep.OPEN_FILES.path}: record {index} is not an object")
     try:
@@ -402,6 +479,40 @@ def _strict_file_key(r: Any, index: int) -> FileKey:
         raise CollectionError("malformed", f"{ep.OPEN_FILES.path}: record {index}: {exc}") from None
 
 
+class _FileEntry:
+    """One count key of the open-files fold and what its virtual disks keep (names shared)."""
+
+    __slots__ = ("ca", "count", "key", "node", "share", "share_low", "svm")
+
+    def __init__(self, key: FileKey, keep: _Interner) -> None:
+        self.key = key = (keep(key[0]), keep(key[1]), keep(key[2]), keep(key[3]), key[4])
+        self.node, self.svm, self.share, self.ca = key[0], key[1], key[3], key[4]
+        self.share_low = keep(self.share.lower())
+        self.count = 0
+
+
+def _new_file_entry(
+    r: Any, index: int, by_raw: dict[Any, _FileEntry], by_key: dict[FileKey, _FileEntry], keep: _Interner
+) -> _FileEntry:
+    """The entry of a record whose (names, CA flag as sent) the fold has not seen: its key read
+    strictly (the error of a malformed record), then remembered by that raw combination when it
+    is one the direct read can trust again: four string names and a string or null CA flag (a JSON
+    boolean or number is never remembered: ``1 == True`` as a dict key, and numbers are refused)."""
+    key = _strict_file_key(r, index)
+    entry = by_key.get(key)
+    if entry is None:
+        entry = by_key[key] = _FileEntry(key, keep)
+    try:
+        raw = (r["node"]["name"], r["svm"]["name"], r["volume"]["name"], r["share"]["name"],
+               r.get("continuously_available"))
+    except (KeyError, TypeError, AttributeError):
+        return entry  # an absent or null object: read strictly every time
+    if (raw[0].__class__ is raw[1].__class__ is raw[2].__class__ is raw[3].__class__ is str
+            and (raw[4] is None or raw[4].__class__ is str)):
+        by_raw[raw] = entry
+    return entry
+
+
 def _native_file_counts(
     client: OntapClient,
     cluster: ClusterInfo,
@@ -410,56 +521,49 @@ def _native_file_counts(
 ) -> tuple[Counter[FileKey], int, bool]:
     """Counts per (node, svm, volume, share, ca); virtual-disk files also kept by path in
     ``disks`` (bounded by MAX_VIRTUAL_DISK_FILES) for the takeover join. Returns whether the
-    bound cut the map short."""
-    counts: Counter[FileKey] = Counter()
-    total = 0
+    bound cut the map short.
+
+    100k records a cycle: each is looked up by its four names and CA flag as sent (one dict
+    lookup, no per-field checks); only the first record of each combination (a few hundred) is
+    read strictly, which gives its key or the error a malformed record deserves, and the same
+    combination always means the same key (tests/unit/test_ontap_files_fold.py)."""
     truncated = False
+    by_raw: dict[Any, _FileEntry] = {}
+    by_key: dict[FileKey, _FileEntry] = {}
     # Up to MAX_VIRTUAL_DISK_FILES disks stay in memory until the next cycle, on every big cluster
     # at once: each keeps one copy of its SVM, share, node and session id per cluster (not one
     # per record as parsed), and its path; the lower-cased key shares the path when they match.
     keep = _Interner()
-    lowered: dict[str, str] = {}
     sids: dict[Any, str] = {}
+    new_entry, make_disk = _new_file_entry, virtual_disk_open
+    index = -1
     for index, r in enumerate(_records(client, ep.OPEN_FILES, cluster, deadline)):
-        # The common record, read directly: four names and an enum CA flag. Anything else (a
-        # missing or null object, a non-string name, another spelling of the flag, a record
-        # that is not an object) takes the strict path, which gives the same key or the error.
         try:
-            node, svm, volume, share = r["node"]["name"], r["svm"]["name"], r["volume"]["name"], r["share"]["name"]
-            ca = r.get("continuously_available")
-            if ca.__class__ is int or ca.__class__ is float:  # 1 == True as a key; to_bool refuses numbers
-                raise TypeError
-            ca_label = _FILE_CA_FAST[ca]
-            if not (node.__class__ is svm.__class__ is volume.__class__ is share.__class__ is str):
-                raise TypeError
-            key = (node, svm, volume, share, ca_label)
+            entry = by_raw[(r["node"]["name"], r["svm"]["name"], r["volume"]["name"], r["share"]["name"],
+                            r.get("continuously_available"))]
         except (KeyError, TypeError, AttributeError):
-            key = _strict_file_key(r, index)
+            entry = new_entry(r, index, by_raw, by_key, keep)
+        entry.count += 1
         path = r.get("path")
         if path.__class__ is str and path[-1:] in _DISK_LAST_CHARS:
             low = path.lower()
             if low.endswith(VIRTUAL_DISK_SUFFIXES):
                 if low == path:
                     low = path
-                svm, share = keep(key[1]), keep(key[3])
-                share_low = lowered.get(share)
-                if share_low is None:
-                    share_low = lowered[share] = keep(share.lower())
-                dkey = (svm, share_low, low)
+                dkey = (entry.svm, entry.share_low, low)
                 prev = disks.get(dkey)
                 # A shared VHDX is open by several hosts: keep the handle that would not survive.
                 if prev is None and len(disks) >= MAX_VIRTUAL_DISK_FILES:
                     truncated = True
-                elif prev is None or (prev.continuously_available == "yes" and key[4] != "yes"):
+                elif prev is None or (prev.continuously_available == "yes" and entry.ca != "yes"):
                     session = r.get("session")
                     sid = session.get("identifier") if session.__class__ is dict else None
                     sid_text = sids.get(sid)
                     if sid_text is None:
                         sid_text = sids[sid] = "" if sid is None else str(sid)
-                    disks[dkey] = VirtualDiskOpen(svm, share, path, keep(key[0]), key[4], sid_text)
-        counts[key] += 1
-        total += 1
-    return counts, total, truncated
+                    disks[dkey] = make_disk(entry.svm, entry.share, path, entry.node, entry.ca, sid_text)
+    counts: Counter[FileKey] = Counter({e.key: e.count for e in by_key.values()})
+    return counts, index + 1, truncated
 
 
 def _cli_file_key(r: dict[str, Any]) -> FileKey:

@@ -8,6 +8,7 @@ path), and a malformed record must fail with the same error.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections import Counter
@@ -18,26 +19,29 @@ import pytest
 
 from collectors.errors import CollectionError
 from collectors.ontap import collect, parse
-from collectors.ontap.facts import ClusterInfo, FileKey
+from collectors.ontap.facts import ClusterInfo, FileKey, VirtualDiskOpen, virtual_disk_open
 
 CLUSTER = ClusterInfo("cluster1", "uuid-1", (9, 14, 1), "NetApp Release 9.14.1")
 PATH = "api/protocols/cifs/session/files"
 
 
 class Client:
+    """Serves ``records`` in pages of 100 as the one collection at ``path`` (the sessions fold's test too)."""
+
     class settings:  # the attribute the collector reads
         name = "fold"
         client_detail = False
 
-    def __init__(self, records: list[Any]) -> None:
+    def __init__(self, records: list[Any], path: str = PATH) -> None:
         self.records = records
+        self.path = path
 
     def cluster(self, deadline: float) -> ClusterInfo:
         return CLUSTER
 
     def pages(self, path: str, fields: Sequence[str], deadline: float,
               query: dict[str, str] | None = None) -> Iterator[list[Any]]:
-        assert path == PATH
+        assert path == self.path
         for start in range(0, len(self.records), 100):
             yield self.records[start:start + 100]
 
@@ -113,3 +117,31 @@ def test_malformed_records_fail_as_before(bad: Any, message: str) -> None:
         _fold([good, record])
     assert caught.value.reason == "malformed"
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(("seen", "number"), [(True, 1), (False, 0), (True, 1.0)])
+def test_a_number_is_refused_after_the_boolean_it_equals(seen: bool, number: float) -> None:
+    """The fold remembers combinations by the values as sent: ``1 == True`` as a dict key, so a
+    JSON boolean must never be remembered, or a later 1 would be counted instead of refused."""
+    good = {**_record(random.Random(1), 0), "continuously_available": seen}
+    with pytest.raises(CollectionError) as caught:
+        _fold([good, good, {**good, "continuously_available": number}])
+    assert "record 2: field continuously_available" in str(caught.value)
+
+
+def test_the_folds_disk_factory_makes_what_the_dataclass_makes() -> None:
+    """The fold builds its 50k kept disks without the frozen dataclass's ``__init__``; each must be
+    the same value (equal, same hash and repr, frozen, replaceable) as the one ``__init__`` makes."""
+    values = ("vs1", "Hyper-V", "vm01\\Virtual Hard Disks\\vm01.vhdx", "cluster1-01", "yes", "1467219523625578119")
+    made, built = virtual_disk_open(*values), VirtualDiskOpen(*values)
+    assert made == built and hash(made) == hash(built) and repr(made) == repr(built)
+    assert tuple(getattr(made, f.name) for f in dataclasses.fields(VirtualDiskOpen)) == values
+    assert dataclasses.replace(made, node="cluster1-02") == dataclasses.replace(built, node="cluster1-02")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.path = "other.vhdx"  # type: ignore[misc]
+    records = [{"node": {"name": "n1"}, "svm": {"name": "vs1"}, "volume": {"name": "v"}, "share": {"name": "S"},
+                "continuously_available": "no", "path": f"d\\f{i}.vhdx", "session": {"identifier": i}}
+               for i in range(3)]
+    _counts, _total, _truncated, disks = _fold(records)
+    assert sorted(disks.values(), key=repr) == [VirtualDiskOpen("vs1", "S", f"d\\f{i}.vhdx", "n1", "no", str(i))
+                                                 for i in range(3)]
