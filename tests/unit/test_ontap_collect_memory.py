@@ -1,8 +1,9 @@
 """What one big cluster's fragments keep in memory until the next cycle (issue 16, P4).
 
 Twenty real-sized clusters (100k open files, half of them VHDX) are collected by one process:
-each open virtual disk kept for the takeover join must cost little more than its own path, not
-another copy of its SVM, share, node and session names as the parser made them per record.
+each open virtual disk kept for the takeover join must cost little more than its own path's text:
+not another copy of its SVM, share, node and session names as the parser made them per record,
+nor an object of its own (collectors/ontap/facts.OpenDisks).
 The records below are built the way orjson hands them over: fresh strings in every record.
 """
 
@@ -63,12 +64,14 @@ def test_open_virtual_disks_cost_about_their_paths() -> None:
     finally:
         tracemalloc.stop()
     assert len(facts.virtual_disks) == DISKS and facts.total == DISKS
-    paths = sum(len(d.path) + 49 for d in facts.virtual_disks)  # a compact ASCII str: 49 bytes + text
+    paths = sum(len(d.path) for d in facts.virtual_disks)  # the paths' text, one byte a character
     per_disk = (retained - paths) / DISKS
-    # The disk record itself (6 slots + GC header: ~80 bytes) and its slot in the tuple. Before the
-    # names were shared per collection this was ~330 bytes: four more strings per disk.
-    assert per_disk < 150, f"{per_disk:.0f} bytes per open virtual disk besides its path"
-    # One string object per distinct name, not one per disk.
+    # Kept as OpenDisks: a path's offset, its group row and its session row (12 bytes), and the
+    # rest of the fragment (counts, volumes, the shared names) spread over the disks: ~35 bytes.
+    # As a tuple of VirtualDiskOpen objects this was ~157: the object (6 slots + GC header), its
+    # tuple slot and its own path string's header; before the names were shared, ~330.
+    assert per_disk < 60, f"{per_disk:.0f} bytes per open virtual disk besides its path's text"
+    # One string object per distinct name and session id, not one per disk.
     assert len({id(d.svm) for d in facts.virtual_disks}) == 4
     assert len({id(d.node) for d in facts.virtual_disks}) == 4
     assert len({id(d.session) for d in facts.virtual_disks}) == 5_000
