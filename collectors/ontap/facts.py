@@ -354,15 +354,31 @@ def _renumber(table: Sequence[_Row], indexes: array[int]) -> tuple[tuple[_Row, .
     return tuple(table[i] for i in order), renumbered
 
 
+def _rows(indexes: array[int], rows: int) -> array[int]:
+    """``indexes`` in two bytes each when the table is that small (a cluster's groups always are)."""
+    return array("H" if rows <= 0x10000 else "I", indexes.tolist())
+
+
+def _numbers(ids: tuple[str, ...]) -> tuple[str, ...] | array[int]:
+    """Session ids as 8-byte numbers when each is one written the way ``str`` writes it (ONTAP's
+    are 19-digit numbers: 68 bytes each as strings); ``str`` of the number gives the id back."""
+    if not all(i.isascii() and i.isdigit() and (i[0] != "0" or i == "0") and len(i) <= 20 for i in ids):
+        return ids
+    try:
+        return array("Q", map(int, ids))
+    except OverflowError:
+        return ids
+
+
 class OpenDisks(Sequence[VirtualDiskOpen]):
     """A cluster's open virtual disks kept for the takeover join, compactly (issue 16, P4).
 
     50k ``VirtualDiskOpen`` objects a big cluster were 8.9 MB kept from one cycle to the next (an
     object, its tuple slot and its path string each); here the paths are one string with an
     offsets array, and each disk's (svm, share, node, CA) group and session id are indexes into
-    small tables: about its path's text plus 12 bytes a disk. Read as a sequence of
-    ``VirtualDiskOpen`` (made on demand); the join reads positions by share (``by_share``) and
-    makes a record only for a disk it looks up.
+    small tables (session ids as numbers): about its path's text plus 8 bytes a disk. Read as a
+    sequence of ``VirtualDiskOpen`` (made on demand); the join reads positions by share
+    (``by_share``) and makes a record only for a disk it looks up.
 
     Immutable; equal and hashed by value, cheaply: the tables are numbered in order of first use,
     so equal sequences have equal arrays and strings, compared in C (the join compares each
@@ -371,7 +387,7 @@ class OpenDisks(Sequence[VirtualDiskOpen]):
     __slots__ = ("__weakref__", "_group", "_groups", "_offsets", "_paths", "_session", "_sessions")
 
     _groups: tuple[DiskGroup, ...]
-    _sessions: tuple[str, ...]
+    _sessions: tuple[str, ...] | array[int]  # as numbers when all are (ONTAP's are: 19 digits)
 
     def __init__(
         self,
@@ -390,13 +406,16 @@ class OpenDisks(Sequence[VirtualDiskOpen]):
         if not len(group) == len(session) == len(paths):
             raise ValueError("open disks: one group, session and path a disk")
         if numbered:
-            self._groups, self._group = tuple(groups), array("I", group)
-            self._sessions, self._session = tuple(sessions), array("I", session)
+            self._groups, self._group = tuple(groups), _rows(group, len(groups))
+            self._sessions, self._session = _numbers(tuple(sessions)), _rows(session, len(sessions))
         else:
-            self._groups, self._group = _renumber(groups, group)
-            self._sessions, self._session = _renumber(sessions, session)
+            self._groups, g = _renumber(groups, group)
+            s, self._session = _renumber(sessions, session)
+            self._group, self._session = _rows(g, len(self._groups)), _rows(self._session, len(s))
+            self._sessions = _numbers(s)
         self._paths = "".join(paths)
-        self._offsets = array("I", accumulate(map(len, paths), initial=0))
+        offsets = list(accumulate(map(len, paths), initial=0))
+        self._offsets = array("I" if offsets[-1] <= 0xFFFFFFFF else "Q", offsets)
 
     @classmethod
     def of(cls, disks: Iterable[VirtualDiskOpen]) -> OpenDisks:
@@ -429,7 +448,7 @@ class OpenDisks(Sequence[VirtualDiskOpen]):
         svm, share, node, ca = self._groups[self._group[i]]
         offsets = self._offsets
         return virtual_disk_open(svm, share, self._paths[offsets[i]:offsets[i + 1]], node, ca,
-                                 self._sessions[self._session[i]])
+                                 str(self._sessions[self._session[i]]))
 
     def path(self, i: int) -> str:
         """The path of the disk at position ``i`` (0 <= i < len), as ONTAP reported it."""
@@ -441,7 +460,7 @@ class OpenDisks(Sequence[VirtualDiskOpen]):
         start = 0
         for end, g, s in zip(islice(self._offsets, 1, None), self._group, self._session, strict=True):
             svm, share, node, ca = groups[g]
-            yield make(svm, share, paths[start:end], node, ca, sessions[s])
+            yield make(svm, share, paths[start:end], node, ca, str(sessions[s]))
             start = end
 
     def by_share(self) -> dict[tuple[str, str], list[int]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
+from array import array
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -66,12 +67,15 @@ def test_open_virtual_disks_cost_about_their_paths() -> None:
     assert len(facts.virtual_disks) == DISKS and facts.total == DISKS
     paths = sum(len(d.path) for d in facts.virtual_disks)  # the paths' text, one byte a character
     per_disk = (retained - paths) / DISKS
-    # Kept as OpenDisks: a path's offset, its group row and its session row (12 bytes), and the
-    # rest of the fragment (counts, volumes, the shared names) spread over the disks: ~35 bytes.
+    # Kept as OpenDisks: a path's offset (4 bytes), its group row and its session row (2 each),
+    # the session ids as 8-byte numbers, and the rest of the fragment (counts, volumes, the
+    # shared names) spread over the disks: ~20 bytes.
     # As a tuple of VirtualDiskOpen objects this was ~157: the object (6 slots + GC header), its
     # tuple slot and its own path string's header; before the names were shared, ~330.
-    assert per_disk < 60, f"{per_disk:.0f} bytes per open virtual disk besides its path's text"
-    # One string object per distinct name and session id, not one per disk.
+    assert per_disk < 40, f"{per_disk:.0f} bytes per open virtual disk besides its path's text"
+    # One string object per distinct name, not one per disk; the session ids kept as numbers.
     assert len({id(d.svm) for d in facts.virtual_disks}) == 4
     assert len({id(d.node) for d in facts.virtual_disks}) == 4
-    assert len({id(d.session) for d in facts.virtual_disks}) == 5_000
+    assert len({d.session for d in facts.virtual_disks}) == 5_000
+    sessions = facts.virtual_disks._sessions
+    assert isinstance(sessions, array) and sessions.typecode == "Q" and len(sessions) == 5_000

@@ -64,3 +64,20 @@ def test_positions_by_svm_and_lower_cased_share_ascending() -> None:
 def test_copies_and_pickles_by_value() -> None:
     disks = OpenDisks.of(RECORDS)
     assert copy.deepcopy(disks) == disks and pickle.loads(pickle.dumps(disks)) == disks
+
+
+@pytest.mark.parametrize(
+    ("ids", "numbers"),
+    [
+        (["1467219523625578119", "0", "7"], True),
+        (["18446744073709551615"], True),  # the largest 8-byte number
+        (["18446744073709551616"], False),  # one more: kept as text
+        (["007"], False), (["7", ""], False), (["-7"], False), (["٣"], False), ([" 7"], False), (["7.0"], False),
+    ],
+)
+def test_session_ids_kept_as_numbers_only_when_they_read_back_the_same(ids: list[str], numbers: bool) -> None:
+    records = [VirtualDiskOpen("vs1", "s", f"d{i}.vhdx", "n1", "yes", sid) for i, sid in enumerate(ids)]
+    disks = OpenDisks.of(records)
+    assert isinstance(disks._sessions, array) is numbers
+    assert list(disks) == records and [d.session for d in disks] == ids and disks[-1].session == ids[-1]
+    assert disks == OpenDisks.of(list(disks)) and hash(disks) == hash(OpenDisks.of(list(disks)))
