@@ -8,6 +8,7 @@ the version cannot answer. Sessions and open files are folded into counts page b
 from __future__ import annotations
 
 import logging
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -21,22 +22,23 @@ from collectors.ontap.facts import (
     HEALTH_PARTS,
     MAX_MACHINE_SESSIONS,
     MAX_VIRTUAL_DISK_FILES,
+    NO_OPEN_DISKS,
     VIRTUAL_DISK_SUFFIXES,
     ClientSessionKey,
     ClusterInfo,
+    DiskGroup,
     FileKey,
     FilesFacts,
     HealthFacts,
     LifsFacts,
     MachineSession,
     NodesFacts,
+    OpenDisks,
     SessionKey,
     SessionsFacts,
     SessionVolumesKey,
     SharesFacts,
-    VirtualDiskOpen,
     VolumeSessionKey,
-    virtual_disk_open,
 )
 from collectors.ontap.options import DEFAULT_SESSIONS, SessionsOptions
 from collectors.ontap.parse import MalformedRecord, norm
@@ -410,9 +412,9 @@ def collect_sessions(
 )
 def collect_files(client: OntapClient, deadline: float) -> FilesFacts:
     cluster = client.cluster(deadline)
-    disks: dict[tuple[str, str, str], VirtualDiskOpen] = {}
+    disks = NO_OPEN_DISKS
     if ep.OPEN_FILES.supported(cluster):
-        counts, total, disks_truncated = _native_file_counts(client, cluster, deadline, disks)
+        counts, total, disks_truncated, disks = _native_file_counts(client, cluster, deadline)
         reconnected, reconnected_known, reconnected_error = _reconnected_via_cli(client, cluster, deadline)
     else:
         # 9.8-9.10: no native open-files endpoint; the CLI table has the same facts and more.
@@ -435,7 +437,7 @@ def collect_files(client: OntapClient, deadline: float) -> FilesFacts:
         reconnected_error=reconnected_error,
         volumes=volumes,
         total=total,
-        virtual_disks=tuple(disks.values()),
+        virtual_disks=disks,
         virtual_disks_truncated=disks_truncated,
         all_volumes=all_volumes,
     )
@@ -482,13 +484,14 @@ def _strict_file_key(r: Any, index: int) -> FileKey:
 class _FileEntry:
     """One count key of the open-files fold and what its virtual disks keep (names shared)."""
 
-    __slots__ = ("ca", "count", "key", "node", "share", "share_low", "svm")
+    __slots__ = ("ca", "count", "group", "key", "node", "share", "share_low", "svm")
 
     def __init__(self, key: FileKey, keep: _Interner) -> None:
         self.key = key = (keep(key[0]), keep(key[1]), keep(key[2]), keep(key[3]), key[4])
         self.node, self.svm, self.share, self.ca = key[0], key[1], key[3], key[4]
         self.share_low = keep(self.share.lower())
         self.count = 0
+        self.group = -1  # its row of the kept disks' (svm, share, node, CA) groups, once one is kept
 
 
 def _new_file_entry(
@@ -514,14 +517,11 @@ def _new_file_entry(
 
 
 def _native_file_counts(
-    client: OntapClient,
-    cluster: ClusterInfo,
-    deadline: float,
-    disks: dict[tuple[str, str, str], VirtualDiskOpen],
-) -> tuple[Counter[FileKey], int, bool]:
-    """Counts per (node, svm, volume, share, ca); virtual-disk files also kept by path in
-    ``disks`` (bounded by MAX_VIRTUAL_DISK_FILES) for the takeover join. Returns whether the
-    bound cut the map short.
+    client: OntapClient, cluster: ClusterInfo, deadline: float
+) -> tuple[Counter[FileKey], int, bool, OpenDisks]:
+    """Counts per (node, svm, volume, share, ca), the total, whether MAX_VIRTUAL_DISK_FILES cut the
+    kept disks short, and the virtual-disk files kept by path for the takeover join (one per
+    (svm, share lower, path lower)).
 
     100k records a cycle: each is looked up by its four names and CA flag as sent (one dict
     lookup, no per-field checks); only the first record of each combination (a few hundred) is
@@ -531,11 +531,18 @@ def _native_file_counts(
     by_raw: dict[Any, _FileEntry] = {}
     by_key: dict[FileKey, _FileEntry] = {}
     # Up to MAX_VIRTUAL_DISK_FILES disks stay in memory until the next cycle, on every big cluster
-    # at once: each keeps one copy of its SVM, share, node and session id per cluster (not one
-    # per record as parsed), and its path; the lower-cased key shares the path when they match.
+    # at once: kept as OpenDisks, each is its path plus an index into the (svm, share, node, CA)
+    # groups and one into the session ids, one row per distinct value (not objects per record).
     keep = _Interner()
-    sids: dict[Any, str] = {}
-    new_entry, make_disk = _new_file_entry, virtual_disk_open
+    positions: dict[tuple[str, str, str], int] = {}  # (svm, share lower, path lower) -> position
+    paths: list[str] = []
+    group, session = array("I"), array("I")
+    groups: dict[DiskGroup, int] = {}
+    group_cas: list[str] = []  # each group's CA flag, by row
+    sessions: dict[str, int] = {}
+    sids: dict[Any, int] = {}  # session identifier as sent -> its row
+    replaced = False  # a row may have gone unused: renumber the tables when done
+    new_entry = _new_file_entry
     index = -1
     for index, r in enumerate(_records(client, ep.OPEN_FILES, cluster, deadline)):
         try:
@@ -551,19 +558,32 @@ def _native_file_counts(
                 if low == path:
                     low = path
                 dkey = (entry.svm, entry.share_low, low)
-                prev = disks.get(dkey)
+                at = positions.get(dkey)
                 # A shared VHDX is open by several hosts: keep the handle that would not survive.
-                if prev is None and len(disks) >= MAX_VIRTUAL_DISK_FILES:
+                if at is None and len(paths) >= MAX_VIRTUAL_DISK_FILES:
                     truncated = True
-                elif prev is None or (prev.continuously_available == "yes" and entry.ca != "yes"):
-                    session = r.get("session")
-                    sid = session.get("identifier") if session.__class__ is dict else None
-                    sid_text = sids.get(sid)
-                    if sid_text is None:
-                        sid_text = sids[sid] = "" if sid is None else str(sid)
-                    disks[dkey] = make_disk(entry.svm, entry.share, path, entry.node, entry.ca, sid_text)
+                elif at is None or (group_cas[group[at]] == "yes" and entry.ca != "yes"):
+                    g = entry.group
+                    if g < 0:
+                        g = entry.group = groups.setdefault((entry.svm, entry.share, entry.node, entry.ca), len(groups))
+                        if g == len(group_cas):
+                            group_cas.append(entry.ca)
+                    sid = r.get("session")
+                    sid = sid.get("identifier") if sid.__class__ is dict else None
+                    s = sids.get(sid)
+                    if s is None:
+                        s = sids[sid] = sessions.setdefault("" if sid is None else str(sid), len(sessions))
+                    if at is None:
+                        positions[dkey] = len(paths)
+                        paths.append(path)
+                        group.append(g)
+                        session.append(s)
+                    else:
+                        paths[at], group[at], session[at] = path, g, s
+                        replaced = True
     counts: Counter[FileKey] = Counter({e.key: e.count for e in by_key.values()})
-    return counts, index + 1, truncated
+    disks = OpenDisks(tuple(groups), group, tuple(sessions), session, paths, numbered=not replaced)
+    return counts, index + 1, truncated, disks
 
 
 def _cli_file_key(r: dict[str, Any]) -> FileKey:

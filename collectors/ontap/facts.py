@@ -7,8 +7,11 @@ Values ONTAP did not tell us are ``None``: a check must say "unknown", never gue
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
+from itertools import accumulate, islice
+from typing import TypeVar, overload
 
 # ---------------------------------------------------------------------------------------------
 # Cluster
@@ -338,6 +341,162 @@ def _virtual_disk_open_factory() -> Callable[[str, str, str, str, str, str], Vir
 
 virtual_disk_open = _virtual_disk_open_factory()
 
+_Row = TypeVar("_Row")
+
+# (svm, share, node, continuously_available): what many open disks of a cluster have in common.
+DiskGroup = tuple[str, str, str, str]
+
+
+def _renumber(table: Sequence[_Row], indexes: array[int]) -> tuple[tuple[_Row, ...], array[int]]:
+    """``table`` and ``indexes`` with the table in order of first use by ``indexes``, unused rows dropped."""
+    order: dict[int, int] = {}
+    renumbered = array("I", [order.setdefault(i, len(order)) for i in indexes])
+    return tuple(table[i] for i in order), renumbered
+
+
+def _rows(indexes: array[int], rows: int) -> array[int]:
+    """``indexes`` in two bytes each when the table is that small (a cluster's groups always are)."""
+    return array("H" if rows <= 0x10000 else "I", indexes.tolist())
+
+
+def _numbers(ids: tuple[str, ...]) -> tuple[str, ...] | array[int]:
+    """Session ids as 8-byte numbers when each is one written the way ``str`` writes it (ONTAP's
+    are 19-digit numbers: 68 bytes each as strings); ``str`` of the number gives the id back."""
+    if not all(i.isascii() and i.isdigit() and (i[0] != "0" or i == "0") and len(i) <= 20 for i in ids):
+        return ids
+    try:
+        return array("Q", map(int, ids))
+    except OverflowError:
+        return ids
+
+
+class OpenDisks(Sequence[VirtualDiskOpen]):
+    """A cluster's open virtual disks kept for the takeover join, compactly (issue 16, P4).
+
+    50k ``VirtualDiskOpen`` objects a big cluster were 8.9 MB kept from one cycle to the next (an
+    object, its tuple slot and its path string each); here the paths are one string with an
+    offsets array, and each disk's (svm, share, node, CA) group and session id are indexes into
+    small tables (session ids as numbers): about its path's text plus 8 bytes a disk. Read as a
+    sequence of ``VirtualDiskOpen`` (made on demand); the join reads positions by share
+    (``by_share``) and makes a record only for a disk it looks up.
+
+    Immutable; equal and hashed by value, cheaply: the tables are numbered in order of first use,
+    so equal sequences have equal arrays and strings, compared in C (the join compares each
+    cycle's disks with the previous cycle's)."""
+
+    __slots__ = ("__weakref__", "_group", "_groups", "_offsets", "_paths", "_session", "_sessions")
+
+    _groups: tuple[DiskGroup, ...]
+    _sessions: tuple[str, ...] | array[int]  # as numbers when all are (ONTAP's are: 19 digits)
+
+    def __init__(
+        self,
+        groups: Sequence[DiskGroup],
+        group: array[int],
+        sessions: Sequence[str],
+        session: array[int],
+        paths: Iterable[str],
+        *,
+        numbered: bool = False,
+    ) -> None:
+        """``group[i]``/``session[i]``: disk i's rows of ``groups``/``sessions``; ``paths``: in disk
+        order. ``numbered``: the rows are already distinct, in order of first use, and all used
+        (what a builder that only appends makes); otherwise they are renumbered so."""
+        paths = list(paths)
+        if not len(group) == len(session) == len(paths):
+            raise ValueError("open disks: one group, session and path a disk")
+        if numbered:
+            self._groups, self._group = tuple(groups), _rows(group, len(groups))
+            self._sessions, self._session = _numbers(tuple(sessions)), _rows(session, len(sessions))
+        else:
+            self._groups, g = _renumber(groups, group)
+            s, self._session = _renumber(sessions, session)
+            self._group, self._session = _rows(g, len(self._groups)), _rows(self._session, len(s))
+            self._sessions = _numbers(s)
+        self._paths = "".join(paths)
+        offsets = list(accumulate(map(len, paths), initial=0))
+        self._offsets = array("I" if offsets[-1] <= 0xFFFFFFFF else "Q", offsets)
+
+    @classmethod
+    def of(cls, disks: Iterable[VirtualDiskOpen]) -> OpenDisks:
+        """The compact form of ``disks`` (tests, benches and anything else that has records)."""
+        groups: dict[DiskGroup, int] = {}
+        sessions: dict[str, int] = {}
+        group, session, paths = array("I"), array("I"), []
+        for d in disks:
+            group.append(groups.setdefault((d.svm, d.share, d.node, d.continuously_available), len(groups)))
+            session.append(sessions.setdefault(d.session, len(sessions)))
+            paths.append(d.path)
+        return cls(tuple(groups), group, tuple(sessions), session, paths, numbered=True)
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    @overload
+    def __getitem__(self, i: int) -> VirtualDiskOpen: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[VirtualDiskOpen]: ...
+
+    def __getitem__(self, i: int | slice) -> VirtualDiskOpen | list[VirtualDiskOpen]:
+        if isinstance(i, slice):
+            return [self.disk(j) for j in range(len(self))[i]]
+        return self.disk(range(len(self))[i])
+
+    def disk(self, i: int) -> VirtualDiskOpen:
+        """The record at position ``i`` (0 <= i < len), made now."""
+        svm, share, node, ca = self._groups[self._group[i]]
+        offsets = self._offsets
+        return virtual_disk_open(svm, share, self._paths[offsets[i]:offsets[i + 1]], node, ca,
+                                 str(self._sessions[self._session[i]]))
+
+    def path(self, i: int) -> str:
+        """The path of the disk at position ``i`` (0 <= i < len), as ONTAP reported it."""
+        offsets = self._offsets
+        return self._paths[offsets[i]:offsets[i + 1]]
+
+    def __iter__(self) -> Iterator[VirtualDiskOpen]:
+        groups, sessions, paths, make = self._groups, self._sessions, self._paths, virtual_disk_open
+        start = 0
+        for end, g, s in zip(islice(self._offsets, 1, None), self._group, self._session, strict=True):
+            svm, share, node, ca = groups[g]
+            yield make(svm, share, paths[start:end], node, ca, str(sessions[s]))
+            start = end
+
+    def by_share(self) -> dict[tuple[str, str], list[int]]:
+        """Positions by (svm, share lower-cased), ascending, for the shares that have open disks."""
+        lists: dict[tuple[str, str], list[int]] = {}
+        lowered: dict[str, str] = {}
+        appends = []
+        for svm, share, _node, _ca in self._groups:
+            low = lowered.get(share)
+            if low is None:
+                low = lowered[share] = share.lower()
+            appends.append(lists.setdefault((svm, low), []).append)
+        for i, g in enumerate(self._group):
+            appends[g](i)
+        return lists
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, OpenDisks):
+            return NotImplemented
+        return (
+            self._paths == other._paths and self._offsets == other._offsets
+            and self._group == other._group and self._session == other._session
+            and self._groups == other._groups and self._sessions == other._sessions
+        )
+
+    def __hash__(self) -> int:
+        return hash((len(self._offsets), self._paths))
+
+    def __repr__(self) -> str:
+        return f"OpenDisks({len(self)} disks)"
+
+
+NO_OPEN_DISKS = OpenDisks((), array("I"), (), array("I"), (), numbered=True)
+
 
 @dataclass(frozen=True)
 class FilesFacts:
@@ -350,6 +509,6 @@ class FilesFacts:
     total: int
     # Open virtual-disk files (bounded by MAX_VIRTUAL_DISK_FILES) and every volume's aggregates
     # (not only those with open files: a stopped VM's disk still has an owning node).
-    virtual_disks: tuple[VirtualDiskOpen, ...] = ()
+    virtual_disks: OpenDisks = NO_OPEN_DISKS
     virtual_disks_truncated: bool = False
     all_volumes: tuple[VolumeFact, ...] = ()

@@ -29,7 +29,16 @@ from dataclasses import dataclass, field, fields, replace
 from operator import attrgetter
 
 from collectors.ontap import checks
-from collectors.ontap.facts import LifFact, MachineSession, SessionsFacts, ShareFact, VirtualDiskOpen, VolumeFact
+from collectors.ontap.facts import (
+    NO_OPEN_DISKS,
+    LifFact,
+    MachineSession,
+    OpenDisks,
+    SessionsFacts,
+    ShareFact,
+    VirtualDiskOpen,
+    VolumeFact,
+)
 from collectors.takeover import advice
 from collectors.takeover.model import (
     VERDICT_OF,
@@ -61,14 +70,15 @@ class _DiskLookup:
     A join used to index every open disk of every cluster: 20 clusters with 50k open VHDX each
     made a million keys (~250 MB, seconds) on each run, although the Hyper-V hosts' disks touch
     a few shares (bench/scale, issue 16 P4). Now a cluster nobody's disk points to costs nothing,
-    and one that is costs one pass to group its disks by share plus an index of the shares asked."""
+    and one that is costs one pass over its disks' share rows (``OpenDisks.by_share``, no records
+    made) plus an index of the shares asked; a record is made only for a disk looked up."""
 
     __slots__ = ("_all", "_by_share", "_index")
 
-    def __init__(self, disks: Sequence[VirtualDiskOpen], equal: _DiskLookup | None = None) -> None:
-        """``equal``: the lookup of a list equal to ``disks`` element by element (the previous
-        run's): its indexes hold positions, so they serve this list as they are, and the records
-        handed out are this list's (the previous fragment is not kept alive by them)."""
+    def __init__(self, disks: OpenDisks, equal: _DiskLookup | None = None) -> None:
+        """``equal``: the lookup of disks equal to ``disks`` (the previous run's): its indexes hold
+        positions, so they serve these as they are, and the records handed out are made from
+        these (the previous fragment is not kept alive by them)."""
         self._all = disks
         self._by_share: dict[tuple[str, str], list[int]] | None = None
         self._index: dict[tuple[str, str], dict[str, int]] = {}
@@ -81,18 +91,13 @@ class _DiskLookup:
         if index is None:
             disks = self._all
             if self._by_share is None:
-                self._by_share = {}
-                lowered: dict[str, str] = {}
-                for i, d in enumerate(disks):
-                    low = lowered.get(d.share)
-                    if low is None:
-                        low = lowered[d.share] = d.share.lower()
-                    self._by_share.setdefault((d.svm, low), []).append(i)
+                self._by_share = disks.by_share()
             index = self._index[(svm, share)] = {}
+            path_of = disks.path
             for i in self._by_share.get((svm, share), ()):  # names.file_key's path half, inlined
-                index[disks[i].path.replace("/", "\\").lstrip("\\").lower()] = i
+                index[path_of(i).replace("/", "\\").lstrip("\\").lower()] = i
         found = index.get(path)
-        return None if found is None else self._all[found]
+        return None if found is None else self._all.disk(found)
 
 
 @dataclass
@@ -114,7 +119,7 @@ class _Cluster:
     # everything read except the open disks and the machine sessions, which are large and compared
     # on their own so an unchanged list keeps its indexes.
     core: tuple[object, ...] = ()
-    virtual_disks: tuple[VirtualDiskOpen, ...] | None = None
+    virtual_disks: OpenDisks | None = None
     machine_sessions: tuple[MachineSession, ...] | None = None
     same_core: bool = False  # each True when equal to the previous run's (False on a first run)
     same_disks: bool = False
@@ -249,7 +254,7 @@ def _cluster(side: OntapInputs, prev: _Cluster | None = None) -> _Cluster:
     same_core = prev is not None and prev.core == core
     same_disks = prev is not None and prev.virtual_disks == virtual_disks
     same_sessions = prev is not None and prev.machine_sessions == machine_sessions
-    disks = _DiskLookup(virtual_disks or (), prev.disks if same_disks and prev is not None else None)
+    disks = _DiskLookup(virtual_disks or NO_OPEN_DISKS, prev.disks if same_disks and prev is not None else None)
     if same_sessions and prev is not None:
         by_id, by_host, by_client = prev.sessions, prev.host_sessions, prev.client_sessions
     else:

@@ -1,8 +1,9 @@
 """What one big cluster's fragments keep in memory until the next cycle (issue 16, P4).
 
 Twenty real-sized clusters (100k open files, half of them VHDX) are collected by one process:
-each open virtual disk kept for the takeover join must cost little more than its own path, not
-another copy of its SVM, share, node and session names as the parser made them per record.
+each open virtual disk kept for the takeover join must cost little more than its own path's text:
+not another copy of its SVM, share, node and session names as the parser made them per record,
+nor an object of its own (collectors/ontap/facts.OpenDisks).
 The records below are built the way orjson hands them over: fresh strings in every record.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
+from array import array
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -63,12 +65,17 @@ def test_open_virtual_disks_cost_about_their_paths() -> None:
     finally:
         tracemalloc.stop()
     assert len(facts.virtual_disks) == DISKS and facts.total == DISKS
-    paths = sum(len(d.path) + 49 for d in facts.virtual_disks)  # a compact ASCII str: 49 bytes + text
+    paths = sum(len(d.path) for d in facts.virtual_disks)  # the paths' text, one byte a character
     per_disk = (retained - paths) / DISKS
-    # The disk record itself (6 slots + GC header: ~80 bytes) and its slot in the tuple. Before the
-    # names were shared per collection this was ~330 bytes: four more strings per disk.
-    assert per_disk < 150, f"{per_disk:.0f} bytes per open virtual disk besides its path"
-    # One string object per distinct name, not one per disk.
+    # Kept as OpenDisks: a path's offset (4 bytes), its group row and its session row (2 each),
+    # the session ids as 8-byte numbers, and the rest of the fragment (counts, volumes, the
+    # shared names) spread over the disks: ~20 bytes.
+    # As a tuple of VirtualDiskOpen objects this was ~157: the object (6 slots + GC header), its
+    # tuple slot and its own path string's header; before the names were shared, ~330.
+    assert per_disk < 40, f"{per_disk:.0f} bytes per open virtual disk besides its path's text"
+    # One string object per distinct name, not one per disk; the session ids kept as numbers.
     assert len({id(d.svm) for d in facts.virtual_disks}) == 4
     assert len({id(d.node) for d in facts.virtual_disks}) == 4
-    assert len({id(d.session) for d in facts.virtual_disks}) == 5_000
+    assert len({d.session for d in facts.virtual_disks}) == 5_000
+    sessions = facts.virtual_disks._sessions
+    assert isinstance(sessions, array) and sessions.typecode == "Q" and len(sessions) == 5_000

@@ -19,7 +19,14 @@ import pytest
 
 from collectors.errors import CollectionError
 from collectors.ontap import collect, parse
-from collectors.ontap.facts import ClusterInfo, FileKey, VirtualDiskOpen, virtual_disk_open
+from collectors.ontap.facts import (
+    VIRTUAL_DISK_SUFFIXES,
+    ClusterInfo,
+    FileKey,
+    OpenDisks,
+    VirtualDiskOpen,
+    virtual_disk_open,
+)
 
 CLUSTER = ClusterInfo("cluster1", "uuid-1", (9, 14, 1), "NetApp Release 9.14.1")
 PATH = "api/protocols/cifs/session/files"
@@ -57,10 +64,25 @@ def _ref_counts(records: list[Any]) -> tuple[Counter[FileKey], int]:
     return counts, len(records)
 
 
-def _fold(records: list[Any]) -> tuple[Counter[FileKey], int, bool, dict[Any, Any]]:
-    disks: dict[Any, Any] = {}
-    counts, total, truncated = collect._native_file_counts(Client(records), CLUSTER, time.monotonic() + 60, disks)
-    return counts, total, truncated, disks
+def _fold(records: list[Any]) -> tuple[Counter[FileKey], int, bool, OpenDisks]:
+    return collect._native_file_counts(Client(records), CLUSTER, time.monotonic() + 60)
+
+
+def _ref_disks(records: list[Any]) -> list[VirtualDiskOpen]:
+    """The kept disks as the fold made them before OpenDisks: a dict of records by (svm, share
+    lower, path lower), in first-seen order, a shared VHDX keeping its worst handle."""
+    disks: dict[tuple[str, str, str], VirtualDiskOpen] = {}
+    for r in records:
+        path = r.get("path")
+        if not (isinstance(path, str) and path.lower().endswith(VIRTUAL_DISK_SUFFIXES)):
+            continue
+        node, svm, _volume, share, ca = collect._strict_file_key(r, 0)
+        key = (svm, share.lower(), path.lower())
+        prev = disks.get(key)
+        if prev is None or (prev.continuously_available == "yes" and ca != "yes"):
+            sid = r["session"]["identifier"]
+            disks[key] = VirtualDiskOpen(svm, share, path, node, ca, str(sid))
+    return list(disks.values())
 
 
 def _record(rng: random.Random, i: int) -> dict[str, Any]:
@@ -95,7 +117,13 @@ def test_counts_equal_the_strict_fold_on_random_records(seed: int) -> None:
     assert (counts, total) == _ref_counts(records)
     assert not truncated
     # Disks are keyed by (svm, share lower, path lower); every kept one is a virtual disk.
-    assert disks and all(d.path.lower().endswith((".vhdx", ".vhd")) for d in disks.values())
+    assert disks and all(d.path.lower().endswith((".vhdx", ".vhd")) for d in disks)
+    # The same records, in the same order, as the dict of records the fold kept before; and the
+    # compact form equals (and hashes as) the one made from those records, renumbered after the
+    # shared paths' replacements.
+    ref = _ref_disks(records)
+    assert list(disks) == ref and [disks[i] for i in range(len(disks))] == ref
+    assert disks == OpenDisks.of(ref) and hash(disks) == hash(OpenDisks.of(ref))
 
 
 @pytest.mark.parametrize(
@@ -143,5 +171,5 @@ def test_the_folds_disk_factory_makes_what_the_dataclass_makes() -> None:
                 "continuously_available": "no", "path": f"d\\f{i}.vhdx", "session": {"identifier": i}}
                for i in range(3)]
     _counts, _total, _truncated, disks = _fold(records)
-    assert sorted(disks.values(), key=repr) == [VirtualDiskOpen("vs1", "S", f"d\\f{i}.vhdx", "n1", "no", str(i))
+    assert sorted(disks, key=repr) == [VirtualDiskOpen("vs1", "S", f"d\\f{i}.vhdx", "n1", "no", str(i))
                                                  for i in range(3)]

@@ -17,6 +17,7 @@ from collectors.ontap.facts import (
     MachineSession,
     NodeFact,
     NodesFacts,
+    OpenDisks,
     SessionsFacts,
     ShareFact,
     SharesFacts,
@@ -83,7 +84,7 @@ def opened(**kw: object) -> VirtualDiskOpen:
 
 def files(*items: VirtualDiskOpen, truncated: bool = False) -> FilesFacts:
     vol = VolumeFact("vs1", "hyperv_vol", ("aggr_n1",), "flexvol")
-    return FilesFacts(CLUSTER, (), (), True, "", (), len(items), items, truncated, (vol,))
+    return FilesFacts(CLUSTER, (), (), True, "", (), len(items), OpenDisks.of(items), truncated, (vol,))
 
 
 def ontap(**kw: object) -> OntapInputs:
@@ -188,7 +189,7 @@ def test_two_clusters_serving_one_host_each_judge_their_disks() -> None:
             "",
             (),
             1,
-            (opened(svm="vs3"),),
+            OpenDisks.of([opened(svm="vs3")]),
             False,
             (VolumeFact("vs3", "hyperv_vol", ("aggr_n1",), "flexvol"),),
         ),
@@ -205,7 +206,7 @@ def test_share_not_found() -> None:
 
 
 def test_owner_unknown_when_the_volume_is_not_listed() -> None:
-    d = one(ontap(files=FilesFacts(CLUSTER, (), (), True, "", (), 0, (opened(),), False, ())))
+    d = one(ontap(files=FilesFacts(CLUSTER, (), (), True, "", (), 0, OpenDisks.of([opened()]), False, ())))
     assert (d.survives, d.reason) == ("unknown", "owner_unknown")
 
 
@@ -333,7 +334,7 @@ def test_flexgroup_reports_the_worst_owner() -> None:
         "",
         (),
         1,
-        (opened(),),
+        OpenDisks.of([opened()]),
         False,
         (VolumeFact("vs1", "hyperv_vol", ("aggr_n1", "aggr_n2"), "flexgroup"),),
     )
@@ -359,7 +360,7 @@ def test_flexgroup_reports_the_worst_owner() -> None:
 
 def flexgroup_files() -> FilesFacts:
     vol = VolumeFact("vs1", "hyperv_vol", ("aggr_n1", "aggr_n2"), "flexgroup")
-    return FilesFacts(CLUSTER, (), (), True, "", (), 1, (opened(),), False, (vol,))
+    return FilesFacts(CLUSTER, (), (), True, "", (), 1, OpenDisks.of([opened()]), False, (vol,))
 
 
 def test_a_flexgroup_disk_counts_against_every_owner_it_would_not_survive() -> None:

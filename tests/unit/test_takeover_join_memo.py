@@ -7,12 +7,14 @@ their identity unless a host's inventory is said to be re-collected.
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
 
-from collectors.ontap.facts import MachineSession, VirtualDiskOpen
+from collectors.ontap.facts import MachineSession, OpenDisks, VirtualDiskOpen
 from collectors.takeover.join import JoinMemo, join
 from collectors.takeover.model import HyperVInputs, HyperVVm, JoinResult, OntapInputs, VmDisk
 from exporter.render import takeover as render
@@ -159,7 +161,7 @@ def test_node_counts_from_remembered_hosts_equal_counts_over_all_disks() -> None
                     (VmDisk("SCSI 0:0", tj.DISK), VmDisk("SCSI 0:1", "\\\\VS1\\hyperv\\exch01\\unopened.vhdx")))
     h1, h2 = tj.hyperv(exch, tj.vm(name="vm03")), host2()
     no_ca = tj.shares(tj.share(continuously_available=False))
-    flexgroup = cluster(files=replace(tj.flexgroup_files(), virtual_disks=(tj.opened(), opened2())))
+    flexgroup = cluster(files=replace(tj.flexgroup_files(), virtual_disks=OpenDisks.of([tj.opened(), opened2()])))
     smb2 = cluster(sessions=tj.sessions(tj.session(protocol="smb2_1"), session2()))
     expected = [  # per side: node -> (VMs that stop, Exchange guests among them, VMs unknown)
         (cluster(), {"n1": (0, 0, 1), "n2": (0, 0, 0)}),  # exch01's second disk is not open
@@ -205,15 +207,20 @@ def test_the_incremental_render_is_byte_identical_to_a_full_one() -> None:
 
 def test_an_equal_open_disk_list_keeps_its_index_and_hands_out_its_own_records() -> None:
     """The index holds positions: an equal new list reuses it, and the previous fragment's
-    records (50,000 at scale) are not kept alive by the memo."""
+    disks (50,000 at scale, kept compactly) are not kept alive by the memo."""
     memo, hosts = JoinMemo(), [host1(), host2()]
     first = cluster()
     judged(memo, first, hosts)
     index = memo.clusters["cluster1"].disks._index
     second = cluster()
+    assert first.files is not None and second.files is not None
+    old = weakref.ref(first.files.virtual_disks)
+    assert first.files.virtual_disks is not second.files.virtual_disks
     judged(memo, second, hosts)
     lookup = memo.clusters["cluster1"].disks
     assert memo.clusters["cluster1"].same_disks and lookup._index is index
-    assert second.files is not None and first.files is not None
     found = lookup.get(("vs1", "hyperv", "vm02\\vm02.vhdx"))
-    assert found is second.files.virtual_disks[1] and found is not first.files.virtual_disks[1]
+    assert found == second.files.virtual_disks[1] and lookup._all is second.files.virtual_disks
+    del first
+    gc.collect()
+    assert old() is None, "the previous run's open disks are still referenced"
