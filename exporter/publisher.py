@@ -101,8 +101,7 @@ class Publisher:
 
     def first_runs_published(self) -> bool:
         """``current`` holds the first run of every collector (what ``/-/ready`` promises)."""
-        with self._built:
-            return not self._built_pending
+        return self.wait_until_built(None, 0.0)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="exposition-builder", daemon=True)
