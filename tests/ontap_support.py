@@ -124,3 +124,19 @@ def value(parsed: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: st
     if len(hits) > 1:
         raise AssertionError(f"{name}{labels} matches {len(hits)} series")
     return hits[0] if hits else None
+
+
+def as_served(records: list[Any], typed: Any = None) -> list[Any]:
+    """A page of ``records`` as ``OntapClient.pages`` hands it to a collector: sent as JSON and read
+    back the client's way (collectors/ontap/wire.py): typed records when the page has the
+    well-formed shape, else the dicts. Records that are not JSON at all are handed over as they are."""
+    import orjson
+
+    from collectors.ontap import wire
+
+    try:
+        body = orjson.dumps({"records": records})
+    except TypeError:
+        return records
+    page = wire.decode_page(body, typed)
+    return list(page.records) if isinstance(page, wire.TypedPage) else page["records"]

@@ -3,8 +3,9 @@
 Built on netapp-ontap's connection layer (``HostConnection.session``: basic auth, TLS verify, the
 ``X-Dot-Client-App`` header), but the resource models are never used: they cost ~6 ms per record
 against ~14 us for raw parsing (docs/dev/background.md, "ONTAP"). Pages are parsed with
-orjson and handed to the caller one at a time, so a 100k-record collection never sits in memory
-as a whole (peak RSS stays near one page).
+orjson (the two big walks: typed by msgspec when well-formed, collectors/ontap/wire.py) and handed
+to the caller one at a time, so a 100k-record collection never sits in memory as a whole (peak RSS
+stays near one page).
 
 Every failure becomes a ``CollectionError`` with a closed-set reason and a message that names the
 path and ONTAP's own error text, never a credential.
@@ -27,6 +28,7 @@ from urllib3.util.retry import Retry
 
 from collectors.errors import CollectionError, parse_retry_after
 from collectors.netguard import DEFAULT_MAX_BODY_BYTES, ConnectionGuard
+from collectors.ontap import wire
 from collectors.ontap.facts import ClusterInfo
 
 log = logging.getLogger(__name__)
@@ -115,7 +117,13 @@ class OntapClient:
             self._session = None
 
     # -- requests ----------------------------------------------------------------------------
-    def _get(self, path_and_query: str, params: Mapping[str, str] | None, deadline: float) -> Any:
+    def _get(
+        self,
+        path_and_query: str,
+        params: Mapping[str, str] | None,
+        deadline: float,
+        typed: wire.TypedDecoder | None = None,
+    ) -> Any:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise CollectionError("timeout", f"collection deadline passed before GET {_path(path_and_query)}")
@@ -175,7 +183,8 @@ class OntapClient:
                     error.message = error.args[0] + f"; Retry-After {error.retry_after:g}s"
             raise error
         try:
-            return orjson.loads(body)
+            # A typed page when it has the well-formed shape; any other as dicts (wire.py).
+            return wire.decode_page(body, typed)
         except orjson.JSONDecodeError as exc:
             raise CollectionError(
                 "malformed", f"GET {_path(path_and_query)}: response is not valid JSON ({exc})"
@@ -194,8 +203,12 @@ class OntapClient:
         fields: Sequence[str],
         deadline: float,
         query: Mapping[str, str] | None = None,
-    ) -> Iterator[list[dict[str, Any]]]:
+        typed: wire.TypedDecoder | None = None,
+    ) -> Iterator[list[Any]]:
         """Yield the records of a collection page by page, following ``_links.next``.
+
+        With ``typed`` (a decoder of collectors/ontap/wire.py) a well-formed page comes as a list of
+        its typed records, any other page as a list of dicts: the caller folds both.
 
         ``fields=`` is always narrowed (never ``*``: NetApp discourages it and the CLI passthrough
         rejects it) and ``max_records`` bounds every page. The next page is requested while the
@@ -213,14 +226,19 @@ class OntapClient:
         seen: set[str] = set()
         empty_in_a_row = 0
         with _Lookahead(self._get) as lookahead:
-            pending: Future[Any] | None = lookahead.submit(path, params, deadline)
+            pending: Future[Any] | None = lookahead.submit(path, params, deadline, typed)
             while pending is not None:
                 body = pending.result()
-                records = body.get("records") if isinstance(body, dict) else None
-                if not isinstance(records, list):
-                    raise CollectionError("malformed", f"GET {path}: no 'records' array in the response")
-                _note_partial_error(path, body)
-                href = _next_href(body)
+                if isinstance(body, wire.TypedPage):
+                    records: Any = body.records
+                    _note_partial_error(path, {"error": body.error})
+                    href = wire.next_href(body)
+                else:
+                    records = body.get("records") if isinstance(body, dict) else None
+                    if not isinstance(records, list):
+                        raise CollectionError("malformed", f"GET {path}: no 'records' array in the response")
+                    _note_partial_error(path, body)
+                    href = _next_href(body)
                 pending = None
                 if href:
                     # An empty page that still links on is what ONTAP sends when return_timeout
@@ -241,7 +259,7 @@ class OntapClient:
                     # An abandoned walk (the exporter is stopping) asks for no further page.
                     self._guard.refuse_when_stopping()
                     # The next link carries the whole query; sending params again would duplicate keys.
-                    pending = lookahead.submit(href, None, deadline)
+                    pending = lookahead.submit(href, None, deadline, typed)
                 if records:
                     yield records
 
@@ -275,7 +293,7 @@ class _Lookahead:
     the session is used by one thread at a time.
     """
 
-    def __init__(self, get: Callable[[str, Mapping[str, str] | None, float], Any]) -> None:
+    def __init__(self, get: Callable[[str, Mapping[str, str] | None, float, Any], Any]) -> None:
         self._get = get
         self._jobs: queue.SimpleQueue[tuple[Future[Any], tuple[Any, ...]] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="ontap-page", daemon=True)
@@ -290,9 +308,11 @@ class _Lookahead:
                 except BaseException as exc:  # handed to the walk through the future
                     future.set_exception(exc)
 
-    def submit(self, path: str, params: Mapping[str, str] | None, deadline: float) -> Future[Any]:
+    def submit(
+        self, path: str, params: Mapping[str, str] | None, deadline: float, typed: wire.TypedDecoder | None = None
+    ) -> Future[Any]:
         future: Future[Any] = Future()
-        self._jobs.put((future, (path, params, deadline)))
+        self._jobs.put((future, (path, params, deadline, typed)))
         return future
 
     def __enter__(self) -> _Lookahead:

@@ -11,11 +11,13 @@ import logging
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
+from itertools import compress, repeat
+from operator import attrgetter, ne
 from typing import Any, TypeVar
 
 from collectors.declare import Declarations
 from collectors.errors import CollectionError, UnsupportedError
-from collectors.ontap import checks, parse, walks
+from collectors.ontap import checks, parse, walks, wire
 from collectors.ontap import endpoints as ep
 from collectors.ontap.client import OntapClient
 from collectors.ontap.facts import (
@@ -69,6 +71,25 @@ class _Interner(dict[str, str]):
         return tuple(self.setdefault(v, v) for v in values)
 
 
+def _pages(
+    client: OntapClient,
+    endpoint: ep.Endpoint,
+    cluster: ClusterInfo,
+    deadline: float,
+    fields: tuple[str, ...] | None = None,
+    typed: wire.TypedDecoder | None = None,
+) -> Iterator[list[Any]]:
+    """The walk's non-empty pages; with ``typed``, well-formed ones as typed records (wire.py)."""
+    if not endpoint.supported(cluster):
+        raise UnsupportedError(
+            f"{endpoint.path} needs ONTAP {endpoint.describe_since()} or later; "
+            f"cluster {cluster.name} runs {cluster.version_text}"
+        )
+    fields = fields or endpoint.fields_for(cluster)
+    pages = client.pages(endpoint.path, fields, deadline, dict(endpoint.query), typed=typed)
+    yield from walks.GATE.pages(pages, deadline, f"GET {endpoint.path}")  # big walks: a few at once
+
+
 def _records(
     client: OntapClient,
     endpoint: ep.Endpoint,
@@ -76,13 +97,7 @@ def _records(
     deadline: float,
     fields: tuple[str, ...] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    if not endpoint.supported(cluster):
-        raise UnsupportedError(
-            f"{endpoint.path} needs ONTAP {endpoint.describe_since()} or later; "
-            f"cluster {cluster.name} runs {cluster.version_text}"
-        )
-    pages = client.pages(endpoint.path, fields or endpoint.fields_for(cluster), deadline, dict(endpoint.query))
-    for page in walks.GATE.pages(pages, deadline, f"GET {endpoint.path}"):  # big walks: a few at once
+    for page in _pages(client, endpoint, cluster, deadline, fields):
         yield from page
 
 
@@ -290,6 +305,147 @@ def _session_key(
     return head, volumes
 
 
+# A typed session's counted facts as sent (names, enums, volume references): a page's keys are
+# read in C; the first of each combination goes through the strict readers.
+_TYPED_SESSION_RAW = attrgetter("node.name", "svm.name", "protocol", "continuous_availability", "authentication",
+                                "volumes")
+_TYPED_OPEN_FILES = attrgetter("open_files")
+
+
+class _SessionsFold:
+    """The sessions fold across the pages of one walk.
+
+    20k sessions a cycle repeat a few hundred combinations of node, SVM, protocol, CA level,
+    authentication and volumes. A well-formed page (typed records, collectors/ontap/wire.py) is
+    counted per distinct combination in C; any other page (dicts) record by record, each looked
+    up by its values as sent (one dict lookup). Either way the first record of each combination is
+    read field by field (its key, or the error), and the counters are expanded from the
+    combinations at the end (tests/unit/test_ontap_sessions_fold.py)."""
+
+    def __init__(self, detail: bool) -> None:
+        self.detail = detail
+        self.total = 0
+        self.machines: list[MachineSession] = []
+        self.machines_truncated = False
+        self.clients: Counter[ClientSessionKey] = Counter()
+        self.heads: dict[Any, tuple[str, str, str, str, str]] = {}
+        self.volume_lists: dict[Any, tuple[str, ...]] = {}
+        self.by_key: dict[_SessionCombo, _SessionEntry] = {}
+        self.by_typed: dict[Any, _SessionEntry] = {}
+        self.typed_volumes: dict[tuple[wire.Name, ...] | None, tuple[str, ...]] = {}
+        self.volume_sets: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self.keep = _Interner()
+
+    def _entry(self, key: _SessionCombo) -> _SessionEntry:
+        entry = self.by_key.get(key)
+        if entry is None:
+            # Sessions repeat a few volume lists: sort and dedupe each distinct list once.
+            volume_set = self.volume_sets.get(key[1])
+            if volume_set is None:
+                volume_set = tuple(sorted(set(key[1])))  # one tuple per set, however it was listed
+                volume_set = self.volume_sets[key[1]] = self.volume_sets.setdefault(volume_set, volume_set)
+            entry = self.by_key[key] = _SessionEntry(key, volume_set)
+        return entry
+
+    def add_typed(self, records: list[wire.Session]) -> None:
+        """A well-formed page: nothing in it can be malformed (wire.Session's types are what the
+        strict readers accept), so no record needs its index."""
+        keys = list(map(_TYPED_SESSION_RAW, records))
+        by_typed, heads, typed_volumes = self.by_typed, self.heads, self.typed_volumes
+        for raw in dict.fromkeys(keys):
+            if raw in by_typed:
+                continue
+            # A few hundred heads and a few thousand volume lists make ~6,000 combinations in 20k
+            # sessions: each half is remembered on its own (heads by their values as sent: strings
+            # or null here, as the dict fold remembers them), the strict read runs when one is new.
+            head, volumes = heads.get(raw[:5]), typed_volumes.get(raw[5])
+            if head is None or volumes is None:
+                node, svm, protocol, ca, auth, refs = raw
+                # The strict readers on the same values as a dict record (names of the references).
+                as_sent = {"node": {"name": node}, "svm": {"name": svm}, "protocol": protocol,
+                           "continuous_availability": ca, "authentication": auth,
+                           "volumes": None if refs is None else [{"name": v.name} for v in refs]}
+                head, volumes = _session_key(as_sent, self.total, heads, self.volume_lists, self.keep)
+                typed_volumes[refs] = volumes
+            by_typed[raw] = self._entry((head, volumes))
+        for raw, n in Counter(keys).items():
+            by_typed[raw].count += n
+        # Sessions with open files: a count of 0 is the only "none" (null: not reported, judged).
+        for raw, n in Counter(compress(keys, map(ne, map(_TYPED_OPEN_FILES, records), repeat(0)))).items():
+            by_typed[raw].with_files += n
+        if self.detail:
+            for raw, r in zip(keys, records, strict=True):
+                e = by_typed[raw]
+                self.clients[(e.node, e.svm, r.client_ip or "", r.user or "", e.protocol, e.ca)] += 1
+        # Computer accounts (DOMAIN\HOST$): kept one by one for the takeover join (see add_dicts).
+        for raw, r in [(k, r) for k, r in zip(keys, records, strict=True) if (u := r.user) and u[-1] == "$"]:
+            if len(self.machines) >= MAX_MACHINE_SESSIONS:
+                self.machines_truncated = True
+                break
+            e = by_typed[raw]
+            assert r.user is not None  # narrowed by the filter above
+            self.machines.append(
+                MachineSession(
+                    node=e.node,
+                    svm=e.svm,
+                    identifier="" if r.identifier is None else str(r.identifier),
+                    user=r.user,
+                    client_ip=r.client_ip or "",
+                    server_ip=r.server_ip or "",
+                    protocol=e.protocol,
+                    continuous_availability=e.ca,
+                )
+            )
+        self.total += len(records)
+
+    def add_dicts(self, records: list[Any]) -> None:
+        heads, volume_lists, keep, detail = self.heads, self.volume_lists, self.keep, self.detail
+        machines, clients = self.machines, self.clients
+        for index, r in enumerate(records, self.total):
+            try:
+                vols = r.get("volumes")
+                key = (heads[(r["node"]["name"], r["svm"]["name"], r.get("protocol"),
+                              r.get("continuous_availability"), r.get("authentication"))],
+                       volume_lists[() if vols is None else tuple([v["name"] for v in vols])])
+            except (KeyError, TypeError, AttributeError):
+                if not isinstance(r, dict):
+                    raise CollectionError("malformed", f"{ep.SESSIONS.path}: record {index} is not an object") from None
+                key = _session_key(r, index, heads, volume_lists, keep)
+            entry = self.by_key.get(key) or self._entry(key)
+            try:
+                open_files = r.get("open_files")
+                if open_files.__class__ is not int:
+                    open_files = parse.to_int(open_files, "open_files")
+                user = r.get("user")
+                if detail:
+                    clients[(entry.node, entry.svm, parse.text(r, "client_ip"), parse.text(r, "user"),
+                             entry.protocol, entry.ca)] += 1
+                # Computer accounts (DOMAIN\HOST$) are how Hyper-V hosts open VM files: keep those
+                # sessions one by one (bounded) for the takeover join; people are only counted.
+                if user.__class__ is str and user.endswith("$"):
+                    if len(machines) < MAX_MACHINE_SESSIONS:
+                        machines.append(
+                            MachineSession(
+                                node=entry.node,
+                                svm=entry.svm,
+                                identifier=parse.text(r, "identifier"),
+                                user=user,
+                                client_ip=parse.text(r, "client_ip"),
+                                server_ip=parse.text(r, "server_ip"),
+                                protocol=entry.protocol,
+                                continuous_availability=entry.ca,
+                            )
+                        )
+                    else:
+                        self.machines_truncated = True
+            except MalformedRecord as exc:
+                raise CollectionError("malformed", f"{ep.SESSIONS.path}: record {index}: {exc}") from None
+            entry.count += 1
+            if open_files is None or open_files > 0:  # not reported: judged, as before
+                entry.with_files += 1
+        self.total += len(records)
+
+
 @COLLECTORS.collector(
     "sessions",
     every=60.0,
@@ -305,68 +461,13 @@ def collect_sessions(
     detail = options.client_detail
     base = ep.SESSIONS.fields_for(cluster)
     fields = base + tuple(f for f in ep.SESSION_JOIN_FIELDS if f not in base)
-    machines: list[MachineSession] = []
-    machines_truncated = False
-    clients: Counter[ClientSessionKey] = Counter()
-    # 20k sessions a cycle repeat a few hundred combinations of node, SVM, protocol, CA level,
-    # authentication and volumes: each record is looked up by them as sent (one dict lookup);
-    # the first of each combination is read field by field (its key, or the error), and the
-    # counters are expanded from the combinations at the end (tests/unit/test_ontap_sessions_fold.py).
-    heads: dict[Any, tuple[str, str, str, str, str]] = {}
-    volume_lists: dict[Any, tuple[str, ...]] = {}
-    by_key: dict[_SessionCombo, _SessionEntry] = {}
-    volume_sets: dict[tuple[str, ...], tuple[str, ...]] = {}
-    keep = _Interner()
-    index = -1
-    for index, r in enumerate(_records(client, ep.SESSIONS, cluster, deadline, fields)):
-        try:
-            vols = r.get("volumes")
-            key = (heads[(r["node"]["name"], r["svm"]["name"], r.get("protocol"), r.get("continuous_availability"),
-                          r.get("authentication"))],
-                   volume_lists[() if vols is None else tuple([v["name"] for v in vols])])
-        except (KeyError, TypeError, AttributeError):
-            if not isinstance(r, dict):
-                raise CollectionError("malformed", f"{ep.SESSIONS.path}: record {index} is not an object") from None
-            key = _session_key(r, index, heads, volume_lists, keep)
-        entry = by_key.get(key)
-        if entry is None:
-            # Sessions repeat a few volume lists: sort and dedupe each distinct list once.
-            volume_set = volume_sets.get(key[1])
-            if volume_set is None:
-                volume_set = tuple(sorted(set(key[1])))  # one tuple per set, however it was listed
-                volume_set = volume_sets[key[1]] = volume_sets.setdefault(volume_set, volume_set)
-            entry = by_key[key] = _SessionEntry(key, volume_set)
-        try:
-            open_files = r.get("open_files")
-            if open_files.__class__ is not int:
-                open_files = parse.to_int(open_files, "open_files")
-            user = r.get("user")
-            if detail:
-                clients[(entry.node, entry.svm, parse.text(r, "client_ip"), parse.text(r, "user"), entry.protocol,
-                         entry.ca)] += 1
-            # Computer accounts (DOMAIN\HOST$) are how Hyper-V hosts open VM files: keep those
-            # sessions one by one (bounded) for the takeover join; people are only counted.
-            if user.__class__ is str and user.endswith("$"):
-                if len(machines) < MAX_MACHINE_SESSIONS:
-                    machines.append(
-                        MachineSession(
-                            node=entry.node,
-                            svm=entry.svm,
-                            identifier=parse.text(r, "identifier"),
-                            user=user,
-                            client_ip=parse.text(r, "client_ip"),
-                            server_ip=parse.text(r, "server_ip"),
-                            protocol=entry.protocol,
-                            continuous_availability=entry.ca,
-                        )
-                    )
-                else:
-                    machines_truncated = True
-        except MalformedRecord as exc:
-            raise CollectionError("malformed", f"{ep.SESSIONS.path}: record {index}: {exc}") from None
-        entry.count += 1
-        if open_files is None or open_files > 0:  # not reported: judged, as before
-            entry.with_files += 1
+    fold = _SessionsFold(options.client_detail)
+    for page in _pages(client, ep.SESSIONS, cluster, deadline, fields, typed=wire.SESSIONS_PAGE):
+        if page and page[0].__class__ is wire.Session:
+            fold.add_typed(page)
+        else:
+            fold.add_dicts(page)
+    by_key, clients, machines = fold.by_key, fold.clients, fold.machines
     counts: Counter[SessionKey] = Counter()
     by_volume: Counter[VolumeSessionKey] = Counter()
     by_volume_set: Counter[SessionVolumesKey] = Counter()
@@ -388,7 +489,7 @@ def collect_sessions(
             by_volume_set_files[set_key] += with_files
             for k in volume_keys:
                 by_volume_files[k] += with_files
-    total = index + 1
+    total = fold.total
     return SessionsFacts(
         cluster=cluster,
         counts=tuple(sorted(counts.items())),
@@ -399,7 +500,7 @@ def collect_sessions(
         by_volume_set_with_files=tuple(sorted(by_volume_set_files.items())),
         by_volume_with_files=tuple(sorted(by_volume_files.items())),
         machine_sessions=tuple(machines),
-        machine_sessions_truncated=machines_truncated,
+        machine_sessions_truncated=fold.machines_truncated,
     )
 
 
@@ -494,26 +595,144 @@ class _FileEntry:
         self.group = -1  # its row of the kept disks' (svm, share, node, CA) groups, once one is kept
 
 
-def _new_file_entry(
-    r: Any, index: int, by_raw: dict[Any, _FileEntry], by_key: dict[FileKey, _FileEntry], keep: _Interner
-) -> _FileEntry:
-    """The entry of a record whose (names, CA flag as sent) the fold has not seen: its key read
-    strictly (the error of a malformed record), then remembered by that raw combination when it
-    is one the direct read can trust again: four string names and a string or null CA flag (a JSON
-    boolean or number is never remembered: ``1 == True`` as a dict key, and numbers are refused)."""
-    key = _strict_file_key(r, index)
-    entry = by_key.get(key)
-    if entry is None:
-        entry = by_key[key] = _FileEntry(key, keep)
-    try:
-        raw = (r["node"]["name"], r["svm"]["name"], r["volume"]["name"], r["share"]["name"],
-               r.get("continuously_available"))
-    except (KeyError, TypeError, AttributeError):
-        return entry  # an absent or null object: read strictly every time
-    if (raw[0].__class__ is raw[1].__class__ is raw[2].__class__ is raw[3].__class__ is str
-            and (raw[4] is None or raw[4].__class__ is str)):
-        by_raw[raw] = entry
-    return entry
+# A typed open file's (node, svm, volume, share names, CA flag) as sent: the count key of a whole page
+# is read in C (attrgetter + Counter), never field by field in Python.
+_TYPED_FILE_RAW = attrgetter("node.name", "svm.name", "volume.name", "share.name", "continuously_available")
+
+
+class _OpenFilesFold:
+    """The open-files fold across the pages of one walk: counts per key and the kept virtual disks.
+
+    A well-formed page (typed records, collectors/ontap/wire.py) is counted per distinct raw
+    combination in C; any other page (dicts) record by record, each looked up by its four names
+    and CA flag as sent. Either way only the first record of each combination is read strictly,
+    which gives its key or the error a malformed record deserves, the same combination always
+    means the same key, and the disks are kept in record order (tests/unit/test_ontap_files_fold.py)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.truncated = False
+        self.by_raw: dict[Any, _FileEntry] = {}  # dict records: raw combination -> entry
+        self.by_typed: dict[Any, _FileEntry] = {}  # typed records (names str | None, CA str | bool | None)
+        self.by_key: dict[FileKey, _FileEntry] = {}
+        # Up to MAX_VIRTUAL_DISK_FILES disks stay in memory until the next cycle, on every big
+        # cluster at once: kept as OpenDisks, each is its path plus an index into the (svm, share,
+        # node, CA) groups and one into the session ids, one row per distinct value.
+        self.keep = _Interner()
+        self.positions: dict[tuple[str, str, str], int] = {}  # (svm, share lower, path lower) -> position
+        self.paths: list[str] = []
+        self.group, self.session = array("I"), array("I")
+        self.groups: dict[DiskGroup, int] = {}
+        self.group_cas: list[str] = []  # each group's CA flag, by row
+        self.sessions: dict[str, int] = {}
+        self.sids: dict[Any, int] = {}  # session identifier as sent -> its row
+        self.replaced = False  # a row may have gone unused: renumber the tables when done
+
+    def add_typed(self, records: list[wire.OpenFile]) -> None:
+        start = self.total
+        counted = Counter(map(_TYPED_FILE_RAW, records))
+        by_typed = self.by_typed
+        # First-seen order: the first bad combination is the one of the page's first bad record.
+        for raw in counted:
+            if raw not in by_typed:
+                by_typed[raw] = self._typed_entry(raw, records, start)
+        for raw, n in counted.items():
+            by_typed[raw].count += n
+        self.total = start + len(records)
+        last = _DISK_LAST_CHARS
+        for r in [r for r in records if (p := r.path) and p[-1] in last]:
+            path = r.path
+            assert path is not None  # narrowed by the filter above
+            low = path.lower()
+            if low.endswith(VIRTUAL_DISK_SUFFIXES):
+                sid = r.session
+                self._keep_disk(by_typed[_TYPED_FILE_RAW(r)], path, low, None if sid is None else sid.identifier)
+
+    def _typed_entry(self, raw: tuple[Any, ...], records: list[wire.OpenFile], start: int) -> _FileEntry:
+        node, svm, volume, share, ca_sent = raw
+        try:
+            ca = parse.to_bool(ca_sent, "continuously_available")
+        except MalformedRecord as exc:  # names are strings or null here: the CA flag is all that can fail
+            index = start + next(i for i, r in enumerate(records) if _TYPED_FILE_RAW(r) == raw)
+            raise CollectionError("malformed", f"{ep.OPEN_FILES.path}: record {index}: {exc}") from None
+        key = (node or "", svm or "", volume or "", share or "", "unknown" if ca is None else ("yes" if ca else "no"))
+        return self._entry(key)
+
+    def _entry(self, key: FileKey) -> _FileEntry:
+        entry = self.by_key.get(key)
+        if entry is None:
+            entry = self.by_key[key] = _FileEntry(key, self.keep)
+        return entry
+
+    def add_dicts(self, records: list[Any]) -> None:
+        by_raw = self.by_raw
+        for index, r in enumerate(records, self.total):
+            try:
+                entry = by_raw[(r["node"]["name"], r["svm"]["name"], r["volume"]["name"], r["share"]["name"],
+                                r.get("continuously_available"))]
+            except (KeyError, TypeError, AttributeError):
+                entry = self._new_dict_entry(r, index)
+            entry.count += 1
+            path = r.get("path")
+            if path.__class__ is str and path[-1:] in _DISK_LAST_CHARS:
+                low = path.lower()
+                if low.endswith(VIRTUAL_DISK_SUFFIXES):
+                    sid = r.get("session")
+                    self._keep_disk(entry, path, low, sid.get("identifier") if sid.__class__ is dict else None)
+        self.total += len(records)
+
+    def _new_dict_entry(self, r: Any, index: int) -> _FileEntry:
+        """The entry of a record whose (names, CA flag as sent) the fold has not seen: its key read
+        strictly (the error of a malformed record), then remembered by that raw combination when
+        it is one the direct read can trust again: four string names and a string or null CA flag
+        (a JSON boolean or number is never remembered: ``1 == True`` as a dict key, and numbers
+        are refused)."""
+        entry = self._entry(_strict_file_key(r, index))
+        try:
+            raw = (r["node"]["name"], r["svm"]["name"], r["volume"]["name"], r["share"]["name"],
+                   r.get("continuously_available"))
+        except (KeyError, TypeError, AttributeError):
+            return entry  # an absent or null object: read strictly every time
+        if (raw[0].__class__ is raw[1].__class__ is raw[2].__class__ is raw[3].__class__ is str
+                and (raw[4] is None or raw[4].__class__ is str)):
+            self.by_raw[raw] = entry
+        return entry
+
+    def _keep_disk(self, entry: _FileEntry, path: str, low: str, sid: Any) -> None:
+        """Keep a virtual disk's handle by (svm, share, path), both lower case: a shared VHDX is
+        open by several hosts, and the handle that would not survive is the one kept."""
+        if low == path:
+            low = path  # one string object for both
+        dkey = (entry.svm, entry.share_low, low)
+        at = self.positions.get(dkey)
+        if at is None and len(self.paths) >= MAX_VIRTUAL_DISK_FILES:
+            self.truncated = True
+            return
+        if at is not None and not (self.group_cas[self.group[at]] == "yes" and entry.ca != "yes"):
+            return
+        g = entry.group
+        if g < 0:
+            g = entry.group = self.groups.setdefault((entry.svm, entry.share, entry.node, entry.ca), len(self.groups))
+            if g == len(self.group_cas):
+                self.group_cas.append(entry.ca)
+        s = self.sids.get(sid)
+        if s is None:
+            s = self.sids[sid] = self.sessions.setdefault("" if sid is None else str(sid), len(self.sessions))
+        if at is None:
+            self.positions[dkey] = len(self.paths)
+            self.paths.append(path)
+            self.group.append(g)
+            self.session.append(s)
+        else:
+            self.paths[at], self.group[at], self.session[at] = path, g, s
+            self.replaced = True
+
+    def disks(self) -> OpenDisks:
+        return OpenDisks(tuple(self.groups), self.group, tuple(self.sessions), self.session, self.paths,
+                         numbered=not self.replaced)
+
+    def counts(self) -> Counter[FileKey]:
+        return Counter({e.key: e.count for e in self.by_key.values()})
 
 
 def _native_file_counts(
@@ -521,69 +740,14 @@ def _native_file_counts(
 ) -> tuple[Counter[FileKey], int, bool, OpenDisks]:
     """Counts per (node, svm, volume, share, ca), the total, whether MAX_VIRTUAL_DISK_FILES cut the
     kept disks short, and the virtual-disk files kept by path for the takeover join (one per
-    (svm, share lower, path lower)).
-
-    100k records a cycle: each is looked up by its four names and CA flag as sent (one dict
-    lookup, no per-field checks); only the first record of each combination (a few hundred) is
-    read strictly, which gives its key or the error a malformed record deserves, and the same
-    combination always means the same key (tests/unit/test_ontap_files_fold.py)."""
-    truncated = False
-    by_raw: dict[Any, _FileEntry] = {}
-    by_key: dict[FileKey, _FileEntry] = {}
-    # Up to MAX_VIRTUAL_DISK_FILES disks stay in memory until the next cycle, on every big cluster
-    # at once: kept as OpenDisks, each is its path plus an index into the (svm, share, node, CA)
-    # groups and one into the session ids, one row per distinct value (not objects per record).
-    keep = _Interner()
-    positions: dict[tuple[str, str, str], int] = {}  # (svm, share lower, path lower) -> position
-    paths: list[str] = []
-    group, session = array("I"), array("I")
-    groups: dict[DiskGroup, int] = {}
-    group_cas: list[str] = []  # each group's CA flag, by row
-    sessions: dict[str, int] = {}
-    sids: dict[Any, int] = {}  # session identifier as sent -> its row
-    replaced = False  # a row may have gone unused: renumber the tables when done
-    new_entry = _new_file_entry
-    index = -1
-    for index, r in enumerate(_records(client, ep.OPEN_FILES, cluster, deadline)):
-        try:
-            entry = by_raw[(r["node"]["name"], r["svm"]["name"], r["volume"]["name"], r["share"]["name"],
-                            r.get("continuously_available"))]
-        except (KeyError, TypeError, AttributeError):
-            entry = new_entry(r, index, by_raw, by_key, keep)
-        entry.count += 1
-        path = r.get("path")
-        if path.__class__ is str and path[-1:] in _DISK_LAST_CHARS:
-            low = path.lower()
-            if low.endswith(VIRTUAL_DISK_SUFFIXES):
-                if low == path:
-                    low = path
-                dkey = (entry.svm, entry.share_low, low)
-                at = positions.get(dkey)
-                # A shared VHDX is open by several hosts: keep the handle that would not survive.
-                if at is None and len(paths) >= MAX_VIRTUAL_DISK_FILES:
-                    truncated = True
-                elif at is None or (group_cas[group[at]] == "yes" and entry.ca != "yes"):
-                    g = entry.group
-                    if g < 0:
-                        g = entry.group = groups.setdefault((entry.svm, entry.share, entry.node, entry.ca), len(groups))
-                        if g == len(group_cas):
-                            group_cas.append(entry.ca)
-                    sid = r.get("session")
-                    sid = sid.get("identifier") if sid.__class__ is dict else None
-                    s = sids.get(sid)
-                    if s is None:
-                        s = sids[sid] = sessions.setdefault("" if sid is None else str(sid), len(sessions))
-                    if at is None:
-                        positions[dkey] = len(paths)
-                        paths.append(path)
-                        group.append(g)
-                        session.append(s)
-                    else:
-                        paths[at], group[at], session[at] = path, g, s
-                        replaced = True
-    counts: Counter[FileKey] = Counter({e.key: e.count for e in by_key.values()})
-    disks = OpenDisks(tuple(groups), group, tuple(sessions), session, paths, numbered=not replaced)
-    return counts, index + 1, truncated, disks
+    (svm, share lower, path lower)). 100k records a cycle: see ``_OpenFilesFold``."""
+    fold = _OpenFilesFold()
+    for page in _pages(client, ep.OPEN_FILES, cluster, deadline, typed=wire.OPEN_FILES_PAGE):
+        if page and page[0].__class__ is wire.OpenFile:
+            fold.add_typed(page)
+        else:
+            fold.add_dicts(page)
+    return fold.counts(), fold.total, fold.truncated, fold.disks()
 
 
 def _cli_file_key(r: dict[str, Any]) -> FileKey:

@@ -5,13 +5,17 @@
 * Key-based next links (``start.uuid=...`` first, NetApp/trident's REST client quotes one).
 * An ``error`` member that is a string, and the private-CLI bodies ``Table is not found`` /
   ``CM reject`` (codes from NetApp Harvest pkg/errs/ontap.go), end as a clear CollectionError.
+* The open-files walk read typed page by page: an odd record sends its page through the
+  field-by-field fold, a malformed one is named by its index in the walk.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -65,9 +69,9 @@ def test_a_repeated_next_link_after_records_is_still_a_loop(healthy: OntapSimula
     original = client._get
     calls = {"n": 0}
 
-    def looping(path_and_query: str, params: object, deadline: float) -> object:
+    def looping(path_and_query: str, params: object, deadline: float, typed: object = None) -> object:
         calls["n"] += 1
-        body = original(path_and_query, params, deadline)  # type: ignore[arg-type]
+        body = original(path_and_query, params, deadline, typed)  # type: ignore[arg-type]
         body["_links"] = {"next": {"href": "/api/storage/volumes?start.offset=3&max_records=3&fields=name"}}
         return body
 
@@ -108,8 +112,8 @@ def test_a_string_error_member_next_to_records_keeps_the_records(healthy: OntapS
     client = _client(healthy, max_records=1000)
     original = client._get
 
-    def partial(path_and_query: str, params: object, deadline: float) -> object:
-        body = original(path_and_query, params, deadline)  # type: ignore[arg-type]
+    def partial(path_and_query: str, params: object, deadline: float, typed: object = None) -> object:
+        body = original(path_and_query, params, deadline, typed)  # type: ignore[arg-type]
         body["error"] = "node cluster1-02 did not answer in time"
         return body
 
@@ -139,3 +143,45 @@ def test_the_key_paging_scenario_really_pages_by_keys_and_through_an_empty_page(
         assert any("start.uuid=" in t for t in targets) and any("start.node.uuid=" in t for t in targets)
         assert not any("start.offset=" in t for t in targets if "/api/private/cli/" not in t)
         assert [f["fired"] for f in sim.snapshot()["scenario_faults"]] == [1]  # the empty page was served
+
+
+def _with_files(tmp_path: Path, change: dict[int, dict[str, Any]]) -> Path:
+    """The healthy scenario with some open-file records changed (index -> fields)."""
+    import json
+    import shutil
+
+    target = tmp_path / "files"
+    shutil.copytree(SCENARIOS / "healthy", target)
+    path = target / "api" / "protocols" / "cifs" / "session" / "files.json"
+    body = json.loads(path.read_text())
+    for index, fields in change.items():
+        body["records"][index].update(fields)
+    path.write_text(json.dumps(body))
+    return target
+
+
+def test_an_odd_record_on_one_page_is_folded_field_by_field_with_the_rest_typed(tmp_path: Path) -> None:
+    """Over real HTTPS: the typed read (collectors/ontap/wire.py) takes the well-formed pages, the
+    page with a null share comes as dicts, and the counts are the ones of a walk read all as dicts."""
+    odd = _with_files(tmp_path, {12: {"share": None}})
+    with simulator(odd) as sim:
+        typed = collect_files(_client(sim, max_records=10), time.monotonic() + 20)
+        client = _client(sim, max_records=10)
+        client.pages = functools.partial(client.pages, typed=None)  # type: ignore[method-assign]
+        as_dicts = collect_files(client, time.monotonic() + 20)
+    assert typed == as_dicts and typed.total == 50
+    assert any(k[3] == "" for k, _ in typed.counts)  # the null share counted as ""
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [({"continuously_available": "maybe"}, "record 23: field continuously_available"),
+     ({"node": {"name": 5}}, "record 23: field node.name")],
+    ids=["typed-page-bad-enum", "dict-page-bad-name"],
+)
+def test_a_malformed_record_on_a_later_page_is_named_by_its_index(
+    tmp_path: Path, fields: dict[str, Any], message: str
+) -> None:
+    with simulator(_with_files(tmp_path, {23: fields})) as sim, pytest.raises(CollectionError) as err:
+        collect_files(_client(sim, max_records=10), time.monotonic() + 20)
+    assert err.value.reason == "malformed" and message in str(err.value)

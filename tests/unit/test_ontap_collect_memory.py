@@ -17,6 +17,7 @@ from typing import Any
 
 from collectors.ontap import collect
 from collectors.ontap.facts import ClusterInfo
+from tests.ontap_support import as_served
 
 CLUSTER = ClusterInfo("cluster1", "uuid-1", (9, 14, 1), "NetApp Release 9.14.1")
 DISKS = 20_000
@@ -46,10 +47,10 @@ class Client:
         return CLUSTER
 
     def pages(self, path: str, fields: Sequence[str], deadline: float,
-              query: dict[str, str] | None = None) -> Iterator[list[dict[str, Any]]]:
+              query: dict[str, str] | None = None, typed: Any = None) -> Iterator[list[Any]]:
         if path == "api/protocols/cifs/session/files":
             for start in range(0, DISKS, 1000):
-                yield [_open_file(i) for i in range(start, start + 1000)]
+                yield as_served([_open_file(i) for i in range(start, start + 1000)], typed)
         elif path == "api/storage/volumes":
             yield [{"svm": {"name": f"vs{1 + s}"}, "name": f"hyperv_{v:02d}", "aggregates": [{"name": "aggr1"}],
                     "style": "flexvol"} for s in range(4) for v in range(50)]

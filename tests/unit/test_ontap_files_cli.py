@@ -15,6 +15,7 @@ from collectors.errors import CollectionError
 from collectors.ontap.client import OntapClient, OntapSettings
 from collectors.ontap.collect import collect_files
 from collectors.ontap.facts import ClusterInfo
+from tests.ontap_support import as_served
 
 CLI = "api/private/cli/vserver/cifs/session/file"
 NATIVE = "api/protocols/cifs/session/files"
@@ -29,9 +30,9 @@ class _Served(OntapClient):
         return ClusterInfo(name="c", uuid="u", version=self.version, version_full="")
 
     def pages(self, path: str, fields: Sequence[str], deadline: float,
-              query: Mapping[str, str] | None = None) -> Iterator[list[dict[str, Any]]]:
+              query: Mapping[str, str] | None = None, typed: Any = None) -> Iterator[list[Any]]:
         self.asked.append((path, tuple(fields), dict(query or {})))
-        yield list(self.served.get(path, []))
+        yield as_served(list(self.served.get(path, [])), typed)
 
 
 def _cli(node: str, volume: str, ca: Any, reconnected: Any = "no") -> dict[str, Any]:
@@ -82,12 +83,12 @@ def test_an_unreadable_ca_level_in_the_cli_table_is_malformed_not_guessed() -> N
 
 class _RefusesReconnected(_Served):
     def pages(self, path: str, fields: Sequence[str], deadline: float,
-              query: Mapping[str, str] | None = None) -> Iterator[list[dict[str, Any]]]:
+              query: Mapping[str, str] | None = None, typed: Any = None) -> Iterator[list[Any]]:
         if path == CLI and "reconnected" in fields:
             self.asked.append((path, tuple(fields), dict(query or {})))
             raise CollectionError("http_status", f'GET {CLI}: HTTP 400 ONTAP error 262197: The value '
                                   '"reconnected" is invalid for field "fields"')
-        yield from super().pages(path, fields, deadline, query)
+        yield from super().pages(path, fields, deadline, query, typed)
 
 
 def test_a_release_that_refuses_reconnected_still_gives_the_counts() -> None:

@@ -27,6 +27,7 @@ from collectors.ontap.facts import (
     VirtualDiskOpen,
     virtual_disk_open,
 )
+from tests.ontap_support import as_served
 
 CLUSTER = ClusterInfo("cluster1", "uuid-1", (9, 14, 1), "NetApp Release 9.14.1")
 PATH = "api/protocols/cifs/session/files"
@@ -42,15 +43,21 @@ class Client:
     def __init__(self, records: list[Any], path: str = PATH) -> None:
         self.records = records
         self.path = path
+        self.typed_pages = self.dict_pages = 0  # as the real client hands them over (wire.py)
 
     def cluster(self, deadline: float) -> ClusterInfo:
         return CLUSTER
 
     def pages(self, path: str, fields: Sequence[str], deadline: float,
-              query: dict[str, str] | None = None) -> Iterator[list[Any]]:
+              query: dict[str, str] | None = None, typed: Any = None) -> Iterator[list[Any]]:
         assert path == self.path
         for start in range(0, len(self.records), 100):
-            yield self.records[start:start + 100]
+            page = as_served(self.records[start:start + 100], typed)
+            if isinstance(page[0], dict):
+                self.dict_pages += 1
+            else:
+                self.typed_pages += 1
+            yield page
 
 
 def _ref_counts(records: list[Any]) -> tuple[Counter[FileKey], int]:
@@ -64,8 +71,8 @@ def _ref_counts(records: list[Any]) -> tuple[Counter[FileKey], int]:
     return counts, len(records)
 
 
-def _fold(records: list[Any]) -> tuple[Counter[FileKey], int, bool, OpenDisks]:
-    return collect._native_file_counts(Client(records), CLUSTER, time.monotonic() + 60)
+def _fold(records: list[Any], client: Client | None = None) -> tuple[Counter[FileKey], int, bool, OpenDisks]:
+    return collect._native_file_counts(client or Client(records), CLUSTER, time.monotonic() + 60)
 
 
 def _ref_disks(records: list[Any]) -> list[VirtualDiskOpen]:
@@ -85,7 +92,7 @@ def _ref_disks(records: list[Any]) -> list[VirtualDiskOpen]:
     return list(disks.values())
 
 
-def _record(rng: random.Random, i: int) -> dict[str, Any]:
+def _record(rng: random.Random, i: int, odd_in: int = 12) -> dict[str, Any]:
     r: dict[str, Any] = {
         "node": {"name": f"n{rng.randrange(4)}"},
         "svm": {"name": f"vs{rng.randrange(3)}"},
@@ -95,7 +102,7 @@ def _record(rng: random.Random, i: int) -> dict[str, Any]:
         "path": rng.choice([f"d\\f{i}.vhdx", f"d\\f{i}.VHD", f"d\\f{i}.txt", f"d\\x{i % 7}.vhdx", ""]),
         "session": {"identifier": rng.randrange(10)},
     }
-    odd = rng.randrange(12)
+    odd = rng.randrange(odd_in)
     if odd == 0:
         del r["volume"]  # absent: counted as ""
     elif odd == 1:
@@ -124,6 +131,36 @@ def test_counts_equal_the_strict_fold_on_random_records(seed: int) -> None:
     ref = _ref_disks(records)
     assert list(disks) == ref and [disks[i] for i in range(len(disks))] == ref
     assert disks == OpenDisks.of(ref) and hash(disks) == hash(OpenDisks.of(ref))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_typed_and_dict_pages_of_one_walk_fold_as_the_strict_fold(seed: int) -> None:
+    """Mostly well-formed records: most pages come typed and are counted in C, the pages with an
+    odd record (a null share, ...) as dicts; together they must still be the strict fold's answer,
+    disks kept in record order across both kinds."""
+    rng = random.Random(seed)
+    records = [_record(rng, i, odd_in=150) for i in range(3000)]
+    client = Client(records)
+    counts, total, truncated, disks = _fold(records, client)
+    assert client.typed_pages >= 5 and client.dict_pages >= 5
+    assert (counts, total) == _ref_counts(records) and not truncated
+    ref = _ref_disks(records)
+    assert list(disks) == ref and disks == OpenDisks.of(ref)
+
+
+@pytest.mark.parametrize("typed", [True, False])
+def test_a_bad_ca_flag_names_its_record_across_pages(typed: bool) -> None:
+    """The typed fold counts a page per combination; a combination the strict read refuses must
+    still name the first record that has it, counted from the walk's start."""
+    good = {**_record(random.Random(1), 0), "continuously_available": "yes"}
+    if not typed:
+        good["share"] = None  # every page as dicts
+    records = [good] * 250 + [{**good, "continuously_available": "maybe"}] * 3
+    client = Client(records)
+    with pytest.raises(CollectionError) as caught:
+        _fold(records, client)
+    assert "record 250: field continuously_available" in str(caught.value)
+    assert (client.typed_pages, client.dict_pages) == ((3, 0) if typed else (0, 3))
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from collectors.ontap import collect
 from collectors.ontap import endpoints as ep
 from collectors.ontap.client import OntapClient, OntapSettings
 from collectors.ontap.facts import ClusterInfo
+from tests.ontap_support import as_served
 
 CLUSTER = ClusterInfo("cluster1", "uuid-1", (9, 14, 1), "NetApp Release 9.14.1")
 
@@ -47,12 +48,13 @@ class FakeClient:
         return CLUSTER
 
     def pages(
-        self, path: str, fields: Sequence[str], deadline: float, query: Mapping[str, str] | None = None
-    ) -> Iterator[list[dict[str, Any]]]:
+        self, path: str, fields: Sequence[str], deadline: float, query: Mapping[str, str] | None = None,
+        typed: Any = None,
+    ) -> Iterator[list[Any]]:
         self.asked[path] = tuple(fields)
         if path in self.failing:
             raise CollectionError("http_status", f"GET {path}: HTTP 500")
-        yield list(self.bodies[path])
+        yield as_served(list(self.bodies[path]), typed)
 
 
 def health(failing: set[str]) -> Any:
@@ -90,8 +92,9 @@ def test_all_parts_failing_fails_the_collection() -> None:
 
 class SessionClient(FakeClient):
     def pages(
-        self, path: str, fields: Sequence[str], deadline: float, query: Mapping[str, str] | None = None
-    ) -> Iterator[list[dict[str, Any]]]:
+        self, path: str, fields: Sequence[str], deadline: float, query: Mapping[str, str] | None = None,
+        typed: Any = None,
+    ) -> Iterator[list[Any]]:
         self.asked[path] = tuple(fields)
         base = {
             "node": {"name": "n1"},
@@ -100,11 +103,11 @@ class SessionClient(FakeClient):
             "authentication": "kerberos",
             "volumes": [{"name": "hyperv"}],
         }
-        yield [
+        yield as_served([
             {**base, "continuous_availability": "unavailable", "open_files": 0},  # idle console
             {**base, "continuous_availability": "unavailable", "open_files": 3},  # holds files
             {**base, "continuous_availability": "available"},  # open_files not reported: judged
-        ]
+        ], typed)
 
 
 def test_sessions_ask_for_open_files_and_keep_idle_ones_out_of_the_judged_view() -> None:

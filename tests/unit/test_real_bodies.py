@@ -20,6 +20,7 @@ from collectors.ontap import parse
 from collectors.ontap.client import OntapClient, OntapSettings
 from collectors.ontap.collect import collect_files, collect_sessions
 from collectors.ontap.facts import ClusterInfo
+from tests.ontap_support import as_served
 
 REAL = Path(__file__).resolve().parents[1] / "fixtures" / "ontap" / "real"
 REFERENCE = REAL / "netapp-reference"
@@ -71,17 +72,21 @@ def _records(body: Any) -> list[dict[str, Any]]:
 class _Served(OntapClient):
     """The real client with its transport swapped for one body per path (a faked function)."""
 
-    def __init__(self, served: Mapping[str, Any], version: tuple[int, int, int]) -> None:
+    def __init__(self, served: Mapping[str, Any], version: tuple[int, int, int], typed: bool = True) -> None:
         super().__init__(OntapSettings(name="real", host="h", port=443, scheme="https", username="u", password="p"))
         self._served = served
         self._version = version
+        self._typed = typed  # False: every page as dicts, the field-by-field fold
+        self.typed_pages = 0
 
     def cluster(self, deadline: float) -> ClusterInfo:
         return ClusterInfo(name="c", uuid="u", version=self._version, version_full="")
 
     def pages(self, path: str, fields: Sequence[str], deadline: float,
-              query: Mapping[str, str] | None = None) -> Iterator[list[dict[str, Any]]]:
-        yield _records(self._served.get(path, {"records": []}))
+              query: Mapping[str, str] | None = None, typed: Any = None) -> Iterator[list[Any]]:
+        page = as_served(_records(self._served.get(path, {"records": []})), typed if self._typed else None)
+        self.typed_pages += bool(page) and not isinstance(page[0], dict)
+        yield page
 
     def get_object(self, path: str, fields: Sequence[str], deadline: float) -> dict[str, Any]:
         body = self._served[path]
@@ -111,15 +116,17 @@ def test_the_parsers_read_every_real_body(api: str, file: Path) -> None:
             info = OntapClient.cluster(_Served({"api/cluster": body}, (9, 14, 1)), deadline)
             assert info.version[0] == 9
         return
-    if api == "api/protocols/cifs/sessions":
-        facts = collect_sessions(_Served({api: body}, (9, 14, 1)), deadline)
+    if api in ("api/protocols/cifs/sessions", "api/protocols/cifs/session/files"):
+        collect = collect_sessions if api == "api/protocols/cifs/sessions" else collect_files
+        client = _Served({api: body}, (9, 14, 1))
+        facts = collect(client, deadline)
         assert facts.total == len(_records(body))
+        # Real bodies have the well-formed shape (collectors/ontap/wire.py), and the typed fold
+        # gives what the field-by-field fold gives on the same body.
+        assert client.typed_pages == 1
+        assert facts == collect(_Served({api: body}, (9, 14, 1), typed=False), deadline)
         if file.parent.name == "netapp-reference-pages":  # pre-release names: read, judged unknown
-            assert {k[3] for k, _ in facts.counts} == {"unknown"}
-        return
-    if api == "api/protocols/cifs/session/files":
-        files = collect_files(_Served({api: body}, (9, 14, 1)), deadline)
-        assert files.total == len(_records(body))
+            assert {k[3] for k, _ in facts.counts} == {"unknown"}  # type: ignore[union-attr]
         return
     parser = RECORD_PARSERS[api]
     for record in _records(body):

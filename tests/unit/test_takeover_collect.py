@@ -11,6 +11,7 @@ import pytest
 from collectors.ontap import collect
 from collectors.ontap import endpoints as ep
 from collectors.ontap.facts import ClusterInfo
+from tests.ontap_support import as_served
 
 CLUSTER = ClusterInfo("c1", "u", (9, 14, 1), "NetApp Release 9.14.1")
 
@@ -31,9 +32,10 @@ class FakeClient:
     def cluster(self, deadline: float) -> ClusterInfo:
         return CLUSTER
 
-    def pages(self, path: str, fields: tuple[str, ...], deadline: float, query: dict[str, str]) -> Iterator[list[Any]]:
+    def pages(self, path: str, fields: tuple[str, ...], deadline: float, query: dict[str, str],
+              typed: Any = None) -> Iterator[list[Any]]:
         self.fields[path] = tuple(fields)
-        yield self.records.get(path, [])
+        yield as_served(self.records.get(path, []), typed)
 
 
 def file(path: str, ca: str = "yes", session: int = 7, share: str = "hyperv") -> dict[str, Any]:
