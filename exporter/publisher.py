@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 
 from exporter import allocator
 from exporter.render import selfmetrics
-from exporter.render.exposition import Chunk, Exposition, chunks_of
+from exporter.render.exposition import GZIP_LEVEL, Chunk, Exposition, chunks_of
+from exporter.render.segmented_gzip import SegmentedGzip
 from exporter.store import Store
 
 log = logging.getLogger(__name__)
@@ -30,7 +32,9 @@ MAX_BUILD_DUTY = 0.1
 MAX_BUILD_WAIT_SECONDS = 10.0
 
 
-def build_exposition(store: Store, last_render_duration: float = 0.0) -> Exposition:
+def build_exposition(
+    store: Store, last_render_duration: float = 0.0, gzippers: Mapping[str, SegmentedGzip] | None = None
+) -> Exposition:
     """Every target's data and self metrics, then the global self metrics."""
     chunks: list[Chunk] = []
     scopes: dict[str, list[Chunk]] = {}
@@ -49,7 +53,7 @@ def build_exposition(store: Store, last_render_duration: float = 0.0) -> Exposit
     chunks.extend(chunks_of(selfmetrics.global_families(last_render_duration)))
     total = sum(c.series for c in chunks) + 1  # + the exposition_series sample itself
     chunks.extend(chunks_of([selfmetrics.exposition_series_family(total)]))
-    return Exposition.build(chunks, dict(scopes))
+    return Exposition.build(chunks, dict(scopes), gzippers)
 
 
 class Publisher:
@@ -65,6 +69,8 @@ class Publisher:
         # (target, collector) still pending when ``current``'s build started; guarded by _built.
         self._built = threading.Condition()
         self._built_pending: frozenset[tuple[str, str]] = frozenset()
+        # Each build compresses only the segments that changed since the last one.
+        self.gzippers = {fmt: SegmentedGzip(GZIP_LEVEL) for fmt in ("openmetrics", "text")}
         self.current: Exposition = self.rebuild()
 
     def notify(self) -> None:
@@ -76,7 +82,7 @@ class Publisher:
         with self._build_lock:
             start = time.perf_counter()
             pending = frozenset(self._store.pending())
-            exposition = build_exposition(self._store, self._last_duration)
+            exposition = build_exposition(self._store, self._last_duration, self.gzippers)
             # Prometheus asks for OpenMetrics + gzip first: encode it here, off the scrape path,
             # so a scrape only ever copies cached bytes.
             exposition.body("openmetrics", gzipped=True)

@@ -17,11 +17,12 @@ from __future__ import annotations
 import gzip
 import threading
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from exporter.render.family import Family, MetricDef, families_by_name, render_samples
+from exporter.render.segmented_gzip import SegmentedGzip
 
 Format = Literal["text", "openmetrics"]
 
@@ -131,12 +132,20 @@ class Exposition:
     chunks: Sequence[Chunk]
     scopes: dict[str, Sequence[Chunk]]
     series: int
+    # The publisher's compressors, one per format, that reuse the previous build's segments for
+    # the whole exposition (segmented_gzip.py); without one, every gzip is compressed whole.
+    gzippers: Mapping[str, SegmentedGzip] = field(default_factory=dict, repr=False)
     _lazy: dict[tuple[str | None, str, bool], bytes] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def build(cls, chunks: Sequence[Chunk], scopes: dict[str, Sequence[Chunk]]) -> Exposition:
-        return cls(chunks=chunks, scopes=scopes, series=sum(c.series for c in chunks))
+    def build(
+        cls,
+        chunks: Sequence[Chunk],
+        scopes: dict[str, Sequence[Chunk]],
+        gzippers: Mapping[str, SegmentedGzip] | None = None,
+    ) -> Exposition:
+        return cls(chunks=chunks, scopes=scopes, series=sum(c.series for c in chunks), gzippers=gzippers or {})
 
     @property
     def text(self) -> bytes:
@@ -159,5 +168,7 @@ class Exposition:
         with self._lock:  # concurrent first requests: compress once
             cached = self._lazy.get(key)
             if cached is None:
-                cached = self._lazy[key] = gzip_parts(parts(chunks, fmt))
+                gzipper = self.gzippers.get(fmt) if scope is None else None
+                pieces = parts(chunks, fmt)
+                cached = self._lazy[key] = gzipper.gzip(pieces) if gzipper is not None else gzip_parts(pieces)
             return cached

@@ -162,10 +162,10 @@ def test_publisher_builds_at_most_its_duty_share(monkeypatch: pytest.MonkeyPatch
     real_build = publisher_module.build_exposition
     spans: list[tuple[float, float]] = []
 
-    def slow_build(store: Store, last: float = 0.0) -> Any:
+    def slow_build(store: Store, last: float = 0.0, gzippers: Any = None) -> Any:
         start = time.perf_counter()
         time.sleep(0.03)  # an exposition that takes 30 ms to assemble and compress
-        out = real_build(store, last)
+        out = real_build(store, last, gzippers)
         spans.append((start, time.perf_counter()))
         return out
 

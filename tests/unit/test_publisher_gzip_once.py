@@ -12,7 +12,20 @@ from exporter.render import exposition
 from exporter.store import Store
 
 
-def test_a_rebuild_gzips_once_and_text_gzip_on_demand(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_rebuild_gzips_once_and_text_gzip_on_demand() -> None:
+    pub = publisher.Publisher(Store())
+    om, text = pub.gzippers["openmetrics"], pub.gzippers["text"]
+    before = om.compressed_bytes
+    exp = pub.rebuild()
+    assert om.compressed_bytes > before and text.compressed_bytes == 0  # the OpenMetrics body only
+    assert gzip.decompress(exp.body("openmetrics", True)) == exp.body("openmetrics", False)
+    assert exp.body("openmetrics", True) is exp.body("openmetrics", True)  # served from the cache
+    assert gzip.decompress(exp.body("text", True)) == exp.text
+    assert exp.body("text", True) is exp.body("text", True)
+    assert text.compressed_bytes > 0  # text + gzip once, on demand
+
+
+def test_a_probe_scope_is_gzipped_whole_not_through_the_whole_bodys_segments(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
     real = exposition.gzip_parts
 
@@ -21,15 +34,10 @@ def test_a_rebuild_gzips_once_and_text_gzip_on_demand(monkeypatch: pytest.Monkey
         return real(pieces)
 
     monkeypatch.setattr(exposition, "gzip_parts", counting)
-    pub = publisher.Publisher(Store())
-    calls.clear()
-    exp = pub.rebuild()
-    assert len(calls) == 1  # the OpenMetrics body only
-    assert gzip.decompress(exp.body("openmetrics", True)) == exp.body("openmetrics", False)
-    assert len(calls) == 1  # served from the cache
-    assert gzip.decompress(exp.body("text", True)) == exp.text
-    assert exp.body("text", True) is exp.body("text", True)
-    assert len(calls) == 2  # text + gzip once, on demand
+    exp = publisher.Publisher(Store()).rebuild()
+    assert calls == []
+    assert gzip.decompress(exp.body("openmetrics", True, scope="nobody")) == b"# EOF\n"
+    assert len(calls) == 1
 
 
 def test_gzip_from_pieces_is_the_gzip_of_the_joined_body() -> None:
