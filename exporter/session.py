@@ -25,9 +25,18 @@ T = TypeVar("T")
 
 
 class LazySession(Generic[C]):
-    def __init__(self, connect: Callable[[], C], *, login_session: bool = False) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], C],
+        *,
+        login_session: bool = False,
+        release: Callable[[C], None] | None = None,
+    ) -> None:
         self._connect = connect
         self._login_session = login_session
+        # Called with the connection after every run: a source whose connection holds nothing a
+        # next run needs but idle sockets gives those back between runs (exporter/ontap_source.py).
+        self._release = release
         self._connection: C | None = None
 
     @property
@@ -54,6 +63,9 @@ class LazySession(Generic[C]):
             if drops_session(getattr(exc, "reason", ""), login_session=self._login_session):
                 self.reset()
             raise
+        finally:
+            if self._release is not None and self._connection is not None:
+                self._release(self._connection)
 
     def reset(self) -> None:
         connection, self._connection = self._connection, None

@@ -94,3 +94,37 @@ def test_a_kind_whose_source_cannot_be_loaded_is_a_config_error(monkeypatch: pyt
     with pytest.raises(ConfigError) as info:
         sources.check_available(config, "ndo.yml")
     assert info.value.problems == ["targets[0].kind: the vsphere source cannot be loaded (a missing dependency?)"]
+
+
+def test_release_runs_after_every_run_and_keeps_the_connection_object() -> None:
+    made: list[Conn] = []
+    released: list[Conn] = []
+    session = LazySession(lambda: new(made), release=released.append)
+    assert session.run(lambda conn, deadline: conn, 0.0) is made[0]
+    with pytest.raises(CollectionError):
+        session.run(failing("http_status"), 0.0)  # kept by the policy: released all the same
+    assert released == [made[0], made[0]] and session.connection is made[0] and len(made) == 1
+    with pytest.raises(CollectionError):
+        session.run(failing("auth"), 0.0)  # dropped by the policy: closed, nothing left to release
+    assert made[0].closed and released == [made[0]] * 2
+
+
+def test_an_ontap_job_gives_its_tls_connection_back_between_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 16 P4: an idle keep-alive TLS connection per ONTAP job held ~85-135 KiB; the job's
+    client keeps its cluster cache but closes its HTTP session after each run."""
+    monkeypatch.setenv("NDO_TEST_PASSWORD", "pw")
+    credentials = {"username": "u", "password_env": "NDO_TEST_PASSWORD"}
+    (target,) = parse_config({"targets": [{"name": "t1", "kind": "ontap", "address": "cluster1",
+                                           "credentials": credentials}]}).targets
+    session = registry()["ontap"].open_session(target, "nodes")
+
+    class Seen:
+        opened = 0
+
+    def collect(client: Any, deadline: float) -> Any:
+        client._open()  # what a request does first
+        Seen.opened += client._session is not None
+        return client
+
+    client = session.run(collect, 0.0)
+    assert Seen.opened == 1 and client._session is None and session.connection is client
