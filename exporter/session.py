@@ -45,6 +45,11 @@ class LazySession(Generic[C]):
         return self._login_session
 
     @property
+    def releases(self) -> bool:
+        """Whether the connection is released after every run."""
+        return self._release is not None
+
+    @property
     def connection(self) -> C | None:
         """The open connection, if any (no I/O)."""
         return self._connection

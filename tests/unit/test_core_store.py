@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -154,9 +155,11 @@ def test_publisher_debounces_and_rebuilds() -> None:
     assert int(series_line.split()[1]) == len(non_comment)
 
 
-def test_publisher_builds_at_most_its_duty_share(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With changes arriving all the time, a slow build is followed by a wait of at least
-    (1/MAX_BUILD_DUTY - 1) times its duration: the builder cannot keep a core busy."""
+def _builds_under_changes(
+    monkeypatch: pytest.MonkeyPatch, cost: Callable[[], None], seconds: float, every: float
+) -> list[tuple[float, float]]:
+    """(start, end) of each build while a change lands every ``every`` s; each build first
+    runs ``cost`` (what makes it slow)."""
     import exporter.publisher as publisher_module
 
     real_build = publisher_module.build_exposition
@@ -164,7 +167,7 @@ def test_publisher_builds_at_most_its_duty_share(monkeypatch: pytest.MonkeyPatch
 
     def slow_build(store: Store, last: float = 0.0, gzippers: Any = None) -> Any:
         start = time.perf_counter()
-        time.sleep(0.03)  # an exposition that takes 30 ms to assemble and compress
+        cost()
         out = real_build(store, last, gzippers)
         spans.append((start, time.perf_counter()))
         return out
@@ -175,12 +178,37 @@ def test_publisher_builds_at_most_its_duty_share(monkeypatch: pytest.MonkeyPatch
     store.set_listener(pub.notify)
     pub.start()
     try:
-        deadline = time.monotonic() + 1.5
-        while time.monotonic() < deadline:  # a change every 2 ms
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
             pipe.record_success("c1", "alpha", FakeFragment("c1", "alpha", 1), 0.1)
-            time.sleep(0.002)
+            time.sleep(every)
     finally:
         pub.stop()
+    return spans
+
+
+def test_publisher_duty_wait_counts_cpu_not_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build that is slow in wall time but cheap in CPU (its thread waiting for the GIL behind
+    busy collectors) is not followed by 9x that wall time: /metrics would fall several intervals
+    behind a busy daemon (every target's NdoExporterCollectionStale pending at once)."""
+    spans = _builds_under_changes(monkeypatch, lambda: time.sleep(0.3), 2.0, 0.01)  # 300 ms, ~no CPU
+    gaps = [next_start - end for (_, end), (next_start, _) in itertools.pairwise(spans)]
+    # Wall-time duty would wait 0.3 * 9 = 2.7 s after each build: one build in the window at most.
+    assert len(gaps) >= 3, spans
+    assert max(gaps) < 0.5, gaps
+
+
+def test_publisher_builds_at_most_its_duty_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With changes arriving all the time, a build that costs CPU is followed by a wait of at
+    least (1/MAX_BUILD_DUTY - 1) times its duration: the builder cannot keep a core busy."""
+    import exporter.publisher as publisher_module
+
+    def spin() -> None:  # an exposition that costs 30 ms of CPU to assemble
+        until = time.thread_time() + 0.03
+        while time.thread_time() < until:
+            pass
+
+    spans = _builds_under_changes(monkeypatch, spin, 1.5, 0.002)
     assert len(spans) >= 3
     for (start, end), (next_start, _) in itertools.pairwise(spans):
         waited = next_start - end

@@ -146,3 +146,40 @@ def test_a_hyperv_targets_configured_ip_address_is_one_of_the_hosts() -> None:
     assert address_literal("hv01.corp.example.com:5986") == ()  # a name: not resolved (no I/O in the join)
     assert address_literal("127.0.0.1:15986") == ()  # a tunnel or a lab, not the host's SMB address
     assert address_literal("::1") == ()
+
+
+def test_the_pause_after_a_run_counts_its_cpu_not_its_waiting() -> None:
+    """A join slow in wall time but cheap in CPU (its thread waiting for the GIL behind busy
+    collectors) must not pause the next one for ten times that wall time."""
+    import itertools
+    import threading
+    import time
+
+    store = store_with_estate()
+    starts: list[float] = []
+
+    def waiting(targets: Sequence[TargetInputs]) -> CrossOutput:
+        starts.append(time.monotonic())
+        time.sleep(0.3)  # 300 ms of wall time, almost no CPU: a wall-time pause would be 3 s
+        return CrossOutput([], [])
+
+    step = CrossStep("wait", frozenset({"ontap", "hyperv"}), waiting)
+    deriver = CrossDeriver(store, [step], min_interval_seconds=0.05)
+    store.set_listener(deriver.notify)
+    deriver.start()
+    stop = threading.Event()
+
+    def changes() -> None:  # an input changes every 20 ms (any finished run counts)
+        while not stop.wait(0.02):
+            pipe_of(store).record_failure("hv01", "inventory", "auth", "401", 0.1)
+
+    feeder = threading.Thread(target=changes)
+    feeder.start()
+    try:
+        time.sleep(2.0)
+    finally:
+        stop.set()
+        feeder.join()
+        deriver.stop()
+    gaps = [b - a - 0.3 for a, b in itertools.pairwise(starts)]
+    assert len(gaps) >= 3 and max(gaps) < 0.5, gaps
