@@ -9,11 +9,13 @@ every Hyper-V host. Such a step is data, a ``CrossStep``:
   -> ``CrossOutput`` (metric families and findings). It never collects and never runs on a scrape.
 
 ``CrossDeriver`` runs the steps in one thread of its own, after the store reports a change: at
-most once per ``min_interval_seconds``, with a pause of at least ten times its last duration (so
-it never takes more than ~10% of a core: 2,000 Hyper-V hosts finishing their polls at different
-moments cost one join per pause, not 2,000), and only when an input it reads actually changed
-(every finished run of a relevant collector changes its ``runs`` count). The result goes back into
-the store as a snapshot of its own (``Store.put_cross``), which the publisher adds to /metrics.
+most once per ``min_interval_seconds``, with a pause of at least ten times its last run's CPU time
+(so it never takes more than ~10% of a core: 2,000 Hyper-V hosts finishing their polls at different
+moments cost one join per pause, not 2,000) and of at least a quarter of the shortest collection
+interval (each input changes once an interval: more runs would repeat the answer), and only when
+an input it reads actually changed (every finished run of a relevant collector changes its
+``runs`` count). The result goes back into the store as a snapshot of its own
+(``Store.put_cross``), which the publisher adds to /metrics.
 ``run_now()`` runs the steps synchronously (``ndo-exporter once``, tests).
 
 A step is the same ``DeriveStep`` as a per-target one, with a wider input scope (exporter/derive.py);
@@ -47,6 +49,12 @@ STEP_SUCCESS = MetricDef(
 # the share to bound is the join's CPU, and while collectors hold the GIL a small join can take many
 # times its CPU in wall time (as the publisher's builds, exporter/publisher.py).
 BUSY_FACTOR = 10.0
+# And at most RUNS_PER_INTERVAL runs per shortest collection interval: a fresh input lands in the
+# join's answer within a quarter of an interval, well before it is collected again. Without it the
+# join reran after every pause of ten times its CPU in the P4 estate (60 s intervals) and held 9 %
+# of a saturated daemon's GIL samples (py-spy, bench/README.md sixth round).
+RUNS_PER_INTERVAL = 4.0
+MAX_PAUSE_SECONDS = 30.0  # that pause at most: at long intervals a change still shows within 30 s
 CROSS = "cross"  # the collector name of a cross-target step's snapshot
 
 # A cross-target step is a derive step (exporter/derive.py) whose inputs span several targets.
@@ -124,6 +132,10 @@ class CrossDeriver:
             snap = step_succeeded(prev, start, output, chunks, tuple(output.findings))
         self._store.put_cross(snap)
 
+    def _per_interval_pause(self) -> float:
+        shortest = self._store.shortest_interval()
+        return 0.0 if shortest is None else min(MAX_PAUSE_SECONDS, shortest / RUNS_PER_INTERVAL)
+
     def _loop(self) -> None:
         while True:
             self._dirty.wait()
@@ -135,9 +147,11 @@ class CrossDeriver:
                 self.run_now()
             except Exception:
                 log.exception("cross-target derive failed")
-            # At most one run per interval, and never more than ~10% of a core: a join that cost
-            # 0.3 s of CPU waits 3 s before the next. Changes meanwhile set _dirty and run after it.
-            pause = max(self._min_interval, BUSY_FACTOR * (time.thread_time() - cpu_start))
+            # Never more than ~10% of a core (a join that cost 0.3 s of CPU waits 3 s before the
+            # next), nor more than RUNS_PER_INTERVAL times an interval. Changes meanwhile set
+            # _dirty and run after the pause.
+            pause = max(self._min_interval, self._per_interval_pause(),
+                        BUSY_FACTOR * (time.thread_time() - cpu_start))
             if self._stopping.wait(pause):
                 return
 

@@ -17,7 +17,8 @@ Isolation: the scheduler's pool threads never wait for a collection. A tick only
 the job's own worker thread (``CollectorJob.begin``) and returns; a watchdog thread ends the wait
 at the run's deadline plus a grace (``CollectorJob.expire``). So a job holds at most its own slot
 (one live thread), a slow or hung target cannot take a thread a healthy target needs, however
-many targets are slow at once, and the pool size does not matter for collection at all.
+many targets are slow at once. The pool size matters only for how fast ticks start runs: a thread
+start waits for a GIL hand-off, which a busy interpreter makes slow (``TICK_WORKERS``).
 
 A run opens the job's session once (kept for the job's life; a source resets its own connection
 after errors) and calls ``collect(session, deadline, options)`` (options: what to collect, from the
@@ -67,6 +68,14 @@ STARTUP_SPREAD_SECONDS = 5.0  # the first round's window for a small estate (and
 FIRST_ROUND_BURST = 250  # jobs that share the floor window; past them the start rate applies
 FIRST_ROUND_STARTS_PER_SECOND = 50.0
 FIRST_ROUND_MAX_SECONDS = 60.0  # a bound on readiness whatever the estate's size
+# The pool that runs the ticks. A tick only starts a run, but starting a thread waits until the new
+# thread has run (Thread.start waits for it, a GIL hand-off each way): in a daemon whose collectors
+# keep the interpreter busy that took long enough that 4 pool threads fell behind the estate's
+# 33 starts a second (2,000 jobs at 60 s); ticks queued past their misfire grace were dropped
+# ("Run time of job ... was missed"), 1,412 in two minutes, and ~580 healthy collectors went
+# unrefreshed for 2-3 intervals (bench/scale, bench/README.md sixth round). Idle pool threads are
+# made only as needed and cost no CPU.
+TICK_WORKERS = 64
 CLOSE_ON_STOP_SECONDS = 3.0  # how long stop() lets idle sessions log out before it moves on
 
 
@@ -338,8 +347,7 @@ class Scheduler:
                 config.sharding, len(owned_targets(config)), len(config.targets),
             )
         self._spread = startup_spread_seconds
-        # Ticks only start runs (each on its job's own thread), so a few pool threads are enough.
-        workers = max_workers or 4
+        workers = max_workers or TICK_WORKERS
         self._scheduler = BackgroundScheduler(
             executors={"default": APThreadPoolExecutor(workers)}, timezone=UTC
         )

@@ -130,6 +130,7 @@ class Store:
         self._cross: dict[str, Snapshot] = {}
         self._on_change = on_change
         self._lock = threading.Lock()
+        self._shortest_interval: float | None = None  # of every registered collector
 
     def set_listener(self, on_change: Callable[[], None] | None) -> None:
         self._on_change = on_change
@@ -144,8 +145,16 @@ class Store:
         t = self._targets[target]
         with t.lock:
             t.collectors[collector] = Snapshot(target, collector, interval=interval)
+        with self._lock:
+            if self._shortest_interval is None or interval < self._shortest_interval:
+                self._shortest_interval = interval
 
     # -- reads (no locks held by callers; snapshots are immutable) ---------------------------
+
+    def shortest_interval(self) -> float | None:
+        """The shortest collection interval of any registered collector (None: none yet): how
+        often the cross-target join may run at most (exporter/crossderive.py)."""
+        return self._shortest_interval
 
     def targets(self) -> list[tuple[str, str]]:
         """(name, kind) of every target, in configuration order."""

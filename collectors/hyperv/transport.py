@@ -7,8 +7,12 @@ docs/hyperv.md (Transport; pywinrm issues listed in its Sources):
   WINRS_SKIP_CMD_SHELL and send the script on stdin (collectors/hyperv/script.py);
 * ``get_command_output`` retries ``WinRMOperationTimeoutError`` forever: we loop on
   ``get_command_output_raw`` ourselves and stop at the deadline (then Signal + Delete the shell);
-* environment proxies and CA bundles are honoured by default: we pass ``proxy=None`` and an
-  explicit CA file (or the system store), never ``legacy_requests``;
+* environment proxies and CA bundles are honoured by default: we pass an explicit CA file (or
+  the system store) and give every session it builds no proxies and ``trust_env = False``;
+  pywinrm's own way of ignoring proxies (``proxy=None``: ``no_proxy="*"``) makes requests set and
+  delete ``os.environ["no_proxy"]`` around every request (psf/requests#4997), which broke other
+  threads reading the environment (``KeyError: 'no_proxy'`` in ONTAP runs, bench/scale) and can
+  leave ``no_proxy=*`` set for the whole process;
 * a ``Protocol`` holds one ``requests.Session`` and is not thread-safe: one per target job.
 Secrets: the password is only handed to pywinrm; no message built here contains it, and pywinrm's
 own exception texts carry status codes and fault reasons, never headers.
@@ -17,6 +21,7 @@ own exception texts carry status codes and fault reasons, never headers.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -39,6 +44,11 @@ from collectors.hyperv import script as ps
 from collectors.netguard import DEFAULT_MAX_BODY_BYTES, ConnectionGuard
 
 log = logging.getLogger(__name__)
+# pywinrm warns (once) that "legacy_requests" would use an environment proxy; the sessions it
+# builds get no proxy at all (``WinRMRunner._guard_sessions``).
+warnings.filterwarnings(
+    "ignore", message=re.escape("'pywinrm' will use an environment defined proxy"), category=DeprecationWarning
+)
 
 Auth = Literal["ntlm", "kerberos", "credssp", "basic"]
 CUT_AFTER_DEADLINE_SECONDS = 1.0  # within the scheduler's grace (collectors/netguard.py)
@@ -114,7 +124,9 @@ class WinRMRunner:
                         message_encryption=s.message_encryption,
                         operation_timeout_sec=s.operation_timeout,
                         read_timeout_sec=s.read_timeout,
-                        proxy=None,
+                        # Not None (see the module docstring): the session's proxies are
+                        # cleared when it is built (``_guard_sessions``).
+                        proxy="legacy_requests",
                     )
             except WinRMError as exc:
                 raise CollectionError("config", f"WinRM client setup failed: {exc}") from None
@@ -130,6 +142,9 @@ class WinRMRunner:
             fresh = transport.session is None
             session = build()
             if fresh:
+                # Never a proxy, and nothing read from the environment per request.
+                session.proxies = {}
+                session.trust_env = False
                 self._guard.install_requests(session)
                 session.hooks["response"].append(self._note_retry_after)
             return session

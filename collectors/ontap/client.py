@@ -212,9 +212,10 @@ class OntapClient:
 
         ``fields=`` is always narrowed (never ``*``: NetApp discourages it and the CLI passthrough
         rejects it) and ``max_records`` bounds every page. The next page is requested while the
-        caller folds the current one (one page of lookahead on a helper thread), so the cluster's
-        response time and our parsing overlap instead of adding up; the session is still used by
-        one thread at a time, and leaving the loop early waits for the in-flight request.
+        caller folds the current one (one page of lookahead on a helper thread, started only when
+        the first page links on), so the cluster's response time and our parsing overlap instead
+        of adding up; the session is still used by one thread at a time, and leaving the loop
+        early waits for the in-flight request.
         """
         params: dict[str, str] | None = {
             # No fields at all is sent as no ``fields=`` parameter: `system health status show`
@@ -226,7 +227,7 @@ class OntapClient:
         seen: set[str] = set()
         empty_in_a_row = 0
         with _Lookahead(self._get) as lookahead:
-            pending: Future[Any] | None = lookahead.submit(path, params, deadline, typed)
+            pending: Future[Any] | None = lookahead.fetch_now(path, params, deadline, typed)
             while pending is not None:
                 body = pending.result()
                 if isinstance(body, wire.TypedPage):
@@ -286,6 +287,11 @@ class OntapClient:
 class _Lookahead:
     """One daemon thread that fetches the next page while the caller folds the current one.
 
+    The first page is fetched in the caller's thread (``fetch_now``) and the helper thread starts
+    only when a page links to a next one: most collections are one page, and a thread start waits
+    for a GIL hand-off each way, slow in an interpreter that collectors keep busy (the P4 estate
+    started one per walk: ~5 a run, thousands a minute; bench/README.md sixth round).
+
     Not a ``ThreadPoolExecutor``: a collection thread outlives the main thread by design (stop
     never waits for it), and after interpreter shutdown an executor refuses new work ("cannot
     schedule new futures after interpreter shutdown") and its exit hook joins its threads, so one
@@ -296,21 +302,29 @@ class _Lookahead:
     def __init__(self, get: Callable[[str, Mapping[str, str] | None, float, Any], Any]) -> None:
         self._get = get
         self._jobs: queue.SimpleQueue[tuple[Future[Any], tuple[Any, ...]] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._loop, name="ontap-page", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
 
     def _loop(self) -> None:
         while (job := self._jobs.get()) is not None:
             future, args = job
             if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(self._get(*args))
-                except BaseException as exc:  # handed to the walk through the future
-                    future.set_exception(exc)
+                _settle(future, self._get, args)
+
+    def fetch_now(
+        self, path: str, params: Mapping[str, str] | None, deadline: float, typed: wire.TypedDecoder | None = None
+    ) -> Future[Any]:
+        """The page fetched in this thread, as a settled future (the walk reads both kinds alike)."""
+        future: Future[Any] = Future()
+        future.set_running_or_notify_cancel()
+        _settle(future, self._get, (path, params, deadline, typed))
+        return future
 
     def submit(
         self, path: str, params: Mapping[str, str] | None, deadline: float, typed: wire.TypedDecoder | None = None
     ) -> Future[Any]:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="ontap-page", daemon=True)
+            self._thread.start()
         future: Future[Any] = Future()
         self._jobs.put((future, (path, params, deadline, typed)))
         return future
@@ -319,8 +333,16 @@ class _Lookahead:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._jobs.put(None)
-        self._thread.join()
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
+
+
+def _settle(future: Future[Any], get: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    try:
+        future.set_result(get(*args))
+    except BaseException as exc:  # handed to the walk through the future
+        future.set_exception(exc)
 
 
 def _next_href(body: Any) -> str | None:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,6 +46,27 @@ def _names(client: OntapClient, path: str = "api/storage/volumes") -> list[str]:
 def healthy() -> Iterator[OntapSimulator]:
     with simulator("healthy") as sim:
         yield sim
+
+
+def _page_threads_while_walking(client: OntapClient) -> tuple[int, list[int]]:
+    """(pages, ``ontap-page`` helper threads alive at each page) of a walk of the volumes."""
+    alive: list[int] = []
+    for _ in client.pages("api/storage/volumes", ("name",), time.monotonic() + 20):
+        alive.append(sum(t.name == "ontap-page" for t in threading.enumerate()))
+    return len(alive), alive
+
+
+def test_a_one_page_collection_starts_no_helper_thread_and_a_longer_one_fetches_ahead(
+    healthy: OntapSimulator,
+) -> None:
+    """Most collections are one page: the walk fetches it in its own thread (a thread start costs
+    a GIL hand-off each way in a busy daemon); from a page that links on, the helper fetches the
+    next page while the walk folds this one."""
+    pages, alive = _page_threads_while_walking(_client(healthy, max_records=1000))
+    assert pages == 1 and alive == [0], alive
+    pages, alive = _page_threads_while_walking(_client(healthy, max_records=3))
+    assert pages > 2 and alive[0] == 1 and max(alive) == 1, alive
+    assert not any(t.name == "ontap-page" for t in threading.enumerate())  # ended with the walk
 
 
 def test_empty_pages_that_link_on_are_followed(healthy: OntapSimulator) -> None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import os
+import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -156,3 +159,44 @@ def test_domain_account_over_ntlm_with_channel_binding() -> None:
         with pytest.raises(Exception) as info:
             wrong_domain.run(ps.build_script(), time.monotonic() + 5)
         assert getattr(info.value, "reason", "") == "auth"
+
+
+def test_winrm_runs_never_touch_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pywinrm's proxy=None made requests set and delete os.environ["no_proxy"] around every
+    WS-Man request (psf/requests#4997): another thread reading the environment then (every ONTAP
+    request does) failed with KeyError: 'no_proxy', or saw no_proxy=* and bypassed its proxy."""
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    before = dict(os.environ)
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def watch() -> None:  # what any other thread of the daemon sees meanwhile
+        while not stop.is_set():
+            if "no_proxy" in os.environ:
+                seen.append(os.environ.get("no_proxy", "(deleted)"))
+            time.sleep(0)
+
+    watcher = threading.Thread(target=watch)
+    # Hand the GIL over as often as possible: the window between requests' set and delete is a
+    # few hundred bytecodes, which the watcher sees only if a switch falls inside it.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        _run_winrm_sessions_while(watcher)
+    finally:
+        sys.setswitchinterval(interval)
+        stop.set()
+        watcher.join()
+    assert seen == [], seen[:3]
+    assert dict(os.environ) == before
+
+
+def _run_winrm_sessions_while(watcher: threading.Thread) -> None:
+    with WinRMSimulator("compliant", tls=True) as sim:
+        watcher.start()
+        for auth in ("ntlm", "basic"):
+            for _ in range(3):  # a new session (and NTLM handshake) each run, as the daemon does
+                runner = _runner(sim, auth)
+                assert runner.run(ps.build_script(), time.monotonic() + 10).exit_code == 0
+                runner.close()

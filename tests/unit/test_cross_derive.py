@@ -148,19 +148,18 @@ def test_a_hyperv_targets_configured_ip_address_is_one_of_the_hosts() -> None:
     assert address_literal("::1") == ()
 
 
-def test_the_pause_after_a_run_counts_its_cpu_not_its_waiting() -> None:
-    """A join slow in wall time but cheap in CPU (its thread waiting for the GIL behind busy
-    collectors) must not pause the next one for ten times that wall time."""
+def _join_gaps(store: Store, seconds: float, takes: float) -> list[float]:
+    """The pauses between runs of a join that takes ``takes`` s of wall time and almost no CPU
+    (its thread waiting for the GIL behind busy collectors) while an input changes every 20 ms."""
     import itertools
     import threading
     import time
 
-    store = store_with_estate()
     starts: list[float] = []
 
     def waiting(targets: Sequence[TargetInputs]) -> CrossOutput:
         starts.append(time.monotonic())
-        time.sleep(0.3)  # 300 ms of wall time, almost no CPU: a wall-time pause would be 3 s
+        time.sleep(takes)
         return CrossOutput([], [])
 
     step = CrossStep("wait", frozenset({"ontap", "hyperv"}), waiting)
@@ -169,17 +168,34 @@ def test_the_pause_after_a_run_counts_its_cpu_not_its_waiting() -> None:
     deriver.start()
     stop = threading.Event()
 
-    def changes() -> None:  # an input changes every 20 ms (any finished run counts)
+    def changes() -> None:  # any finished run counts as a change
         while not stop.wait(0.02):
             pipe_of(store).record_failure("hv01", "inventory", "auth", "401", 0.1)
 
     feeder = threading.Thread(target=changes)
     feeder.start()
     try:
-        time.sleep(2.0)
+        time.sleep(seconds)
     finally:
         stop.set()
         feeder.join()
         deriver.stop()
-    gaps = [b - a - 0.3 for a, b in itertools.pairwise(starts)]
-    assert len(gaps) >= 3 and max(gaps) < 0.5, gaps
+    return [b - a - takes for a, b in itertools.pairwise(starts)]
+
+
+def test_the_pause_after_a_run_counts_its_cpu_not_its_waiting() -> None:
+    """A join slow in wall time but cheap in CPU (its thread waiting for the GIL behind busy
+    collectors) must not pause the next one for ten times that wall time."""
+    store = store_with_estate()
+    pipe_of(store).add_collector("hv01", "fast", 1)  # a quarter of the shortest interval: 0.25 s
+    gaps = _join_gaps(store, 2.0, 0.3)
+    assert len(gaps) >= 3 and max(gaps) < 0.5, gaps  # ten times the wall time would be 3 s
+
+
+def test_the_join_runs_at_most_four_times_per_shortest_interval() -> None:
+    """Inputs that change all the time do not rerun a cheap join every moment: at most four runs
+    per shortest collection interval (each input is collected once per interval anyway)."""
+    store = store_with_estate()
+    pipe_of(store).add_collector("hv01", "fast", 2)  # a quarter: 0.5 s
+    gaps = _join_gaps(store, 2.2, 0.0)
+    assert len(gaps) >= 2 and min(gaps) > 0.45, gaps  # without it: min_interval_seconds, 0.05 s
