@@ -89,7 +89,11 @@ class ConnectionGuard:
             sock = getattr(conn, "sock", None)
             if isinstance(sock, socket.socket):
                 try:
-                    sock.shutdown(socket.SHUT_RDWR)
+                    # The file descriptor's shutdown, never ``SSLSocket.shutdown``: that one also
+                    # drops the TLS state (``_sslobj = None``), and a reader in another thread
+                    # then takes the TLS records still queued in the kernel as plain bytes (a
+                    # page of ciphertext decoded as JSON: "not valid UTF-8" in bench/scale).
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
                     cut += 1
                 except OSError:
                     pass  # already closed

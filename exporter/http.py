@@ -326,8 +326,10 @@ def _refuse_busy(sock: socket.socket, tls: bool) -> None:
 
 
 def _cut(sock: socket.socket) -> None:
+    # The descriptor's shutdown: ``SSLSocket.shutdown`` would also drop the TLS state, and the
+    # handler thread would then read the client's TLS records as plain header bytes.
     with suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 class _HeaderBudget:

@@ -6,8 +6,12 @@ with the NTLM session key ("multipart/encrypted", MS-WSMV 2.2.9.1.1); over HTTPS
 channel bindings (tls-server-end-point, RFC 5929) which the acceptor checks.
 
 pyspnego's NTLM acceptor only reads credentials from the file named by the NTLM_USER_FILE
-environment variable, a process-wide setting; every context creation and step runs under one lock
-with the variable pointing at this simulator's file, so several simulators can share a process.
+environment variable (``spnego._ntlm._get_credential_file``). The simulator does not write the
+environment: other threads of the process read it (every requests call of the exporter running
+beside the simulator in tests and ``ndo-exporter demo``), and a variable set and removed around each
+handshake made them fail with ``KeyError: 'NTLM_USER_FILE'``. Instead that lookup answers a
+per-thread path first, set around every context creation and step, so several simulators can share
+a process; without one set it reads the environment as before.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 import secrets
 import struct
 import threading
@@ -24,10 +27,22 @@ from pathlib import Path
 from typing import Any
 
 import spnego
+import spnego._ntlm
 import spnego.channel_bindings
 import spnego.exceptions
 
-_ENV_LOCK = threading.Lock()
+if not callable(getattr(spnego._ntlm, "_get_credential_file", None)):  # pragma: no cover
+    raise ImportError("pyspnego changed: spnego._ntlm._get_credential_file is gone (simulators/winrm/auth.py)")
+_CREDENTIAL_FILE = threading.local()
+_environment_credential_file = spnego._ntlm._get_credential_file
+
+
+def _credential_file() -> str | None:
+    path: str | None = getattr(_CREDENTIAL_FILE, "path", None)
+    return path if path is not None else _environment_credential_file()
+
+
+spnego._ntlm._get_credential_file = _credential_file
 BOUNDARY = b"--Encrypted Boundary"
 PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
 
@@ -91,20 +106,17 @@ class ServerAuth:
 
 
 class _env:
+    """This thread's NTLM credential file while inside (see the module docstring)."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
 
     def __enter__(self) -> None:
-        _ENV_LOCK.acquire()
-        self.old = os.environ.get("NTLM_USER_FILE")
-        os.environ["NTLM_USER_FILE"] = str(self.path)
+        self.old = getattr(_CREDENTIAL_FILE, "path", None)
+        _CREDENTIAL_FILE.path = str(self.path)
 
     def __exit__(self, *exc: object) -> None:
-        if self.old is None:
-            os.environ.pop("NTLM_USER_FILE", None)
-        else:
-            os.environ["NTLM_USER_FILE"] = self.old
-        _ENV_LOCK.release()
+        _CREDENTIAL_FILE.path = self.old
 
 
 class ConnectionAuth:

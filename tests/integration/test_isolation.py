@@ -335,3 +335,60 @@ def test_ipv6_literal_addresses_collect_end_to_end(tmp_path: Path, form: str) ->
         store = run_once_all(parse_config({"targets": [entry]}))
         snaps = [s for s in store.snapshots("v6") if s.collector != "derived"]
         assert snaps and all(s.ok for s in snaps), [(s.collector, s.last_error_message) for s in snaps]
+
+
+def test_a_tls_connection_cut_at_the_deadline_never_yields_its_ciphertext(tmp_path: Path) -> None:
+    """The deadline's cut shuts the descriptor down, not the TLS layer: ``SSLSocket.shutdown``
+    drops the TLS state, and the reader then took the records still queued in the kernel as plain
+    bytes (bench/scale: big open-files pages failing as "not valid UTF-8", ``\\x17\\x03\\x03`` inside)."""
+    import socket
+    import ssl
+
+    from collectors.netguard import ConnectionGuard
+    from simulators.tls import generate
+
+    files = generate(tmp_path, host="127.0.0.1", simulator="cut test")
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(files.cert_file, files.key_file)
+    listener = socket.create_server(("127.0.0.1", 0))
+    got_first = threading.Event()
+    sent = threading.Event()
+    release = threading.Event()
+
+    def serve() -> None:
+        raw, _ = listener.accept()
+        with server_ctx.wrap_socket(raw, server_side=True) as conn:
+            conn.sendall(b"A" * 100)  # two TLS records, the second once the first was read
+            got_first.wait(10)
+            conn.sendall(b"B" * 100)
+            sent.set()
+            release.wait(10)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    client_ctx = ssl.create_default_context(cafile=str(files.ca_file))
+    raw = socket.create_connection(listener.getsockname())
+    with client_ctx.wrap_socket(raw, server_hostname="127.0.0.1") as client:
+        try:
+            assert client.recv(100) == b"A" * 100
+            got_first.set()
+            assert sent.wait(10)
+            time.sleep(0.2)  # the second record is in the client's kernel buffer
+
+            class Conn:  # what the guard tracks: urllib3's and http.client's connections hold .sock
+                sock = client
+
+            guard = ConnectionGuard(1 << 20, "cut test")
+            tracked = Conn()  # held: the guard tracks connections weakly
+            guard.track(tracked)
+            guard.abort()  # what the reaper does at the deadline
+            assert guard.aborts == 1
+            try:
+                rest = client.recv(4096)
+            except (OSError, ssl.SSLError):
+                rest = b""
+            # Before: b"\x17\x03\x03..." (a TLS application-data record, undecrypted).
+            assert rest in (b"", b"B" * 100), rest[:16]
+        finally:
+            release.set()
+            listener.close()

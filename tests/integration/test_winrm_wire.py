@@ -164,17 +164,22 @@ def test_domain_account_over_ntlm_with_channel_binding() -> None:
 def test_winrm_runs_never_touch_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """pywinrm's proxy=None made requests set and delete os.environ["no_proxy"] around every
     WS-Man request (psf/requests#4997): another thread reading the environment then (every ONTAP
-    request does) failed with KeyError: 'no_proxy', or saw no_proxy=* and bypassed its proxy."""
+    request does) failed with KeyError: 'no_proxy', or saw no_proxy=* and bypassed its proxy. The
+    NTLM simulator set and removed NTLM_USER_FILE around each handshake the same way."""
     for name in ("no_proxy", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
     before = dict(os.environ)
-    seen: list[str] = []
+    seen: list[str] = []  # names of variables that appeared or vanished
     stop = threading.Event()
+
+    names = set(before)
 
     def watch() -> None:  # what any other thread of the daemon sees meanwhile
         while not stop.is_set():
-            if "no_proxy" in os.environ:
-                seen.append(os.environ.get("no_proxy", "(deleted)"))
+            # Any variable added or removed: requests' no_proxy, or the NTLM simulator's own
+            # NTLM_USER_FILE (it shares the process with the exporter in tests and the demo).
+            if changed := set(os.environ).symmetric_difference(names):
+                seen.extend(sorted(changed))
             time.sleep(0)
 
     watcher = threading.Thread(target=watch)
