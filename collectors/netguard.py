@@ -52,6 +52,21 @@ def body_too_large(limit: int, where: str) -> CollectionError:
     )
 
 
+def shut_down(sock: socket.socket) -> bool:
+    """Shut a connection down under a thread that may be reading it; False if already closed.
+
+    The file descriptor's shutdown, never ``ssl.SSLSocket.shutdown``: that one also drops the TLS
+    state (``_sslobj = None``), and the reader then takes the TLS records still queued in the
+    kernel as plain bytes (a page of ciphertext decoded as JSON: "not valid UTF-8" in
+    bench/scale; a client's records read as header bytes by the HTTP server).
+    """
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        return False
+    return True
+
+
 class ConnectionGuard:
     """The live connections of one session, and the limits its reads obey."""
 
@@ -87,16 +102,8 @@ class ConnectionGuard:
         cut = 0
         for conn in conns:
             sock = getattr(conn, "sock", None)
-            if isinstance(sock, socket.socket):
-                try:
-                    # The file descriptor's shutdown, never ``SSLSocket.shutdown``: that one also
-                    # drops the TLS state (``_sslobj = None``), and a reader in another thread
-                    # then takes the TLS records still queued in the kernel as plain bytes (a
-                    # page of ciphertext decoded as JSON: "not valid UTF-8" in bench/scale).
-                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
-                    cut += 1
-                except OSError:
-                    pass  # already closed
+            if isinstance(sock, socket.socket) and shut_down(sock):
+                cut += 1
         if cut:
             self.aborts += 1
             log.debug("%s: cut %d connection(s) at the deadline", self.where or "transport", cut)
@@ -253,12 +260,12 @@ class Reaper:
     def __init__(self, name: str = "netguard-reaper") -> None:
         self._name = name
         self._heap: list[tuple[float, int]] = []
-        self._armed: dict[int, Callable[[], None]] = {}
+        self._armed: dict[int, Callable[[], object]] = {}
         self._ids = itertools.count()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
 
-    def arm(self, when: float, callback: Callable[[], None]) -> int:
+    def arm(self, when: float, callback: Callable[[], object]) -> int:
         token = next(self._ids)
         with self._cond:
             self._armed[token] = callback

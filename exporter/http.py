@@ -33,7 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from collectors.netguard import Reaper
+from collectors.netguard import Reaper, shut_down
 from exporter import runlog, statuspage
 from exporter.config import ShardingConfig
 from exporter.links import Links
@@ -281,7 +281,7 @@ class _Server(ThreadingHTTPServer):
             # The TLS handshake runs here, in the connection's own thread: a client that never
             # finishes it must not hold up accept() for everybody else, nor this thread for long.
             if self.web is not None and self.web.tls_enabled:
-                token = REAPER.arm(time.monotonic() + HEADER_DEADLINE_SECONDS, lambda: _cut(request))
+                token = REAPER.arm(time.monotonic() + HEADER_DEADLINE_SECONDS, lambda: shut_down(request))
                 try:
                     wrapped = wrap_connection(request, self.web, READ_TIMEOUT_SECONDS)
                 finally:
@@ -323,13 +323,6 @@ def _refuse_busy(sock: socket.socket, tls: bool) -> None:
         pass
     finally:
         sock.close()
-
-
-def _cut(sock: socket.socket) -> None:
-    # The descriptor's shutdown: ``SSLSocket.shutdown`` would also drop the TLS state, and the
-    # handler thread would then read the client's TLS records as plain header bytes.
-    with suppress(OSError):
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 class _HeaderBudget:
@@ -389,7 +382,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _header_deadline(self) -> None:
         self._timed_out = True
-        _cut(self.connection)
+        shut_down(self.connection)
 
     def parse_request(self) -> bool:
         ok = super().parse_request()
