@@ -101,11 +101,11 @@ class ServerAuth:
             bindings = spnego.channel_bindings.GssChannelBindings(
                 application_data=b"tls-server-end-point:" + digest
             )
-        with _env(self.cred_file):
+        with _thread_credential_file(self.cred_file):
             return spnego.server(protocol="ntlm", service="http", channel_bindings=bindings)
 
 
-class _env:
+class _thread_credential_file:
     """This thread's NTLM credential file while inside (see the module docstring)."""
 
     def __init__(self, path: Path) -> None:
@@ -156,7 +156,7 @@ class ConnectionAuth:
             self._pending = self.server.new_ntlm()
             self.ntlm = None
         try:
-            with _env(self.server.cred_file):
+            with _thread_credential_file(self.server.cred_file):
                 out = self._pending.step(token)
         except (spnego.exceptions.SpnegoError, ValueError, struct.error):
             # Wrong password, unknown user or bad channel bindings: Windows answers a bare 401.

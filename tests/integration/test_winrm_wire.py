@@ -169,10 +169,9 @@ def test_winrm_runs_never_touch_the_process_environment(monkeypatch: pytest.Monk
     for name in ("no_proxy", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
     before = dict(os.environ)
+    names = set(before)
     seen: list[str] = []  # names of variables that appeared or vanished
     stop = threading.Event()
-
-    names = set(before)
 
     def watch() -> None:  # what any other thread of the daemon sees meanwhile
         while not stop.is_set():
