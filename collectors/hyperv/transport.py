@@ -41,6 +41,7 @@ from winrm.protocol import Protocol as WinRMProtocol
 from collectors.errors import CollectionError, parse_retry_after
 from collectors.hyperv import clixml
 from collectors.hyperv import script as ps
+from collectors.hyperv.ntlm import ntlm_secret
 from collectors.netguard import DEFAULT_MAX_BODY_BYTES, ConnectionGuard
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,8 @@ class WinRMRunner:
                         endpoint=s.endpoint,
                         transport=_pywinrm_auth(s.auth, https),  # type: ignore[arg-type]
                         username=s.username,
-                        password=s.password,
+                        # NTLM: the hash pair, derived once here instead of at every handshake.
+                        password=ntlm_secret(s.password) if s.auth == "ntlm" else s.password,
                         server_cert_validation=validation,
                         # None = the system store; never the REQUESTS_CA_BUNDLE environment (pitfall 6).
                         ca_trust_path=s.ca_file if s.ca_file else None,  # type: ignore[arg-type]

@@ -204,3 +204,44 @@ def _run_winrm_sessions_while(watcher: threading.Thread) -> None:
                 runner = _runner(sim, auth)
                 assert runner.run(ps.build_script(), time.monotonic() + 10).exit_code == 0
                 runner.close()
+
+
+@pytest.mark.parametrize("tls", [True, False], ids=["https", "http-sealed"])
+def test_ntlm_hashes_the_password_once_per_connection_not_per_run(
+    tls: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pyspnego derives the LM hash (pure-Python DES, ~1 ms) at every NTLM handshake, and pywinrm
+    makes one every run; our runner hands it the "LM:NT" pair instead. Three runs over HTTPS and
+    over sealed HTTP: the client thread derives the hash of the plain password once, the
+    simulator accepts every run, and a wrong password is still refused."""
+    import spnego._ntlm
+    import spnego._ntlm_raw.crypto as crypto
+
+    client = threading.get_ident()
+    derived: list[str] = []
+    real = spnego._ntlm.lmowfv1
+
+    def counting(password: str) -> bytes:
+        if threading.get_ident() == client and not crypto.is_ntlm_hash(password):
+            derived.append("plain")
+        return real(password)
+
+    monkeypatch.setattr(spnego._ntlm, "lmowfv1", counting)
+    monkeypatch.setattr(crypto, "lmowfv1", counting)  # what collectors/hyperv/ntlm.py calls
+    import collectors.hyperv.ntlm as ntlm
+
+    monkeypatch.setattr(ntlm, "lmowfv1", counting)
+    with WinRMSimulator("compliant", tls=tls, auth=("ntlm",)) as sim:
+        runner = _runner(sim, "ntlm")
+        for _ in range(3):
+            assert runner.run(ps.build_script(), time.monotonic() + 10).exit_code == 0
+        runner.close()
+        assert derived == ["plain"], derived  # per run (3 and more) before
+        wrong = WinRMRunner(WinRMSettings(
+            sim.url, sim.username, "wrong", auth="ntlm",
+            ca_file=str(sim.ca_file) if sim.ca_file else None, operation_timeout=1, read_timeout=5,
+        ))
+        with pytest.raises(Exception) as info:
+            wrong.run(ps.build_script(), time.monotonic() + 10)
+        assert getattr(info.value, "reason", "") == "auth"
+        wrong.close()
