@@ -501,6 +501,22 @@ class ShardingConfig(_Model):
         return f"{self.shard}/{self.of}"
 
 
+class SchedulerConfig(_Model):
+    """How many collection runs may be in flight at once (exporter/admission.py)."""
+
+    # The defaults are exporter/admission.py's DEFAULT_CAPACITY and DEFAULT_LEASE_SECONDS (config
+    # imports no runtime module; tests/unit/test_core_config.py holds them equal).
+    max_runs_in_flight: int = Field(default=64, ge=1, le=10_000)
+    run_slot_lease: Duration = 10.0
+
+    @field_validator("run_slot_lease")
+    @classmethod
+    def _sane_lease(cls, value: float) -> float:
+        if not 0.5 <= value <= 3600:
+            raise ValueError("must be between 0.5s and 1h")
+        return value
+
+
 class Config(_Model):
     web: WebConfig = WebConfig()
     logging: LoggingConfig = LoggingConfig()
@@ -508,6 +524,7 @@ class Config(_Model):
     allow_inline_secrets: bool = False
     defaults: DefaultsConfig = DefaultsConfig()
     sharding: ShardingConfig = ShardingConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
     targets: list[AnyTarget] = Field(default_factory=list)
 
     @model_validator(mode="before")

@@ -67,6 +67,7 @@ class Daemon:
         self.store = Store()
         self.scheduler = Scheduler(config, self.store, startup_spread_seconds=startup_spread_seconds)
         self.publisher = Publisher(self.store, debounce_seconds=debounce_seconds)
+        self.publisher.admission_stats = self.scheduler.admission.stats
         # Cross-target steps (the takeover join) run in their own thread after a change, over the
         # latest snapshots; their result re-notifies the store, which the deriver then ignores
         # (its inputs did not change) and the publisher picks up.

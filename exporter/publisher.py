@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from exporter import allocator
+from exporter.admission import AdmissionStats
 from exporter.render import selfmetrics
 from exporter.render.exposition import GZIP_LEVEL, Chunk, Exposition, chunks_of
 from exporter.render.segmented_gzip import SegmentedGzip
@@ -37,7 +38,10 @@ MAX_BUILD_WAIT_SECONDS = 10.0
 
 
 def build_exposition(
-    store: Store, last_render_duration: float = 0.0, gzippers: Mapping[str, SegmentedGzip] | None = None
+    store: Store,
+    last_render_duration: float = 0.0,
+    gzippers: Mapping[str, SegmentedGzip] | None = None,
+    admission: AdmissionStats | None = None,
 ) -> Exposition:
     """Every target's data and self metrics, then the global self metrics."""
     chunks: list[Chunk] = []
@@ -54,7 +58,7 @@ def build_exposition(
         chunks.extend(part)
     # Cross-target steps (the takeover join) span targets: in /metrics, in no /probe scope.
     chunks.extend(c for s in store.cross_snapshots() for c in s.chunks)
-    chunks.extend(chunks_of(selfmetrics.global_families(last_render_duration)))
+    chunks.extend(chunks_of(selfmetrics.global_families(last_render_duration, admission)))
     total = sum(c.series for c in chunks) + 1  # + the exposition_series sample itself
     chunks.extend(chunks_of([selfmetrics.exposition_series_family(total)]))
     return Exposition.build(chunks, dict(scopes), gzippers)
@@ -76,6 +80,9 @@ class Publisher:
         self._built_pending: frozenset[tuple[str, str]] = frozenset()
         # Each build compresses only the segments that changed since the last one.
         self.gzippers = {fmt: SegmentedGzip(GZIP_LEVEL) for fmt in ("openmetrics", "text")}
+        # The scheduler's admission line (exporter/admission.py), for the ndo_exporter_run_*
+        # self metrics; the daemon sets it (None: no scheduler, as in ``once`` and tests).
+        self.admission_stats: Callable[[], AdmissionStats] | None = None
         self.current: Exposition = self.rebuild()
 
     def notify(self) -> None:
@@ -87,7 +94,8 @@ class Publisher:
         with self._build_lock:
             start, cpu_start = time.perf_counter(), time.thread_time()
             pending = frozenset(self._store.pending())
-            exposition = build_exposition(self._store, self._last_duration, self.gzippers)
+            stats = self.admission_stats() if self.admission_stats is not None else None
+            exposition = build_exposition(self._store, self._last_duration, self.gzippers, stats)
             # Prometheus asks for OpenMetrics + gzip first: encode it here, off the scrape path,
             # so a scrape only ever copies cached bytes.
             exposition.body("openmetrics", gzipped=True)

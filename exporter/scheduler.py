@@ -9,9 +9,11 @@ never longer than ``FIRST_ROUND_MAX_SECONDS`` (60 s) nor than the job's own inte
 at once, 2,000 jobs held 2,070 threads with their sessions, fragments and malloc arenas at the
 same instant (bench/scale, issue 16 P4); staggered, the live runs are about the start rate times
 a run's duration. Later rounds keep the offsets (each job then runs every interval +-10%).
-Readiness stays bounded: every first run has started by the window's end and ends by its
-deadline plus a grace, so ``/-/ready`` comes within window + the longest ``timeout_seconds`` +
-5 s + one exposition build (``first_round_window``; docs/robustness.md).
+Readiness stays bounded: every first run is due by the window's end and ends by its deadline
+plus a grace, so ``/-/ready`` comes within window + the longest ``timeout_seconds`` + 5 s + one
+exposition build (``first_round_window``; docs/robustness.md), plus, when more runs are due than
+there are admission slots, their wait in line: at most jobs / slots x the slot lease (every slot
+held by hung peers), in practice the admitted runs' own durations.
 
 Isolation: the scheduler's pool threads never wait for a collection. A tick only *starts* a run on
 the job's own worker thread (``CollectorJob.begin``) and returns; a watchdog thread ends the wait
@@ -19,6 +21,9 @@ at the run's deadline plus a grace (``CollectorJob.expire``). So a job holds at 
 (one live thread), a slow or hung target cannot take a thread a healthy target needs, however
 many targets are slow at once. The pool size matters only for how fast ticks start runs: a thread
 start waits for a GIL hand-off, which a busy interpreter makes slow (``TICK_WORKERS``).
+Between the tick and the start stands the admission line (exporter/admission.py, ``scheduler`` in
+the config): at most ``max_runs_in_flight`` runs hold a leased slot, the other ticks wait in line,
+so a saturated process holds a bounded number of runs (and their memory) instead of hundreds.
 
 A run opens the job's session once (kept for the job's life; a source resets its own connection
 after errors) and calls ``collect(session, deadline, options)`` (options: what to collect, from the
@@ -42,7 +47,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,7 +58,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from collectors import netguard
 from collectors.errors import CollectionError, UnsupportedError
-from exporter import runlog, sources
+from exporter import admission, runlog, sources
 from exporter.config import Config, TargetConfig
 from exporter.pipeline import Pipeline
 from exporter.secrets import password_fingerprint, password_refused
@@ -119,8 +124,9 @@ def hard_timeout_grace(timeout: float) -> float:
 class _Run:
     """One run: shared between the job, its worker thread and the watchdog."""
 
-    def __init__(self, started: float, timeout: float) -> None:
+    def __init__(self, started: float, timeout: float, on_end: Callable[[], None] | None = None) -> None:
         self.lock = threading.Lock()
+        self.on_end = on_end  # called by the worker when the run ends (admission: its slot)
         self.started = started
         self.timeout = timeout
         self.deadline = started + timeout
@@ -164,8 +170,9 @@ class CollectorJob:
         current.thread.join(max(0.0, current.hard_deadline - time.monotonic()))
         self.expire(current)
 
-    def begin(self) -> _Run | None:
-        """Start a run on its own thread and return at once; None when this tick is skipped."""
+    def begin(self, on_end: Callable[[], None] | None = None) -> _Run | None:
+        """Start a run on its own thread and return at once; None when this tick is skipped.
+        ``on_end`` is called in the worker's thread when the run ends (late too)."""
         now = time.monotonic()
         timeout = float(self.target.timeout_seconds)
         with self._lock:
@@ -182,7 +189,7 @@ class CollectorJob:
             if now < self._skip_until:
                 log.debug("%s: honouring Retry-After for %.0fs more", self.id, self._skip_until - now)
                 return None
-            current = _Run(now, timeout)
+            current = _Run(now, timeout, on_end)
             worker = threading.Thread(
                 target=self._work, args=(current,), name=f"collect-{self.id}", daemon=True
             )
@@ -218,13 +225,17 @@ class CollectorJob:
 
     # -- the worker ----------------------------------------------------------------------------
     def _work(self, current: _Run) -> None:
-        runs = runlog.for_store(self.store)  # the last run's log lines for /probe?debug=true
-        with runs.capture(self.target.name, self.collector, f"collect-{self.id}") as cap:
-            self._work_captured(current)
-        snap = self.store.snapshot(self.target.name, self.collector)
-        outcome = "unsupported" if snap.unsupported else "failed" if snap.last_error_reason else "ok"
-        runs.finish(cap, self.target.name, self.collector, outcome, snap.last_error_reason or "",
-                    snap.last_error_message)
+        try:
+            runs = runlog.for_store(self.store)  # the last run's log lines for /probe?debug=true
+            with runs.capture(self.target.name, self.collector, f"collect-{self.id}") as cap:
+                self._work_captured(current)
+            snap = self.store.snapshot(self.target.name, self.collector)
+            outcome = "unsupported" if snap.unsupported else "failed" if snap.last_error_reason else "ok"
+            runs.finish(cap, self.target.name, self.collector, outcome, snap.last_error_reason or "",
+                        snap.last_error_message)
+        finally:
+            if current.on_end is not None:
+                current.on_end()  # may start the next job in line, on this (ending) thread
 
     def _work_captured(self, current: _Run) -> None:
         value: Any = None
@@ -330,6 +341,26 @@ def build_jobs(config: Config, store: Store, *, all_targets: bool = False) -> li
     return jobs
 
 
+class _Admitted:
+    """A job as the admission line sees it: starting it also arms its watchdog."""
+
+    __slots__ = ("job", "watchdog")
+
+    def __init__(self, job: CollectorJob, watchdog: netguard.Reaper) -> None:
+        self.job = job
+        self.watchdog = watchdog
+
+    @property
+    def id(self) -> str:
+        return self.job.id
+
+    def start(self, release: Callable[[], None]) -> _Run | None:
+        job, current = self.job, self.job.begin(on_end=release)
+        if current is not None:
+            self.watchdog.arm(current.hard_deadline, lambda: job.expire(current))
+        return current
+
+
 class Scheduler:
     def __init__(
         self,
@@ -338,7 +369,10 @@ class Scheduler:
         *,
         startup_spread_seconds: float = STARTUP_SPREAD_SECONDS,
         max_workers: int | None = None,
+        max_runs_in_flight: int | None = None,
+        run_slot_lease_seconds: float | None = None,
     ) -> None:
+        """``max_runs_in_flight``/``run_slot_lease_seconds`` override ``config.scheduler`` (tests)."""
         self.store = store
         self.jobs = build_jobs(config, store)
         if config.sharding.of > 1:
@@ -352,11 +386,13 @@ class Scheduler:
             executors={"default": APThreadPoolExecutor(workers)}, timezone=UTC
         )
         self._watchdog = netguard.Reaper("scheduler-watchdog")
+        self.admission = admission.Admission(
+            max_runs_in_flight or config.scheduler.max_runs_in_flight,
+            run_slot_lease_seconds or config.scheduler.run_slot_lease,
+        )
 
     def _tick(self, job: CollectorJob) -> None:
-        current = job.begin()
-        if current is not None:
-            self._watchdog.arm(current.hard_deadline, lambda: job.expire(current))
+        self.admission.submit(_Admitted(job, self._watchdog))
 
     def start(self) -> None:
         now = datetime.now(UTC)
@@ -383,6 +419,7 @@ class Scheduler:
         """Return within a few seconds whatever the targets do: nothing waits for a collection."""
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        self.admission.stop()
         for job in self.jobs:
             age = job.abandon_in_flight()
             if age is not None:  # one line per run: a thousand targets must not make one huge line

@@ -67,6 +67,19 @@ _LAST_SUCCESS = re.compile(
     rb'^ndo_exporter_collector_last_success_timestamp_seconds\{([^}]*)\} (\S+)', re.M)
 _SUCCESS = re.compile(rb'^ndo_exporter_collector_success\{([^}]*)\} (\S+)', re.M)
 _LABEL = re.compile(rb'(\w+)="([^"]*)"')
+# The admission line's counters (exporter/admission.py); absent from trees that predate it.
+_ADMISSION = ("ndo_exporter_runs_waited_total", "ndo_exporter_run_wait_seconds_total",
+              "ndo_exporter_run_slot_leases_expired_total", "ndo_exporter_run_slots")
+
+
+def instance_values(text: bytes) -> dict[str, float]:
+    """The unlabelled admission samples of one scrape, by metric name."""
+    out = {}
+    for name in _ADMISSION:
+        m = re.search(rb"^" + name.encode() + rb" (\S+)", text, re.M)
+        if m:
+            out[name] = float(m.group(1))
+    return out
 
 
 def cpu_seconds(pid: int) -> float:
@@ -313,12 +326,17 @@ def run_daemon(root: Path, est: Estate, args: argparse.Namespace, workdir: Path,
     cycle = args.interval / args.time_scale
     port = free_port()
     config = workdir / f"ndo-{abs(hash(str(root)))}.yml"
-    config.write_text(yaml.safe_dump({"web": {"listen_address": f"127.0.0.1:{port}"},
-                                      "logging": {"level": "warning"}, "targets": est.targets}, sort_keys=False))
-    url = f"http://127.0.0.1:{port}/"
+    document: dict[str, Any] = {"web": {"listen_address": f"127.0.0.1:{port}"}, "logging": {"level": "warning"}}
     env = clean_env()
     env["PYTHONPATH"] = str(root)
-    env.update(extra_env or {})
+    for setting, given in (extra_env or {}).items():
+        if "." in setting:  # a configuration key ("scheduler.max_runs_in_flight=32"), not environment
+            section, name = setting.split(".", 1)
+            document.setdefault(section, {})[name] = yaml.safe_load(given)
+        else:
+            env[setting] = given
+    config.write_text(yaml.safe_dump({**document, "targets": est.targets}, sort_keys=False))
+    url = f"http://127.0.0.1:{port}/"
     log = workdir / f"exporter-{abs(hash(str(root)))}.log"
     started = time.monotonic()
     entry = ["-c", "import sys; from exporter.cli import main; sys.exit(main(sys.argv[1:]))"]
@@ -343,8 +361,12 @@ def run_daemon(root: Path, est: Estate, args: argparse.Namespace, workdir: Path,
         cpu0, sim0, t0 = cpu_seconds(proc.pid), sims_cpu(), time.monotonic()
         end = t0 + cycle * args.cycles
         polls = 0
+        admission0: dict[str, float] | None = None
         while True:
-            for key, value in samples(scrape(url), _LAST_SUCCESS).items():
+            text = scrape(url)
+            if admission0 is None:
+                admission0 = instance_values(text)
+            for key, value in samples(text, _LAST_SUCCESS).items():
                 seen = history.setdefault(key, [])
                 if not seen or value != seen[-1]:
                     seen.append(value)
@@ -357,6 +379,7 @@ def run_daemon(root: Path, est: Estate, args: argparse.Namespace, workdir: Path,
         rss, peak = memory_mib(proc.pid)
         last = scrape(url)
         up = samples(last, _SUCCESS)
+        admission1 = instance_values(last)
         timings = []
         for _ in range(5):
             s0 = time.perf_counter()
@@ -397,7 +420,20 @@ def run_daemon(root: Path, est: Estate, args: argparse.Namespace, workdir: Path,
     healthy = {k: v for k, v in up.items() if k[0] not in est.faulty}
     faulty = {k: v for k, v in up.items() if k[0] in est.faulty}
     per_cycle = (cpu1 - cpu0) / (window / cycle)
+    line: dict[str, float] = {}
+    if admission0 and admission1:
+        waited = admission1["ndo_exporter_runs_waited_total"] - admission0["ndo_exporter_runs_waited_total"]
+        waited_s = admission1["ndo_exporter_run_wait_seconds_total"] - admission0["ndo_exporter_run_wait_seconds_total"]
+        line = {
+            "slots": admission1["ndo_exporter_run_slots"],
+            "waited_per_cycle": round(waited / (window / cycle), 1),
+            "mean_wait_seconds": round(waited_s / waited, 2) if waited else 0.0,
+            "leases_expired_per_cycle": round((admission1["ndo_exporter_run_slot_leases_expired_total"]
+                                               - admission0["ndo_exporter_run_slot_leases_expired_total"])
+                                              / (window / cycle), 1),
+        }
     return {
+        "admission": line,
         "root": str(root), "env": extra_env or {},
         "ready_after_seconds": round(ready_after, 1),
         "measured_cycles": round(window / cycle, 2),
@@ -444,7 +480,8 @@ def main() -> int:
     parser.add_argument("--winrm-procs", type=int, default=2, help="processes those servers run in")
     parser.add_argument("--roots", default=str(ROOT),
                         help="comma-separated exporter source trees, run one after the other (before,after); "
-                             "each may add environment for its exporter: path:KEY=VALUE")
+                             "each may add environment for its exporter (path:KEY=VALUE) or configuration "
+                             "(path:section.key=VALUE, e.g. .:scheduler.max_runs_in_flight=32)")
     parser.add_argument("--trace-memory", action="store_true",
                         help="trace allocations (CPU about 2x) and write a breakdown at the end (tracemem.py)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "scale.json"))
@@ -486,6 +523,11 @@ def main() -> int:
                   f"{result['threads_median_steady']} max {result['threads_peak_steady']}")
             print(f"  gaps     healthy collectors, real seconds: p50 {gap['p50']} p99 {gap['p99']} max {gap['max']} "
                   f"(interval {args.interval:g}; {gap['n']} gaps, {result['healthy_stalled_count']} stalled)")
+            line = result["admission"]
+            if line:
+                print(f"  slots    {line['slots']:g}: {line['waited_per_cycle']} runs a cycle waited in line, "
+                      f"{line['mean_wait_seconds']}s on average; {line['leases_expired_per_cycle']} leases a cycle "
+                      "ended on a run still going")
             print(f"  up       {result['collectors_up']} collectors; healthy targets {result['healthy_up']}, "
                   f"faulty targets {result['faulty_up']}")
             print(f"  scrape   {result['series']} series, {result['scrape_gzip_bytes'] / 1024:.0f} KiB gzipped, "

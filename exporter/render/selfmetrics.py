@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Iterable
+from typing import Protocol
 
-from exporter.render.family import Family, MetricDef, truncated_label_values
+from exporter.render.family import Family, MetricDef, MetricType, truncated_label_values
 from exporter.store import Snapshot
 
 S = "exporter"
@@ -65,20 +66,46 @@ COLLECTOR_INTERVAL = MetricDef(
     "Configured interval between the collector's runs, in seconds: how often the cached data is refreshed.",
     TC, section=S,
 )
-RENDER_DURATION = MetricDef(
+def _instance_wide(name: str, kind: MetricType, help_text: str) -> MetricDef:
+    """A self metric of the whole instance: no target label (one series per exporter)."""
+    return MetricDef(name, kind, help_text, (), section=S)
+
+
+RENDER_DURATION = _instance_wide(
     "ndo_exporter_exposition_render_duration_seconds", "gauge",
     "Time the previous exposition build took (done once per data change, off the scrape path).",
-    (),
-    section=S,
 )
-LABEL_VALUES_TRUNCATED = MetricDef(
+LABEL_VALUES_TRUNCATED = _instance_wide(
     "ndo_exporter_label_values_truncated_total", "counter",
     "Label values longer than 1024 characters that were cut (with a marker and a digest) since start.",
-    (), section=S,
 )
-EXPOSITION_SERIES = MetricDef(
+RUN_SLOTS = _instance_wide(
+    "ndo_exporter_run_slots", "gauge",
+    "Collection runs that may hold a slot at once (the admission cap); other ticks wait in line.",
+)
+RUN_SLOTS_IN_USE = _instance_wide(
+    "ndo_exporter_run_slots_in_use", "gauge",
+    "Collection runs holding a slot now (a run gives it back when it ends or when its lease ends).",
+)
+RUNS_WAITING = _instance_wide(
+    "ndo_exporter_runs_waiting", "gauge",
+    "Collector jobs waiting in line for a slot now: more work per interval than the process keeps up with.",
+)
+RUNS_WAITED = _instance_wide(
+    "ndo_exporter_runs_waited_total", "counter",
+    "Runs that waited in line for a slot before they started, since start.",
+)
+RUN_WAIT_SECONDS = _instance_wide(
+    "ndo_exporter_run_wait_seconds_total", "counter",
+    "Seconds runs waited in line for a slot, summed (divide its rate by runs_waited_total's for the mean wait).",
+)
+RUN_LEASES_EXPIRED = _instance_wide(
+    "ndo_exporter_run_slot_leases_expired_total", "counter",
+    "Slots given back by a run still going at the end of its lease (a slow or hung peer), since start.",
+)
+EXPOSITION_SERIES = _instance_wide(
     "ndo_exporter_exposition_series", "gauge",
-    "Series in the /metrics exposition, these self metrics included.", (), section=S,
+    "Series in the /metrics exposition, these self metrics included.",
 )
 
 
@@ -95,14 +122,43 @@ def version() -> str:
         return "0.0.0+unknown"
 
 
-def global_families(render_duration: float) -> list[Family]:
+class RunSlotStats(Protocol):
+    """What the run_* metrics read (exporter/admission.py's AdmissionStats; a renderer imports
+    no scheduler part)."""
+
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def in_use(self) -> int: ...
+    @property
+    def waiting(self) -> int: ...
+    @property
+    def waited_total(self) -> int: ...
+    @property
+    def wait_seconds_total(self) -> float: ...
+    @property
+    def leases_expired_total(self) -> int: ...
+
+
+def global_families(render_duration: float, admission: RunSlotStats | None = None) -> list[Family]:
     info = Family(BUILD_INFO)
     info.add([version(), platform.python_version()], 1)
     dur = Family(RENDER_DURATION)
     dur.add([], render_duration)
     truncated = Family(LABEL_VALUES_TRUNCATED)
     truncated.add([], truncated_label_values())
-    return [info, dur, truncated]
+    families = [info, dur, truncated]
+    if admission is not None:
+        for metric, value in (
+            (RUN_SLOTS, admission.capacity), (RUN_SLOTS_IN_USE, admission.in_use),
+            (RUNS_WAITING, admission.waiting), (RUNS_WAITED, admission.waited_total),
+            (RUN_WAIT_SECONDS, admission.wait_seconds_total),
+            (RUN_LEASES_EXPIRED, admission.leases_expired_total),
+        ):
+            family = Family(metric)
+            family.add([], value)
+            families.append(family)
+    return families
 
 
 def exposition_series_family(series: int) -> Family:

@@ -107,8 +107,11 @@ def test_429_is_http_status_too() -> None:
         client.close()
 
 
-def test_many_slow_targets_do_not_starve_the_healthy_ones(tmp_path: Path) -> None:
-    """8 slow clusters x 6 collectors = 48 hung jobs, more than the 32 threads the pool once had."""
+@pytest.mark.parametrize("slots", [64, 16], ids=["default-slots", "fewer-slots-than-slow-jobs"])
+def test_many_slow_targets_do_not_starve_the_healthy_ones(tmp_path: Path, slots: int) -> None:
+    """8 slow clusters x 6 collectors = 48 hung jobs, more than the 32 threads the pool once had;
+    and more than the admission slots: a hung run gives its slot back at the lease's end (here
+    1 s), so the healthy jobs still get one (with a 60 s lease they waited behind the hung ones)."""
     secret = password_file(tmp_path)
     every_second = {name: {"interval": 1} for name in COLLECTORS}
     with simulator("healthy") as good, simulator("healthy") as slow:
@@ -120,7 +123,10 @@ def test_many_slow_targets_do_not_starve_the_healthy_ones(tmp_path: Path) -> Non
             target_entry(f"slow{i}", slow, secret, collectors=every_second, timeout_seconds=4) for i in range(8)
         ]
         store = Store()
-        scheduler = Scheduler(parse_config({"targets": healthy + slow_ones}), store, startup_spread_seconds=1)
+        scheduler = Scheduler(
+            parse_config({"targets": healthy + slow_ones}), store, startup_spread_seconds=1,
+            max_runs_in_flight=slots, run_slot_lease_seconds=1.0,
+        )
         scheduler.start()
         try:
             time.sleep(16)

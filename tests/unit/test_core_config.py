@@ -286,3 +286,20 @@ def test_unknown_keys_suggest_the_closest_allowed_key() -> None:
     assert "web.colour: unknown key; allowed: listen_address, config_file, max_requests" in found
     assert "targets[0].tls.ca_fle: unknown key; did you mean 'ca_file'?" in found
     assert "targets[0].collectors.sessions.client_details: unknown key; did you mean 'client_detail'?" in found
+
+
+def test_scheduler_section_defaults_are_the_admission_lines() -> None:
+    from exporter import admission
+
+    config = parse_config({"targets": []})
+    assert config.scheduler.max_runs_in_flight == admission.DEFAULT_CAPACITY
+    assert config.scheduler.run_slot_lease == admission.DEFAULT_LEASE_SECONDS
+    tuned = parse_config({"scheduler": {"max_runs_in_flight": 200, "run_slot_lease": "30s"}})
+    assert (tuned.scheduler.max_runs_in_flight, tuned.scheduler.run_slot_lease) == (200, 30.0)
+
+
+def test_bad_scheduler_values_are_named() -> None:
+    text = "\n".join(problems({"scheduler": {"max_runs_in_flight": 0, "run_slot_lease": "1ms"}}))
+    assert "scheduler.max_runs_in_flight: " in text
+    assert "scheduler.run_slot_lease: must be between 0.5s and 1h" in text, text
+    assert "scheduler.slots: unknown key" in "\n".join(problems({"scheduler": {"slots": 3}}))
