@@ -35,6 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from collectors.netguard import Reaper, shut_down
 from exporter import runlog, statuspage
+from exporter.admission import AdmissionStats
 from exporter.config import ShardingConfig
 from exporter.links import Links
 from exporter.publisher import Publisher
@@ -128,6 +129,17 @@ def scrape_deadline(headers: Headers, now: float) -> float | None:
 
 
 # -- application -------------------------------------------------------------------------------
+
+
+def runs_line(stats: AdmissionStats) -> str:
+    """The admission line in one sentence, for an operator on the status page."""
+    line = f"Collection runs: {stats.in_use} of {stats.capacity} slots in use, {stats.waiting} waiting for one"
+    if stats.waited_total:
+        mean = stats.wait_seconds_total / stats.waited_total
+        line += f"; since start {stats.waited_total:,} runs waited, {mean:.1f}s on average"
+    if stats.leases_expired_total:
+        line += f"; {stats.leases_expired_total:,} slots given back by runs past their lease (slow or hung targets)"
+    return line + "."
 
 
 class WebApp:
@@ -238,8 +250,10 @@ class WebApp:
                 f"Shard {self.sharding}: this instance collects {len(self.store.targets())} of the "
                 f"{len(self.configured)} configured targets; the other shards collect the rest."
             )
+        stats = self.publisher.admission_stats
         return statuspage.PageContext(
             version=version(), series=self.publisher.current.series, shard_line=shard,
+            runs_line=runs_line(stats()) if stats is not None else "",
             security=self.security, links=self.links,
         )
 

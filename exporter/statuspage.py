@@ -49,6 +49,7 @@ class PageContext:
     version: str
     series: int = 0
     shard_line: str = ""
+    runs_line: str = ""  # the admission line now (exporter/http.py ``runs_line``)
     security: str = ""
     links: Links = field(default_factory=Links)
 
@@ -405,6 +406,8 @@ def _footer(ctx: PageContext) -> str:
         '<p class="muted">Data is collected on each collector\'s schedule and cached; scrapes serve the '
         "cached exposition.</p>",
     ]
+    if ctx.runs_line:
+        lines.append(f"<p>{_e(ctx.runs_line)}</p>")
     if ctx.shard_line:
         lines.append(f"<p>{_e(ctx.shard_line)}</p>")
     if ctx.security:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 import shutil
 import socket
 import subprocess
@@ -143,6 +144,8 @@ def test_landing_page_escapes_and_shows_status(start: Callable[..., Daemon], fak
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt; 500 from /api/cluster" in page
     assert 'href="/metrics"' in page and "ndo-exporter" in page
     assert "integration-pw-123" not in page and "NDO_TEST_PASSWORD" not in page
+    # The admission line, live: the daemon's slots (a real scheduler behind it).
+    assert re.search(r"Collection runs: \d+ of 64 slots in use, \d+ waiting for one", page), page[-800:]
 
 
 def test_head_keepalive_405_404_and_concurrency_cap(start: Callable[..., Daemon]) -> None:

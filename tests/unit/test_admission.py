@@ -178,3 +178,14 @@ def test_capacity_and_lease_must_be_positive() -> None:
         Admission(capacity=0)
     with pytest.raises(ValueError):
         Admission(lease_seconds=0)
+
+
+def test_the_status_page_sentence_says_what_waits_and_why() -> None:
+    from exporter.admission import AdmissionStats
+    from exporter.http import runs_line
+
+    idle = runs_line(AdmissionStats(64, 3, 0, 0, 0.0, 0))
+    assert idle == "Collection runs: 3 of 64 slots in use, 0 waiting for one."
+    busy = runs_line(AdmissionStats(64, 64, 120, 4000, 10_000.0, 35))
+    assert busy == ("Collection runs: 64 of 64 slots in use, 120 waiting for one; since start 4,000 runs "
+                    "waited, 2.5s on average; 35 slots given back by runs past their lease (slow or hung targets).")
