@@ -391,18 +391,15 @@ class Scheduler:
             run_slot_lease_seconds or config.scheduler.run_slot_lease,
         )
 
-    def _tick(self, job: CollectorJob) -> None:
-        self.admission.submit(_Admitted(job, self._watchdog))
-
     def start(self) -> None:
         now = datetime.now(UTC)
         offsets = first_round_offsets([(job.id, job.interval) for job in self.jobs], self._spread)
         for job in self.jobs:
             offset = offsets[job.id]
             self._scheduler.add_job(
-                self._tick,
+                self.admission.submit,  # a tick only asks for a slot; the run starts when it gets one
                 IntervalTrigger(seconds=job.interval, jitter=job.interval * JITTER_RATIO, timezone=UTC),
-                args=(job,),
+                args=(_Admitted(job, self._watchdog),),
                 id=job.id,
                 name=job.id,
                 max_instances=1,
