@@ -1,5 +1,10 @@
-"""One real stack for the whole e2e session: ``ndo-exporter demo`` (every bundled scenario, plus
+"""One real stack for the e2e tests: ``ndo-exporter demo`` (every bundled scenario, plus
 four healthy clusters the tests change at run time), Prometheus and Alertmanager.
+
+Module-scoped (only tests/e2e/test_alerts_e2e.py uses it): it stops after that module's last
+test. Session-scoped, its daemon (a 2 s interval over every scenario: ~95 % of a core) ran beside
+every test collected after it, on a 2-core CI machine, and starved the timing-sensitive ones (a CI
+failure of tests/unit/test_core_scheduler.py).
 
 The tests FAIL when Debian's binaries are missing (CI installs them: scripts/test.sh); set
 ``NDO_SKIP_E2E=1`` to skip them instead.
@@ -29,7 +34,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     missing = missing_binaries()
     if missing:
@@ -67,7 +72,7 @@ def _quiet_baseline(stack: Stack, cluster: Cluster) -> None:
     assert stack.alerts(target=cluster.name) == set(), f"healthy {cluster.name} has alerts"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def timeline(stack: Stack) -> Timeline:
     clusters = {key: stack.cluster("healthy", index) for key, index in MUTABLE.items()}
     tl = Timeline(stack, clusters)
@@ -97,6 +102,6 @@ def timeline(stack: Stack) -> Timeline:
     return tl
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def root() -> Path:
     return Path(__file__).resolve().parents[2]
