@@ -8,7 +8,7 @@ docs/hyperv.md (Transport; pywinrm issues listed in its Sources):
 * ``get_command_output`` retries ``WinRMOperationTimeoutError`` forever: we loop on
   ``get_command_output_raw`` ourselves and stop at the deadline (then Signal + Delete the shell);
 * environment proxies and CA bundles are honoured by default: we pass an explicit CA file (or
-  the system store) and give every session it builds no proxies and ``trust_env = False``;
+  requests' default bundle, certifi's) and give every session it builds no proxies and ``trust_env = False``;
   pywinrm's own way of ignoring proxies (``proxy=None``: ``no_proxy="*"``) makes requests set and
   delete ``os.environ["no_proxy"]`` around every request (psf/requests#4997), which broke other
   threads reading the environment (``KeyError: 'no_proxy'`` in ONTAP runs, bench/scale) and can
@@ -38,6 +38,7 @@ from winrm.exceptions import (
 )
 from winrm.protocol import Protocol as WinRMProtocol
 
+from collectors import tlscontext
 from collectors.errors import CollectionError, parse_retry_after
 from collectors.hyperv import clixml
 from collectors.hyperv import script as ps
@@ -121,7 +122,7 @@ class WinRMRunner:
                         # NTLM: the hash pair, derived once here instead of at every handshake.
                         password=ntlm_secret(s.password) if s.auth == "ntlm" else s.password,
                         server_cert_validation=validation,
-                        # None = the system store; never the REQUESTS_CA_BUNDLE environment (pitfall 6).
+                        # None = requests' default bundle (certifi's); never REQUESTS_CA_BUNDLE (pitfall 6).
                         ca_trust_path=s.ca_file if s.ca_file else None,  # type: ignore[arg-type]
                         message_encryption=s.message_encryption,
                         operation_timeout_sec=s.operation_timeout,
@@ -148,6 +149,7 @@ class WinRMRunner:
                 session.proxies = {}
                 session.trust_env = False
                 self._guard.install_requests(session)
+                tlscontext.share_contexts(session)  # the CA bundle parsed once, not every run
                 session.hooks["response"].append(self._note_retry_after)
             return session
 

@@ -64,6 +64,7 @@ class _Server(ThreadingHTTPServer):
         self.ssl_context = ssl_context
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self.connections_accepted = 0  # TLS handshakes completed: a client that reuses connections makes few
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         sock: socket.socket = request
@@ -74,6 +75,7 @@ class _Server(ThreadingHTTPServer):
                 sock.settimeout(None)
             with self._connections_lock:
                 self._connections.add(sock)
+                self.connections_accepted += 1
             self.finish_request(sock, client_address)
         except (OSError, ssl.SSLError) as exc:
             log.debug("connection from %s ended: %s", client_address, exc)
@@ -369,6 +371,10 @@ class OntapSimulator:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+    @property
+    def connections_accepted(self) -> int:
+        return self._server.connections_accepted if self._server is not None else 0
 
     # -- where -------------------------------------------------------------------------------
     @property

@@ -69,6 +69,17 @@ def test_a_one_page_collection_starts_no_helper_thread_and_a_longer_one_fetches_
     assert not any(t.name == "ontap-page" for t in threading.enumerate())  # ended with the walk
 
 
+def test_a_walk_reads_its_pages_over_one_kept_connection(healthy: OntapSimulator) -> None:
+    """Bodies are read in big chunks (client.py ``_read_body``), and a page read to its end gives
+    its connection back to the pool: the next page and the next walk reuse it (one TLS handshake).
+    A body cut at the cap closes its connection: tests/integration/test_isolation.py."""
+    client = _client(healthy)
+    every = _names(client)
+    assert client.requests_made >= 3  # several pages
+    assert _names(client) == every
+    assert healthy.connections_accepted == 1, healthy.connections_accepted
+
+
 def test_empty_pages_that_link_on_are_followed(healthy: OntapSimulator) -> None:
     every = _names(_client(healthy))
     assert len(every) > 6
