@@ -75,6 +75,14 @@ RENDER_DURATION = _instance_wide(
     "ndo_exporter_exposition_render_duration_seconds", "gauge",
     "Time the previous exposition build took (done once per data change, off the scrape path).",
 )
+EXPOSITION_BUILDS = _instance_wide(
+    "ndo_exporter_exposition_builds_total", "counter",
+    "Exposition builds since start, before this one (one per batch of data changes, off the scrape path).",
+)
+EXPOSITION_BUILD_CPU = _instance_wide(
+    "ndo_exporter_exposition_build_cpu_seconds_total", "counter",
+    "CPU seconds those builds took (the builder thread's; held to at most 5 % of a core by design).",
+)
 LABEL_VALUES_TRUNCATED = _instance_wide(
     "ndo_exporter_label_values_truncated_total", "counter",
     "Label values longer than 1024 characters that were cut (with a marker and a digest) since start.",
@@ -140,7 +148,12 @@ class RunSlotStats(Protocol):
     def leases_expired_total(self) -> int: ...
 
 
-def global_families(render_duration: float, admission: RunSlotStats | None = None) -> list[Family]:
+def global_families(
+    render_duration: float,
+    admission: RunSlotStats | None = None,
+    builds: tuple[int, float] | None = None,
+) -> list[Family]:
+    """The instance's own series; ``builds``: (exposition builds so far, their CPU seconds)."""
     info = Family(BUILD_INFO)
     info.add([version(), platform.python_version()], 1)
     dur = Family(RENDER_DURATION)
@@ -148,6 +161,11 @@ def global_families(render_duration: float, admission: RunSlotStats | None = Non
     truncated = Family(LABEL_VALUES_TRUNCATED)
     truncated.add([], truncated_label_values())
     families = [info, dur, truncated]
+    if builds is not None:
+        for metric, value in ((EXPOSITION_BUILDS, builds[0]), (EXPOSITION_BUILD_CPU, builds[1])):
+            family = Family(metric)
+            family.add([], value)
+            families.append(family)
     if admission is not None:
         for metric, value in (
             (RUN_SLOTS, admission.capacity), (RUN_SLOTS_IN_USE, admission.in_use),

@@ -165,10 +165,10 @@ def _builds_under_changes(
     real_build = publisher_module.build_exposition
     spans: list[tuple[float, float, float]] = []
 
-    def slow_build(store: Store, last: float = 0.0, gzippers: Any = None, admission: Any = None) -> Any:
+    def slow_build(store: Store, last: float = 0.0, gzippers: Any = None, *rest: Any) -> Any:
         start, cpu = time.perf_counter(), time.thread_time()
         cost()
-        out = real_build(store, last, gzippers, admission)
+        out = real_build(store, last, gzippers, *rest)
         spans.append((start, time.perf_counter(), time.thread_time() - cpu))
         return out
 

@@ -3,7 +3,9 @@ encoded on its first scrape, then cached. Counts calls, not time. P4: big plain 
 
 from __future__ import annotations
 
+import gc
 import gzip
+import weakref
 
 import pytest
 
@@ -55,3 +57,38 @@ def test_a_big_plain_body_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     assert first == exp.text and first is not exp.text  # same bytes, joined again
     assert exp.body("openmetrics", True) is exp.body("openmetrics", True)  # gzip: cached
     assert all(gzipped for (_, _, gzipped) in exp._lazy)
+
+
+def test_a_targets_self_metrics_are_rendered_again_only_when_one_of_its_snapshots_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """P4: a build re-rendered every target's self metrics for the few that changed."""
+    rendered: list[str] = []
+    real = publisher.selfmetrics.target_families
+
+    def counting(target: str, kind: str, snaps: object) -> object:
+        rendered.append(target)
+        return real(target, kind, snaps)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(publisher.selfmetrics, "target_families", counting)
+    store = Store()
+    for name in ("a", "b"):
+        store.add_target(name, "ontap", 3)
+        store.add_collector(name, "nodes", 60.0)
+    pub = publisher.Publisher(store)
+    assert sorted(rendered) == ["a", "b"]
+    pub.rebuild()
+    assert sorted(rendered) == ["a", "b"]  # nothing changed: nothing rendered again
+    replaced = weakref.ref(store.snapshot("b", "nodes"))
+    store.put_failure("b", "nodes", "timeout", "slow", 1.5)
+    pub.rebuild()
+    assert sorted(rendered) == ["a", "b", "b"]  # only the target whose snapshot changed
+    gc.collect()
+    assert replaced() is None  # the cache holds no replaced snapshot (nor the fragment it held)
+    text = pub.current.text.decode()
+    assert 'ndo_exporter_collector_errors_total{target="b",collector="nodes",reason="timeout"} 1' in text
+    assert 'target="a",collector="nodes",reason="timeout"' not in text
+    # The builds' own cost, for operators (and bench/scale): builds before this one and their CPU.
+    assert "\nndo_exporter_exposition_builds_total 2\n" in text
+    cpu = float(text.split("\nndo_exporter_exposition_build_cpu_seconds_total ")[1].split()[0])
+    assert 0 < cpu == pytest.approx(pub.build_cpu_seconds - pub._last_cpu)
