@@ -70,12 +70,13 @@ _LABEL = re.compile(rb'(\w+)="([^"]*)"')
 # The admission line's counters (exporter/admission.py); absent from trees that predate it.
 _ADMISSION = ("ndo_exporter_runs_waited_total", "ndo_exporter_run_wait_seconds_total",
               "ndo_exporter_run_slot_leases_expired_total", "ndo_exporter_run_slots")
+_BUILD_CPU = "ndo_exporter_exposition_build_cpu_seconds_total"  # the exposition builder's share
 
 
 def instance_values(text: bytes) -> dict[str, float]:
-    """The unlabelled admission samples of one scrape, by metric name."""
+    """The unlabelled admission and exposition-build samples of one scrape, by metric name."""
     out = {}
-    for name in _ADMISSION:
+    for name in (*_ADMISSION, _BUILD_CPU):
         m = re.search(rb"^" + name.encode() + rb" (\S+)", text, re.M)
         if m:
             out[name] = float(m.group(1))
@@ -438,6 +439,12 @@ def run_daemon(root: Path, est: Estate, args: argparse.Namespace, workdir: Path,
         "ready_after_seconds": round(ready_after, 1),
         "measured_cycles": round(window / cycle, 2),
         "cpu_seconds_per_cycle": round(per_cycle, 2),
+        # Of which the exposition builds (bounded by publisher.MAX_BUILD_DUTY); None: a tree
+        # without the metric.
+        "builder_cpu_seconds_per_cycle": (
+            round((admission1[_BUILD_CPU] - admission0[_BUILD_CPU]) / (window / cycle), 2)
+            if admission0 and admission1 and _BUILD_CPU in admission0 and _BUILD_CPU in admission1 else None
+        ),
         # What a cycle's work costs at the real interval (= the measured share when time-scale is 1).
         "cpu_share_of_one_core": round(per_cycle / args.interval, 4),
         "simulators_cpu_share_of_one_core": round((sim1 - sim0) / window, 4),  # while measured
@@ -514,7 +521,8 @@ def main() -> int:
             print(f"[{root}]" + "".join(f" {k}={v}" for k, v in extra_env.items()), flush=True)
             print(f"  CPU      {result['cpu_seconds_per_cycle']:.2f} s per cycle = "
                   f"{100 * result['cpu_share_of_one_core']:.1f}% of one core (goal < 100%); simulators "
-                  f"{100 * result['simulators_cpu_share_of_one_core']:.0f}% of a core beside it")
+                  f"{100 * result['simulators_cpu_share_of_one_core']:.0f}% of a core beside it; exposition "
+                  f"builds {result['builder_cpu_seconds_per_cycle'] or '-'} s of it")
             print(f"  memory   RSS {result['rss_mib']:.0f} MiB, peak {result['peak_rss_mib']:.0f} MiB "
                   f"= {result['peak_rss_mib'] * 1.048576:.0f} MB (goal < 500 MB); first round peak "
                   f"{result['rss_peak_first_round_mib']:.0f} MiB, steady median {result['rss_median_steady_mib']:.0f} "
