@@ -91,8 +91,8 @@ def _hook(adapter: Any) -> None:
 
     def shared_cert_verify(conn: Any, url: str, verify: Any, cert: Any) -> None:
         cert_verify(conn, url, verify, cert)  # checks the bundle exists, sets CERT_REQUIRED
-        shared = (getattr(conn, "conn_kw", None) or {}).get("ssl_context")  # set by shared_pool_key
-        if shared is not None and not cert and url.lower().startswith("https"):
+        # Only a pool shared_pool_key gave a context (HTTPS, no client certificate) has one.
+        if (getattr(conn, "conn_kw", None) or {}).get("ssl_context") is not None:
             # requests sets the bundle path on the pool for every request: urllib3 would load it
             # into the shared context again at each new connection.
             conn.ca_certs = None

@@ -161,21 +161,20 @@ def global_families(
     truncated = Family(LABEL_VALUES_TRUNCATED)
     truncated.add([], truncated_label_values())
     families = [info, dur, truncated]
+    values: list[tuple[MetricDef, float]] = []
     if builds is not None:
-        for metric, value in ((EXPOSITION_BUILDS, builds[0]), (EXPOSITION_BUILD_CPU, builds[1])):
-            family = Family(metric)
-            family.add([], value)
-            families.append(family)
+        values += [(EXPOSITION_BUILDS, builds[0]), (EXPOSITION_BUILD_CPU, builds[1])]
     if admission is not None:
-        for metric, value in (
+        values += [
             (RUN_SLOTS, admission.capacity), (RUN_SLOTS_IN_USE, admission.in_use),
             (RUNS_WAITING, admission.waiting), (RUNS_WAITED, admission.waited_total),
             (RUN_WAIT_SECONDS, admission.wait_seconds_total),
             (RUN_LEASES_EXPIRED, admission.leases_expired_total),
-        ):
-            family = Family(metric)
-            family.add([], value)
-            families.append(family)
+        ]
+    for metric, value in values:
+        family = Family(metric)
+        family.add([], value)
+        families.append(family)
     return families
 
 
