@@ -306,6 +306,8 @@ def main() -> None:
                     help="also run the daemon of another checkout (e.g. main's) in each round, interleaved")
     ap.add_argument("--cycles", type=int, default=1, help="steady daemon cycles averaged per run")
     ap.add_argument("--daemon-only", action="store_true", help="floor and daemon(s) only: no in-process or naive run")
+    ap.add_argument("--churn", type=float, default=10.0,
+                    help="seconds between edits of the simulated files and sessions (0: the same data every cycle)")
     ap.add_argument("--child")
     ap.add_argument("--url")
     ap.add_argument("--ca-file")
@@ -354,6 +356,10 @@ def main() -> None:
             USER,
             "--password",
             PASSWORD,
+            # Live data: one open file and one session change this often (simulators/ontap/churn.py),
+            # so each of the daemon's 20 s cycles walks facts that differ from the cycle before.
+            "--churn",
+            str(args.churn),
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,

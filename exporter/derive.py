@@ -149,6 +149,10 @@ class TargetDeriver:
         self._steps: dict[str, DeriveStep] = {}
         self._kinds: dict[str, str] = {}
         self._locks: dict[str, threading.Lock] = {}
+        # Each target's inputs of its last successful derive: the same inputs again (the very same
+        # fragment objects, as exporter/pipeline.py keeps equal facts) give the same output.
+        self._last: dict[str, TargetInputs] = {}
+        self.reused = 0
 
     def add_target(self, name: str, kind: str, step: DeriveStep) -> None:
         self._steps[name], self._kinds[name], self._locks[name] = step, kind, threading.Lock()
@@ -162,17 +166,45 @@ class TargetDeriver:
         step = self._steps[target]
         prev = self._store.derived(target)
         start = time.monotonic()
+        inputs = inputs_of(self._store, target, self._kinds[target])
+        last = self._last.pop(target, None)
+        if last is not None and prev.ok and same_inputs(last, inputs):
+            # A step is a pure function of its inputs: in a steady estate most runs bring the
+            # facts of the run before, and the derive of a big cluster judged every one of its
+            # sessions and open files again after each of its six collectors (bench/README.md,
+            # ninth round).
+            self.reused += 1
+            self._last[target] = inputs
+            self._store.put_derived(step_succeeded(prev, start, None, prev.chunks, prev.findings), notify=notify)
+            return
         try:
-            output = step.run([inputs_of(self._store, target, self._kinds[target])])
+            output = step.run([inputs])
             chunks = chunks_of(output.families)
         except Exception as exc:  # a bug in a check must not take down the target or the scrape
             log.exception("target %s: deriving findings failed", target)
             snap = step_failed(prev, start, f"derive failed: {type(exc).__name__}: {exc}")
         else:
             snap = step_succeeded(prev, start, None, chunks, tuple(output.findings))
+            self._last[target] = inputs
         self._store.put_derived(snap, notify=notify)
 
 
+def same_inputs(a: TargetInputs, b: TargetInputs) -> bool:
+    """The same target with the very same fragment and assessment objects (identity: facts are
+    immutable, and comparing them again would cost what the pipeline already paid) and the same
+    collector states and messages."""
+    return (
+        a.name == b.name and a.kind == b.kind
+        and _same_objects(a.fragments, b.fragments) and _same_objects(a.assessments, b.assessments)
+        and a.states == b.states and a.messages == b.messages
+    )
+
+
+def _same_objects(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return a.keys() == b.keys() and all(a[k] is b[k] for k in a)
+
+
 __all__ = [
-    "DeriveOutput", "DeriveStep", "InputState", "TargetDeriver", "TargetInputs", "gather", "inputs_of", "target_step",
+    "DeriveOutput", "DeriveStep", "InputState", "TargetDeriver", "TargetInputs", "gather", "inputs_of", "same_inputs",
+    "target_step",
 ]

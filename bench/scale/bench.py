@@ -42,6 +42,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -101,7 +102,6 @@ class ProcSampler:
     first round's peak threads and the steady window's RSS are not visible in one end reading."""
 
     def __init__(self, pid: int, period: float = 0.25) -> None:
-        import threading
         self.pid, self.period = pid, period
         self.samples: list[tuple[float, int, float]] = []  # (monotonic, threads, RSS MiB)
         self._stop = threading.Event()
@@ -166,15 +166,15 @@ def spawn(cmd: list[str], pattern: str, count: int, est: Estate, timeout: float 
     if len(found) < count:
         raise SystemExit(f"{cmd[:4]} printed {len(found)}/{count} addresses:\n{''.join(lines[-20:])}")
     # Drain the rest so the simulator never blocks on a full pipe.
-    import threading
     threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
     return found
 
 
-def ontap_sim(scenario: str | Path, est: Estate, faults: list[dict[str, Any]] | None = None) -> tuple[str, str]:
+def ontap_sim(scenario: str | Path, est: Estate, faults: list[dict[str, Any]] | None = None,
+              churn: float = 0.0) -> tuple[str, str]:
     url, ca = (m.group(1) for m in spawn(
         [sys.executable, "-m", "simulators.ontap", "--scenario", str(scenario), "--username", USER,
-         "--password", PASSWORD], r"(?:url|ca_file):\s+(\S+)", 2, est))
+         "--password", PASSWORD, "--churn", str(churn)], r"(?:url|ca_file):\s+(\S+)", 2, est))
     if faults:
         requests.post(f"{url}/_sim/faults", json={"faults": faults}, verify=ca, timeout=10).raise_for_status()
     return url, ca
@@ -225,7 +225,10 @@ def estate(args: argparse.Namespace, workdir: Path) -> Iterator[Estate]:
         ontap_addr: list[tuple[str, str, str | None]] = []  # (url, ca, fault)
         if n_big:
             big = big_scenario(workdir)
-            big_sims = [ontap_sim(big, est) for _ in range(min(args.big_sims, n_big))]
+            # Live data (simulators/ontap/churn.py): one open file and one session change every
+            # --churn seconds, so the big walks never bring the facts of the walk before.
+            churn = args.churn / args.time_scale
+            big_sims = [ontap_sim(big, est, churn=churn) for _ in range(min(args.big_sims, n_big))]
             ontap_addr += [(*big_sims[i % len(big_sims)], None) for i in range(n_big)]
         good = n_small - n_bad_clusters
         if good:
@@ -481,6 +484,8 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=60.0, help="the real collection interval (s)")
     parser.add_argument("--time-scale", type=float, default=1.0, help="run cycles this much faster")
     parser.add_argument("--cycles", type=int, default=3, help="steady-state cycles to measure")
+    parser.add_argument("--churn", type=float, default=20.0,
+                        help="seconds between edits of the real-sized clusters' files and sessions (0: static data)")
     parser.add_argument("--big-sims", type=int, default=2, help="processes serving the real-sized clusters")
     parser.add_argument("--ontap-sims", type=int, default=3, help="processes serving the demo clusters")
     parser.add_argument("--winrm-sims", type=int, default=20, help="WinRM simulator servers for the healthy hosts")
@@ -513,7 +518,9 @@ def main() -> int:
               f"{BIG['sessions']:,} sessions) + {args.hosts} Hyper-V hosts = {jobs} collector jobs every "
               f"{args.interval:g}s (run {args.time_scale:g}x faster: {cycle:g}s); {len(est.faulty)} targets "
               f"faulty ({', '.join(f'{f} {list(est.faulty.values()).count(f)}' for f in FAULTS)}); "
-              f"{len(est.sims)} simulator processes; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}", flush=True)
+              f"{len(est.sims)} simulator processes; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; "
+              + (f"real-sized clusters edited every {args.churn:g}s (one open file, one session)" if args.churn > 0
+                 else "no churn: every cycle brings the same data"), flush=True)
         for root, extra_env in roots:
             result = run_daemon(root, est, args, workdir, sims_cpu, extra_env)
             results.append(result)
@@ -546,7 +553,7 @@ def main() -> int:
     out.write_text(json.dumps({
         "estate": {"ontap_clusters": args.clusters, "big_clusters": args.big_clusters, "hyperv_hosts": args.hosts,
                    "faulty": args.faulty, "interval_seconds": args.interval, "time_scale": args.time_scale,
-                   "cycles": args.cycles},
+                   "cycles": args.cycles, "churn_seconds": args.churn},
         "machine": {"cpus": os.cpu_count()},
         "runs": results,
     }, indent=2) + "\n")

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 from simulators.ontap import SCENARIOS_DIR
+from simulators.ontap.churn import Churner
 from simulators.ontap.server import OntapSimulator
 
 
@@ -35,11 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--username", default="admin")
     ap.add_argument("--password", default="netapp1!")
     ap.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    ap.add_argument("--churn", type=float, default=0.0, metavar="SECONDS",
+                    help="every SECONDS, change one open file and one session (live data for benches; 0: never)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(message)s")
 
     sim = OntapSimulator(args.scenario, host=args.host, port=args.port, tls=not args.no_tls,
                          username=args.username, password=args.password).start()
+    churner = Churner(sim.state.churn, args.churn).start() if args.churn > 0 else None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     user = sim.credentials[0]
@@ -54,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if churner is not None:
+            churner.stop()
         sim.stop()
     return 0
 

@@ -22,6 +22,7 @@ from simulators.ontap.api import (
     render_collection,
     render_object,
 )
+from simulators.ontap.churn import EDITS
 from simulators.ontap.faults import FaultRule
 from simulators.ontap.filters import compile_filters
 from simulators.ontap.patch import patch_endpoint
@@ -170,6 +171,26 @@ class SimState:
         self._bodies.clear()
         with self._filter_lock:
             self._filtered.clear()
+
+    def churn(self) -> int:
+        """One edit of live data (simulators/ontap/churn.py): the first record of each churned
+        collection changed, the rest shared; how many records changed."""
+        with self._lock:
+            view = self._view
+            endpoints = dict(view.endpoints)
+            changed = 0
+            for path, edit in EDITS.items():
+                endpoint = endpoints.get(path)
+                if endpoint is None or endpoint.is_object or not endpoint.records:
+                    continue
+                first = edit(endpoint.records[0])
+                if first is not endpoint.records[0]:
+                    # The same field paths: only a value changed, so ``known`` stays.
+                    endpoints[path] = Endpoint(endpoint.spec, [first, *endpoint.records[1:]], endpoint.known)
+                    changed += 1
+            if changed:
+                self._swap(view.scenario, endpoints)
+            return changed
 
     def load_scenario(self, scenario_dir: Path) -> None:
         scenario = load_scenario(scenario_dir)  # parse outside the lock: may take seconds
