@@ -152,7 +152,6 @@ class TargetDeriver:
         # Each target's inputs of its last successful derive: the same inputs again (the very same
         # fragment objects, as exporter/pipeline.py keeps equal facts) give the same output.
         self._last: dict[str, TargetInputs] = {}
-        self.reused = 0
 
     def add_target(self, name: str, kind: str, step: DeriveStep) -> None:
         self._steps[name], self._kinds[name], self._locks[name] = step, kind, threading.Lock()
@@ -167,14 +166,12 @@ class TargetDeriver:
         prev = self._store.derived(target)
         start = time.monotonic()
         inputs = inputs_of(self._store, target, self._kinds[target])
-        last = self._last.pop(target, None)
+        last = self._last.get(target)
         if last is not None and prev.ok and same_inputs(last, inputs):
             # A step is a pure function of its inputs: in a steady estate most runs bring the
             # facts of the run before, and the derive of a big cluster judged every one of its
             # sessions and open files again after each of its six collectors (bench/README.md,
             # ninth round).
-            self.reused += 1
-            self._last[target] = inputs
             self._store.put_derived(step_succeeded(prev, start, None, prev.chunks, prev.findings), notify=notify)
             return
         try:
@@ -183,6 +180,7 @@ class TargetDeriver:
         except Exception as exc:  # a bug in a check must not take down the target or the scrape
             log.exception("target %s: deriving findings failed", target)
             snap = step_failed(prev, start, f"derive failed: {type(exc).__name__}: {exc}")
+            self._last.pop(target, None)  # not kept alive for a reuse that prev.ok refuses anyway
         else:
             snap = step_succeeded(prev, start, None, chunks, tuple(output.findings))
             self._last[target] = inputs

@@ -47,9 +47,8 @@ EDITS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 class Churner:
     """Calls ``edit`` (``SimState.churn``) every ``period`` seconds until stopped."""
 
-    def __init__(self, edit: Callable[[], int], period: float) -> None:
+    def __init__(self, edit: Callable[[], object], period: float) -> None:
         self.edit, self.period = edit, period
-        self.edits = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="sim-churn", daemon=True)
 
@@ -63,4 +62,4 @@ class Churner:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.period):
-            self.edits += self.edit()
+            self.edit()
