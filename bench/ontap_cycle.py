@@ -6,7 +6,8 @@
    over HTTPS in a separate process.
 2. Runs, each in a fresh process (so peak RSS is its own), side by side in one run:
    - floor: the same requests (same endpoints, fields, max_records, filters) fetched with requests
-     and parsed with orjson, nothing else;
+     and parsed with orjson, nothing else (with ``--daemon-only``: a warm-up pass, then the mean of
+     ``--cycles`` passes, as the daemon's figure is the mean of that many steady cycles);
    - ndo-exporter: the six collectors exactly as the daemon runs them (parse, count, checks);
    - naive: netapp-ontap ``get_collection`` resource models for sessions and open files on a
      sample, extrapolated to the full counts (the full run takes many minutes: docs/dev/background.md, "ONTAP").
@@ -96,7 +97,7 @@ def daemon_requests(cluster: Any) -> list[tuple[str, tuple[str, ...], dict[str, 
     """Every collection request of one cycle as the six collectors send it (path, ``fields``,
     query; ``max_records`` and paging aside): the floor sends exactly these, so it is the same
     work minus our processing. The sessions walk carries the takeover join's fields and the health
-    view its policy table, as collect.py asks them (tests/unit/test_ontap_cycle_floor.py)."""
+    view its policy table, as collect.py asks them (tests/integration/test_ontap_cycle_floor.py)."""
     from collectors.ontap import endpoints as ep
 
     base = ep.SESSIONS.fields_for(cluster)
@@ -111,7 +112,11 @@ def daemon_requests(cluster: Any) -> list[tuple[str, tuple[str, ...], dict[str, 
     return [(e.path, fields, dict(e.query)) for e, fields in plan]
 
 
-def run_floor(url: str, ca_file: str) -> dict[str, Any]:
+def run_floor(url: str, ca_file: str, passes: int = 1) -> dict[str, Any]:
+    """The floor: every request of a cycle on one keep-alive session, parsed by orjson, nothing
+    else. ``passes`` > 1: one warm-up pass (TLS handshake, first-use costs), then ``passes``
+    passes whose mean is returned, as the daemon's figure is the mean of that many steady
+    cycles: one pass's CPU swings by a third on a shared machine (bench/README.md, tenth round)."""
     import orjson
     import requests
 
@@ -121,27 +126,35 @@ def run_floor(url: str, ca_file: str) -> dict[str, Any]:
     session.auth = (USER, PASSWORD)
     session.verify = ca_file
     session.headers["Accept"] = "application/json"
+
+    def one_pass() -> tuple[int, int]:
+        body = orjson.loads(session.get(f"{url}/api/cluster", params={"fields": "name,uuid,version"}).content)
+        v = body["version"]
+        cluster = ClusterInfo(body["name"], body["uuid"], (v["generation"], v["major"], v["minor"]), v["full"])
+        requests_made, records = 1, 0
+        for path, fields, query in daemon_requests(cluster):
+            params: dict[str, str] | None = {
+                **({"fields": ",".join(fields)} if fields else {}),
+                "max_records": "1000",
+                **query,
+            }
+            ref = f"{url}/{path}"
+            while ref:
+                page = orjson.loads(session.get(ref, params=params).content)
+                requests_made += 1
+                records += len(page.get("records", []))
+                href = page.get("_links", {}).get("next", {}).get("href")
+                ref, params = (f"{url}{href}" if href else ""), None
+        return requests_made, records
+
+    if passes > 1:
+        one_pass()
     start, cpu = time.perf_counter(), time.process_time()
-    body = orjson.loads(session.get(f"{url}/api/cluster", params={"fields": "name,uuid,version"}).content)
-    v = body["version"]
-    cluster = ClusterInfo(body["name"], body["uuid"], (v["generation"], v["major"], v["minor"]), v["full"])
-    requests_made, records = 1, 0
-    for path, fields, query in daemon_requests(cluster):
-        params: dict[str, str] | None = {
-            **({"fields": ",".join(fields)} if fields else {}),
-            "max_records": "1000",
-            **query,
-        }
-        ref = f"{url}/{path}"
-        while ref:
-            page = orjson.loads(session.get(ref, params=params).content)
-            requests_made += 1
-            records += len(page.get("records", []))
-            href = page.get("_links", {}).get("next", {}).get("href")
-            ref, params = (f"{url}{href}" if href else ""), None
+    for _ in range(passes):
+        requests_made, records = one_pass()
     return {
-        "wall": time.perf_counter() - start,
-        "cpu": time.process_time() - cpu,
+        "wall": (time.perf_counter() - start) / passes,
+        "cpu": (time.process_time() - cpu) / passes,
         "rss": peak_rss_mb(),
         "requests": requests_made,
         "records": records,
@@ -269,19 +282,20 @@ def run_daemon(url: str, ca_file: str, interval: float = 20.0, root: Path = ROOT
         proc.wait(30)
 
 
-def child(mode: str, url: str, ca_file: str, sample: int) -> None:
+def child(mode: str, url: str, ca_file: str, sample: int, passes: int = 1) -> None:
     if mode == "ours":
         result = run_ours(url, ca_file)
     elif mode == "floor":
-        result = run_floor(url, ca_file)
+        result = run_floor(url, ca_file, passes)
     else:
         result = run_naive(url, ca_file, sample)
     print("RESULT " + json.dumps(result))
 
 
-def in_fresh_process(mode: str, url: str, ca_file: str, sample: int) -> dict[str, Any]:
+def in_fresh_process(mode: str, url: str, ca_file: str, sample: int, passes: int = 1) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", mode, "--url", url, "--ca-file", ca_file, "--naive-sample", str(sample)],
+        [sys.executable, __file__, "--child", mode, "--url", url, "--ca-file", ca_file, "--naive-sample", str(sample),
+         "--passes", str(passes)],
         capture_output=True,
         text=True,
         check=False,
@@ -311,9 +325,10 @@ def main() -> None:
     ap.add_argument("--child")
     ap.add_argument("--url")
     ap.add_argument("--ca-file")
+    ap.add_argument("--passes", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.child, args.url, args.ca_file, args.naive_sample)
+        child(args.child, args.url, args.ca_file, args.naive_sample, args.passes)
         return
 
     work = Path(tempfile.mkdtemp(prefix="ndo-bench-"))
@@ -382,7 +397,9 @@ def main() -> None:
         rounds: dict[str, list[dict[str, Any]]] = {"floor": [], "ours": [], "daemon": [], "compare": []}
         for _ in range(args.rounds):  # interleaved so load drift hits both alike
             for mode in ("floor",) if args.daemon_only else ("floor", "ours"):
-                rounds[mode].append(in_fresh_process(mode, url, ca_file, args.naive_sample))
+                # The floor's figure averages as many passes as the daemon's does cycles.
+                passes = args.cycles if mode == "floor" and args.daemon_only else 1
+                rounds[mode].append(in_fresh_process(mode, url, ca_file, args.naive_sample, passes))
             if args.compare:
                 rounds["compare"].append(run_daemon(url, ca_file, root=args.compare.resolve(), cycles=args.cycles))
             rounds["daemon"].append(run_daemon(url, ca_file, cycles=args.cycles))

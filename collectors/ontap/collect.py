@@ -351,22 +351,30 @@ class _SessionsFold:
         """A well-formed page: nothing in it can be malformed (wire.Session's types are what the
         strict readers accept), so no record needs its index."""
         keys = list(map(_TYPED_SESSION_RAW, records))
-        by_typed, heads, typed_volumes = self.by_typed, self.heads, self.typed_volumes
+        by_typed, heads, typed_volumes, keep = self.by_typed, self.heads, self.typed_volumes, self.keep
         for raw in dict.fromkeys(keys):
             if raw in by_typed:
                 continue
             # A few hundred heads and a few thousand volume lists make ~6,000 combinations in 20k
-            # sessions: each half is remembered on its own (heads by their values as sent: strings
-            # or null here, as the dict fold remembers them), the strict read runs when one is new.
-            head, volumes = heads.get(raw[:5]), typed_volumes.get(raw[5])
-            if head is None or volumes is None:
-                node, svm, protocol, ca, auth, refs = raw
-                # The strict readers on the same values as a dict record (names of the references).
-                as_sent = {"node": {"name": node}, "svm": {"name": svm}, "protocol": protocol,
-                           "continuous_availability": ca, "authentication": auth,
-                           "volumes": None if refs is None else [{"name": v.name} for v in refs]}
-                head, volumes = _session_key(as_sent, self.total, heads, self.volume_lists, self.keep)
-                typed_volumes[refs] = volumes
+            # sessions: each half is remembered on its own, by its values as sent. A typed name or
+            # enum is a string or null and a volume list holds references whose names are strings
+            # or null (wire.Session), so the strict readers' answer for a new half is read directly
+            # (name_of: null -> ""; names: a null name skipped), not through the record rebuilt as
+            # dicts: with a new combination per three sessions that was the fold's largest cost
+            # (bench/README.md, tenth round; tests/unit/test_ontap_sessions_fold.py).
+            head = heads.get(raw[:5])
+            if head is None:
+                node, svm, protocol, ca, auth = raw[:5]
+                head = heads[raw[:5]] = (
+                    keep(node or ""), keep(svm or ""), norm(protocol) or "unknown",
+                    _SESSION_CA.get(norm(ca), "unknown"), norm(auth) or "unknown",
+                )
+            refs = raw[5]
+            volumes = typed_volumes.get(refs)
+            if volumes is None:
+                volumes = typed_volumes[refs] = (
+                    () if refs is None else keep.each(tuple([v.name for v in refs if v.name is not None]))
+                )
             by_typed[raw] = self._entry((head, volumes))
         for raw, n in Counter(keys).items():
             by_typed[raw].count += n

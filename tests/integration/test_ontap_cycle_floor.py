@@ -1,0 +1,62 @@
+"""bench/ontap_cycle.py's floor sends exactly the requests of one daemon cycle (P2's denominator).
+
+The floor is "the same work minus our processing": if it skipped an endpoint or a field the
+exporter asks for, the ratio would flatter the exporter; if it asked for more, it would flatter the
+floor. The simulator records what the six collectors really send.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+
+from collectors.ontap.facts import ClusterInfo
+from exporter.scheduler import run_once_all
+from tests.ontap_support import PASSWORD, USER, password_file, simulator, target_entry, write_config
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "ontap_cycle.py"
+
+
+def _bench() -> Any:
+    """bench/ontap_cycle.py as a module (bench/ is scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location("ontap_cycle_bench", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+# Not part of what a request asks for: the page size (the floor pages by 1,000 everywhere) and
+# the paging cursor of follow-up pages (both walk every page).
+PAGING = {"max_records", "return_timeout", "start"}
+
+
+def _request(target: str) -> tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]]:
+    parts = urlsplit(target)
+    query = parse_qsl(parts.query)
+    fields = next((tuple(v.split(",")) for k, v in query if k == "fields"), ())
+    rest = tuple(sorted((k, v) for k, v in query if k != "fields" and k not in PAGING))
+    return parts.path.strip("/"), fields, rest
+
+
+def test_the_floor_asks_for_what_the_daemon_asks_for(tmp_path: Path) -> None:
+    with simulator("demo") as sim:
+        config = write_config(tmp_path, [target_entry("c1", sim, password_file(tmp_path))])
+        run_once_all(config)
+        sent = [_request(r["target"]) for r in sim.state.recent if r["method"] == "GET" and r["status"] == 200]
+        body = requests.get(f"{sim.url}/api/cluster", params={"fields": "name,uuid,version"},
+                            auth=(USER, PASSWORD), verify=str(sim.ca_file), timeout=10).json()
+    version = body["version"]
+    cluster = ClusterInfo(body["name"], body["uuid"], (version["generation"], version["major"], version["minor"]),
+                          version["full"])
+    daemon = Counter(r for r in sent if r[0] != "api/cluster")
+    floor = Counter((path.strip("/"), tuple(fields), tuple(sorted(query.items())))
+                    for path, fields, query in _bench().daemon_requests(cluster))
+    assert len(daemon) >= 15  # every collector ran: health, nodes, LIFs, shares, sessions, files
+    assert floor == daemon, (
+        f"only the daemon: {sorted(set(daemon) - set(floor))}\nonly the floor: {sorted(set(floor) - set(daemon))}"
+    )
