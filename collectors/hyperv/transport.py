@@ -7,6 +7,9 @@ docs/hyperv.md (Transport; pywinrm issues listed in its Sources):
   WINRS_SKIP_CMD_SHELL and send the script on stdin (collectors/hyperv/script.py);
 * ``get_command_output`` retries ``WinRMOperationTimeoutError`` forever: we loop on
   ``get_command_output_raw`` ourselves and stop at the deadline (then Signal + Delete the shell);
+* pywinrm's ``run_cmd`` sends Signal terminate after every command, also one that has finished:
+  we Delete the shell alone then, which frees its commands (MS-WSMV 3.1.4.4.1), one exchange less
+  a run (800 a minute at bench/scale's P4);
 * environment proxies and CA bundles are honoured by default: we pass an explicit CA file (or
   requests' default bundle, certifi's) and give every session it builds no proxies and ``trust_env = False``;
   pywinrm's own way of ignoring proxies (``proxy=None``: ``no_proxy="*"``) makes requests set and
@@ -195,6 +198,7 @@ class WinRMRunner:
         with self._guard.watch(deadline + CUT_AFTER_DEADLINE_SECONDS):
             shell = proto.open_shell(noprofile=True)
         command: str | None = None
+        finished = False
         try:
             with self._guard.watch(deadline + CUT_AFTER_DEADLINE_SECONDS):
                 # skip_cmd_shell: no cmd.exe, so its 8,191-character limit does not apply. stdin as a pipe
@@ -217,10 +221,11 @@ class WinRMRunner:
                         continue
                     out.append(o)
                     err.append(e)
+                finished = True  # CommandState Done: nothing left for a Signal to terminate
                 return ScriptResult(b"".join(out), b"".join(err), rc, time.monotonic() - started)
         finally:
             with self._guard.watch(time.monotonic() + CLEANUP_SECONDS):
-                _cleanup(proto, shell, command)
+                _cleanup(proto, shell, None if finished else command)
 
 
 def _check(deadline: float, doing: str) -> None:
@@ -229,7 +234,12 @@ def _check(deadline: float, doing: str) -> None:
 
 
 def _cleanup(proto: WinRMProtocol, shell: str, command: str | None) -> None:
-    """Signal terminate and Delete the shell (which ends its processes); errors here change nothing."""
+    """Signal terminate to a command still running (``command``: None when there is none, or it has
+    finished), then Delete the shell. Delete alone would do: "Any commands in progress SHOULD be
+    immediately terminated and all resources for the Shell SHOULD be freed" (MS-WSMV 3.1.4.4.1,
+    https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-wsmv/d2855e51-d060-40e2-a7bc-972ae8b403de),
+    but a run cut at its deadline ends its script the way pywinrm and winrs do first. Errors here
+    change nothing."""
     try:
         if command is not None:
             proto.cleanup_command(shell, command)
