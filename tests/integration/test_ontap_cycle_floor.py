@@ -13,11 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import requests
-
-from collectors.ontap.facts import ClusterInfo
 from exporter.scheduler import run_once_all
-from tests.ontap_support import PASSWORD, USER, password_file, simulator, target_entry, write_config
+from tests.ontap_support import password_file, simulator, target_entry, write_config
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "ontap_cycle.py"
 
@@ -29,6 +26,7 @@ def _bench() -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
 
 # Not part of what a request asks for: the page size (the floor pages by 1,000 everywhere) and
 # the paging cursor of follow-up pages (both walk every page).
@@ -46,13 +44,10 @@ def _request(target: str) -> tuple[str, tuple[str, ...], tuple[tuple[str, str], 
 def test_the_floor_asks_for_what_the_daemon_asks_for(tmp_path: Path) -> None:
     with simulator("demo") as sim:
         config = write_config(tmp_path, [target_entry("c1", sim, password_file(tmp_path))])
-        run_once_all(config)
+        store = run_once_all(config)
         sent = [_request(r["target"]) for r in sim.state.recent if r["method"] == "GET" and r["status"] == 200]
-        body = requests.get(f"{sim.url}/api/cluster", params={"fields": "name,uuid,version"},
-                            auth=(USER, PASSWORD), verify=str(sim.ca_file), timeout=10).json()
-    version = body["version"]
-    cluster = ClusterInfo(body["name"], body["uuid"], (version["generation"], version["major"], version["minor"]),
-                          version["full"])
+    # The cluster (name, version) as the collectors read it: the floor plans its requests from it.
+    cluster = store.snapshot("c1", "sessions").fragment.cluster
     daemon = Counter(r for r in sent if r[0] != "api/cluster")
     floor = Counter((path.strip("/"), tuple(fields), tuple(sorted(query.items())))
                     for path, fields, query in _bench().daemon_requests(cluster))
