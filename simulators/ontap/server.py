@@ -99,6 +99,15 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "libzapid-httpd"  # what ONTAP's web server calls itself (UNVERIFIED)
     sys_version = ""
     timeout = IDLE_TIMEOUT_SECONDS
+    # http.server sends headers and body in two writes: with Nagle on, a small body waited for the
+    # client's delayed ACK, ~40 ms on Linux, so every small answer (a health view, one node) took
+    # ~44 ms of wall and ~1 ms more client CPU than a real server costs (bench/README.md, eleventh
+    # round). Production web servers turn Nagle off: Apache httpd's MPMs call
+    # ap_sock_disable_nagle() on every accepted connection (server/mpm_common.c: "we are not
+    # telnet"), nginx sets tcp_nodelay on keep-alive connections by default
+    # (https://nginx.org/en/docs/http/ngx_http_core_module.html#tcp_nodelay); the WinRM simulator
+    # already did. StreamRequestHandler's own switch sets TCP_NODELAY in setup().
+    disable_nagle_algorithm = True
     server: _Server
 
     # -- plumbing ----------------------------------------------------------------------------

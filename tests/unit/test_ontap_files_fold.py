@@ -210,3 +210,62 @@ def test_the_folds_disk_factory_makes_what_the_dataclass_makes() -> None:
     _counts, _total, _truncated, disks = _fold(records)
     assert sorted(disks, key=repr) == [VirtualDiskOpen("vs1", "S", f"d\\f{i}.vhdx", "n1", "no", str(i))
                                                  for i in range(3)]
+
+
+def _ref_disks_capped(records: list[Any], cap: int) -> tuple[list[VirtualDiskOpen], bool]:
+    """``_ref_disks`` with the cap: a disk not kept yet is dropped once ``cap`` are kept."""
+    disks: dict[tuple[str, str, str], VirtualDiskOpen] = {}
+    truncated = False
+    for r in records:
+        path = r["path"]
+        if not path.lower().endswith(VIRTUAL_DISK_SUFFIXES):
+            continue
+        node, svm, _volume, share, ca = collect._strict_file_key(r, 0)
+        key = (svm, share.lower(), path.lower())
+        prev = disks.get(key)
+        if prev is None and len(disks) >= cap:
+            truncated = True
+        elif prev is None or (prev.continuously_available == "yes" and ca != "yes"):
+            disks[key] = VirtualDiskOpen(svm, share, path, node, ca, str(r["session"]["identifier"]))
+    return list(disks.values()), truncated
+
+
+@pytest.mark.parametrize(("seed", "cap"), [(0, 10_000), (1, 10_000), (2, 1_234), (3, 700), (4, 1_000)])
+def test_kept_disks_under_the_cap_are_the_first_seen_with_the_worst_handle(
+    seed: int, cap: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of mostly new disks, now and then a handle on a disk of an earlier page or of the
+    same one (a VHDX open from two hosts), the cap crossed inside a page or not at all: the kept
+    disks are the first ``cap`` seen, each with its worst handle, numbered in order of first use,
+    and the fold says whether it cut any."""
+    rng = random.Random(seed)
+    monkeypatch.setattr(collect, "MAX_VIRTUAL_DISK_FILES", cap)
+    records: list[dict[str, Any]] = []
+    for i in range(2000):
+        r = {
+            "node": {"name": f"n{rng.randrange(4)}"}, "svm": {"name": f"vs{rng.randrange(2)}"},
+            "volume": {"name": "v"}, "share": {"name": rng.choice(["HV", "hv", "Sql"])},
+            "continuously_available": rng.choice(["yes", "yes", "no"]),
+            "path": rng.choice([f"vm{i}\\d{i}.vhdx", f"vm{i}\\D{i}.VHD", f"vm{i}\\notes.txt"]),
+            "session": {"identifier": rng.randrange(300)},
+        }
+        if i > 0 and rng.randrange(250) == 0:  # now and then, a handle on a disk already seen
+            r["path"] = rng.choice(records)["path"].upper()
+        records.append(r)
+    _counts, _total, truncated, disks = _fold(records)
+    ref, ref_truncated = _ref_disks_capped(records, cap)
+    assert list(disks) == ref and disks == OpenDisks.of(ref) and hash(disks) == hash(OpenDisks.of(ref))
+    assert truncated == ref_truncated == (cap < 1_300)
+
+
+def test_a_page_of_new_disks_after_the_cap_is_counted_as_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cap reached exactly at a page's end: the next page's disks are all dropped, and the
+    fold must still say the kept disks were cut short (the takeover join then answers
+    "unknown" instead of "not open" for a disk it cannot find)."""
+    monkeypatch.setattr(collect, "MAX_VIRTUAL_DISK_FILES", 200)
+    records = [{"node": {"name": "n1"}, "svm": {"name": "vs1"}, "volume": {"name": "v"}, "share": {"name": "HV"},
+                "continuously_available": "yes", "path": f"vm{i}\\disk.vhdx", "session": {"identifier": i}}
+               for i in range(300)]
+    _counts, total, truncated, disks = _fold(records)
+    assert (total, len(disks), truncated) == (300, 200, True)
+    assert [d.path for d in disks] == [f"vm{i}\\disk.vhdx" for i in range(200)]
