@@ -113,7 +113,7 @@ class OntapClient:
         session.headers["Accept"] = "application/json"
         # Proxies from the environment (HTTPS_PROXY, ALL_PROXY, NO_PROXY) are resolved once for
         # this origin and pinned on the session, which then stops reading the environment: with
-        # trust_env requests walks os.environ twice a request (~0.2 ms of a ~0.8 ms small GET,
+        # trust_env requests walks os.environ twice a request (~0.4 ms of a ~1.1 ms small GET,
         # bench/README.md eleventh round; thousands of requests a minute at the P4 estate). Same
         # answer, as the daemon never changes its environment after start (docs/robustness.md);
         # the other things trust_env reads are not used here: the CA bundle is passed with every
