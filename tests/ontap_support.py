@@ -11,6 +11,7 @@ from typing import Any
 import requests
 import yaml
 
+from collectors.ontap.client import OntapClient, OntapSettings
 from exporter.config import Config, load_config
 from simulators.ontap.server import OntapSimulator
 
@@ -88,6 +89,15 @@ def simulator(scenario: str | Path, **kw: Any) -> Iterator[OntapSimulator]:
         yield sim
     finally:
         sim.stop()
+
+
+def ontap_client(sim: OntapSimulator, **settings: Any) -> OntapClient:
+    """An ``OntapClient`` for ``sim`` over HTTPS with the tests' credentials, verifying against the
+    simulator's CA unless ``verify`` says otherwise; ``settings``: other ``OntapSettings`` fields."""
+    return OntapClient(OntapSettings(**{
+        "name": "c1", "host": "127.0.0.1", "port": sim.port, "scheme": "https", "username": USER,
+        "password": PASSWORD, "verify": str(sim.ca_file), **settings,
+    }))
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:

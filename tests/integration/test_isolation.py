@@ -199,12 +199,9 @@ def test_sigterm_exits_within_5_seconds_while_a_peer_never_answers(tmp_path: Pat
 
 
 def _walk_client(sim: Any, max_records: int = 3) -> OntapClient:
-    from tests.ontap_support import PASSWORD
+    from tests.ontap_support import ontap_client
 
-    return OntapClient(OntapSettings(
-        name="c1", host="127.0.0.1", port=sim.port, scheme="https", username=USER, password=PASSWORD,
-        verify=str(sim.ca_file), max_records=max_records,
-    ))
+    return ontap_client(sim, max_records=max_records)
 
 
 def test_a_page_walk_survives_interpreter_shutdown_of_concurrent_futures() -> None:

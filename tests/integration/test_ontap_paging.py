@@ -22,17 +22,14 @@ import pytest
 import yaml
 
 from collectors.errors import CollectionError
-from collectors.ontap.client import OntapClient, OntapSettings
+from collectors.ontap.client import OntapClient
 from collectors.ontap.collect import collect_files
 from simulators.ontap.server import OntapSimulator
-from tests.ontap_support import PASSWORD, SCENARIOS, USER, simulator
+from tests.ontap_support import SCENARIOS, ontap_client, simulator
 
 
 def _client(sim: OntapSimulator, max_records: int = 3) -> OntapClient:
-    return OntapClient(OntapSettings(
-        name="c1", host="127.0.0.1", port=sim.port, scheme="https", username=USER, password=PASSWORD,
-        verify=str(sim.ca_file), max_records=max_records,
-    ))
+    return ontap_client(sim, max_records=max_records)
 
 
 def _names(client: OntapClient, path: str = "api/storage/volumes") -> list[str]:

@@ -17,9 +17,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from collectors.ontap.client import OntapClient, OntapSettings
 from simulators.ontap.server import OntapSimulator
-from tests.ontap_support import PASSWORD, USER, simulator
+from tests.ontap_support import ontap_client, simulator
 
 
 class _ConnectProxy:
@@ -92,17 +91,10 @@ def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[_ConnectProxy]:
         p.close()
 
 
-def _client(sim: OntapSimulator) -> OntapClient:
-    return OntapClient(OntapSettings(
-        name="c1", host="127.0.0.1", port=sim.port, scheme="https", username=USER, password=PASSWORD,
-        verify=str(sim.ca_file),
-    ))
-
-
 def test_https_proxy_from_the_environment_carries_the_cluster_traffic(
     sim: OntapSimulator, proxy: _ConnectProxy
 ) -> None:
-    client = _client(sim)
+    client = ontap_client(sim)
     try:
         deadline = time.monotonic() + 20
         assert client.cluster(deadline).name
@@ -118,7 +110,7 @@ def test_no_proxy_naming_the_cluster_bypasses_the_proxy(
     sim: OntapSimulator, proxy: _ConnectProxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    client = _client(sim)
+    client = ontap_client(sim)
     try:
         assert client.cluster(time.monotonic() + 20).name
     finally:

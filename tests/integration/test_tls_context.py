@@ -20,9 +20,8 @@ import urllib3.connection
 
 from collectors import tlscontext
 from collectors.errors import CollectionError
-from collectors.ontap.client import OntapClient, OntapSettings
 from simulators.ontap.server import OntapSimulator
-from tests.ontap_support import PASSWORD, USER, simulator
+from tests.ontap_support import ontap_client, simulator
 
 
 @pytest.fixture
@@ -48,10 +47,7 @@ def sim() -> Iterator[OntapSimulator]:
 def _walks(sim: OntapSimulator, verify: bool | str, runs: int) -> None:
     """``runs`` walks of the volumes, each on a new connection (the client closed after each, as
     a 60 s ONTAP job does)."""
-    client = OntapClient(OntapSettings(
-        name="c1", host="127.0.0.1", port=sim.port, scheme="https", username=USER, password=PASSWORD,
-        verify=verify, max_records=1000,
-    ))
+    client = ontap_client(sim, verify=verify, max_records=1000)
     for _ in range(runs):
         try:
             assert list(client.pages("api/storage/volumes", ("name",), time.monotonic() + 20))
