@@ -121,15 +121,16 @@ class CrossDeriver:
     def _run(self, step: CrossStep) -> None:
         prev = next((s for s in self._store.cross_snapshots() if s.target == step.name), None)
         prev = prev or Snapshot(step.name, CROSS)
-        start = time.monotonic()
+        start, cpu_start = time.monotonic(), time.thread_time()
         try:
             output = step.run(gather(self._store, step.kinds))
             chunks = chunks_of([*output.families, _success(step.name, True)])
         except Exception as exc:  # a bug in a step must not stop the daemon or the other steps
             log.exception("cross-target step %s failed", step.name)
-            snap = step_failed(prev, start, f"{type(exc).__name__}: {exc}", chunks_of([_success(step.name, False)]))
+            snap = step_failed(prev, start, f"{type(exc).__name__}: {exc}", chunks_of([_success(step.name, False)]),
+                               time.thread_time() - cpu_start)
         else:
-            snap = step_succeeded(prev, start, output, chunks, tuple(output.findings))
+            snap = step_succeeded(prev, start, output, chunks, tuple(output.findings), time.thread_time() - cpu_start)
         self._store.put_cross(snap)
 
     def _per_interval_pause(self) -> float:

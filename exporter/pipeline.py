@@ -13,7 +13,9 @@ node_exporter's ``execute`` times, judges and reports every collector in one pla
 3. the store tells its listeners once (publisher, cross-target deriver).
 
 All of it runs in the job's worker thread, off the scrape path. Steps 1-2 hold the target's derive
-lock, so the derive that lands last saw the newest data.
+lock, so the derive that lands last saw the newest data. A run's CPU (``RunCpu``: its collection,
+helper threads included, and step 1) is read when its snapshot is put; step 2 counts its own, on
+the target's derived snapshot.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from collectors.runcpu import RunCpu
 from exporter.derive import TargetDeriver, target_step
 from exporter.render.exposition import chunks_of
 from exporter.sources import SourceSpec
@@ -48,7 +51,9 @@ class Pipeline:
     def add_collector(self, target: str, collector: str, interval: float) -> None:
         self.store.add_collector(target, collector, interval)
 
-    def record_success(self, target: str, collector: str, fragment: Any, duration: float) -> None:
+    def record_success(
+        self, target: str, collector: str, fragment: Any, duration: float, cpu: RunCpu | None = None
+    ) -> None:
         cspec = self._specs[target].collectors[collector]
         try:
             prev = self.store.snapshot(target, collector)
@@ -66,25 +71,33 @@ class Pipeline:
         except Exception as exc:  # a renderer bug must not take down the target or the scrape
             log.exception("target %s collector %s: rendering failed", target, collector)
             message = f"render failed: {type(exc).__name__}: {exc}"
-            self.record_failure(target, collector, "internal", message, duration)
+            self.record_failure(target, collector, "internal", message, duration, cpu)
             return
         with self._deriver.lock(target):
             self.store.put_success(target, collector, fragment, chunks, duration, assessment=assessment,
-                                   notify=False)
+                                   cpu=_seconds(cpu), notify=False)
             self._deriver.run(target, notify=False)
         self.store.changed()
 
-    def record_unsupported(self, target: str, collector: str, message: str, duration: float) -> None:
+    def record_unsupported(
+        self, target: str, collector: str, message: str, duration: float, cpu: RunCpu | None = None
+    ) -> None:
         with self._deriver.lock(target):
-            self.store.put_unsupported(target, collector, message, duration, notify=False)
+            self.store.put_unsupported(target, collector, message, duration, cpu=_seconds(cpu), notify=False)
             self._deriver.run(target, notify=False)
         self.store.changed()
 
-    def record_failure(self, target: str, collector: str, reason: str, message: str, duration: float) -> None:
+    def record_failure(
+        self, target: str, collector: str, reason: str, message: str, duration: float, cpu: RunCpu | None = None
+    ) -> None:
         with self._deriver.lock(target):
-            self.store.put_failure(target, collector, reason, message, duration, notify=False)
+            self.store.put_failure(target, collector, reason, message, duration, cpu=_seconds(cpu), notify=False)
             self._deriver.run(target, notify=False)
         self.store.changed()
+
+
+def _seconds(cpu: RunCpu | None) -> float:
+    return 0.0 if cpu is None else cpu.seconds()
 
 
 def _same_facts(previous: Any, fragment: Any) -> bool:

@@ -56,7 +56,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor as APThreadPoolExecuto
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from collectors import netguard
+from collectors import netguard, runcpu
 from collectors.errors import CollectionError, UnsupportedError
 from exporter import admission, runlog, sources
 from exporter.config import Config, TargetConfig
@@ -242,6 +242,7 @@ class CollectorJob:
         error: BaseException | None = None
         session: Session | None = None
         netguard.OWNER.set(self.store)  # connections opened here are cut by this daemon's stop
+        cpu = runcpu.begin()  # this run's CPU, its helper threads' included
         try:
             session = self._session_for_run()
             value = self.spec.collectors[self.collector].collect(session, current.deadline, self._options)
@@ -254,8 +255,9 @@ class CollectorJob:
             log.info("%s: abandoned run finished late; result discarded", self.id)
             if session is not None:
                 _close_quietly(session, self.id)
+            self.store.add_cpu(self.target.name, self.collector, cpu.seconds())  # it cost all the same
             return
-        self._outcome(value, error, time.monotonic() - current.started)
+        self._outcome(value, error, time.monotonic() - current.started, cpu)
 
     def _session_for_run(self) -> Session:
         with self._lock:
@@ -284,28 +286,30 @@ class CollectorJob:
         # A secret that cannot be read right now (mid-rotation) keeps the working session.
         return current is not None and current != self._session_password
 
-    def _outcome(self, value: Any, error: BaseException | None, duration: float) -> None:
+    def _outcome(
+        self, value: Any, error: BaseException | None, duration: float, cpu: runcpu.RunCpu | None = None
+    ) -> None:
         name, collector = self.target.name, self.collector
         if error is None:
             log.debug("%s: collected in %.3fs", self.id, duration)
-            self.pipeline.record_success(name, collector, value, duration)
+            self.pipeline.record_success(name, collector, value, duration, cpu)
         elif isinstance(error, UnsupportedError):
             log.info("%s: unsupported by this target: %s", self.id, error.message)
-            self.pipeline.record_unsupported(name, collector, error.message, duration)
+            self.pipeline.record_unsupported(name, collector, error.message, duration, cpu)
         elif isinstance(error, CollectionError):
             if error.reason == "auth":
                 password_refused(self.target)  # a cached command output is run again next time
             if error.retry_after:
                 with self._lock:
                     self._skip_until = time.monotonic() + error.retry_after
-            self._fail(error.reason, error.message, duration)
+            self._fail(error.reason, error.message, duration, cpu)
         else:
             log.error("%s: internal error", self.id, exc_info=error)
-            self._fail("internal", f"{type(error).__name__}: {error}", duration)
+            self._fail("internal", f"{type(error).__name__}: {error}", duration, cpu)
 
-    def _fail(self, reason: str, message: str, duration: float) -> None:
+    def _fail(self, reason: str, message: str, duration: float, cpu: runcpu.RunCpu | None = None) -> None:
         log.warning("%s: collection failed [%s] %s", self.id, reason, message)
-        self.pipeline.record_failure(self.target.name, self.collector, reason, message, duration)
+        self.pipeline.record_failure(self.target.name, self.collector, reason, message, duration, cpu)
 
     def close(self) -> None:
         """Close the session unless a run is using it (that run closes it when it ends)."""

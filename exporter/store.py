@@ -48,6 +48,9 @@ class Snapshot:
     runs: int = 0  # finished runs (success or failure); 0 = pending
     last_success: float | None = None  # unix time
     last_duration: float | None = None  # seconds
+    # CPU seconds of every run since start (collection with its helper threads, judging, rendering;
+    # for the derived pseudo-collector its derive steps): collectors/runcpu.py.
+    cpu_seconds: float = 0.0
     last_error_reason: str | None = None  # None when the last run succeeded
     last_error_message: str = ""
     consecutive_failures: int = 0
@@ -72,9 +75,10 @@ def count_error(snap: Snapshot, reason: str) -> Mapping[str, int]:
 
 
 def step_succeeded(prev: Snapshot, started: float, fragment: Any, chunks: tuple[Any, ...],
-                   findings: tuple[Finding, ...]) -> Snapshot:
+                   findings: tuple[Finding, ...], cpu: float = 0.0) -> Snapshot:
     """A derive step's run that produced ``chunks`` and ``findings`` (``started``: its
-    time.monotonic() start), following ``prev``: the target and cross-target derivers share it."""
+    time.monotonic() start; ``cpu``: its CPU seconds), following ``prev``: the target and
+    cross-target derivers share it."""
     now = time.time()
     return replace(
         prev,
@@ -85,6 +89,7 @@ def step_succeeded(prev: Snapshot, started: float, fragment: Any, chunks: tuple[
         runs=prev.runs + 1,
         last_success=now,
         last_duration=time.monotonic() - started,
+        cpu_seconds=prev.cpu_seconds + cpu,
         last_error_reason=None,
         last_error_message="",
         consecutive_failures=0,
@@ -92,7 +97,9 @@ def step_succeeded(prev: Snapshot, started: float, fragment: Any, chunks: tuple[
     )
 
 
-def step_failed(prev: Snapshot, started: float, message: str, chunks: tuple[Any, ...] = ()) -> Snapshot:
+def step_failed(
+    prev: Snapshot, started: float, message: str, chunks: tuple[Any, ...] = (), cpu: float = 0.0
+) -> Snapshot:
     """A derive step's run that raised (a bug in a check: reason ``internal``); ``chunks`` are
     what it still exports (a cross step's own success series)."""
     return replace(
@@ -103,6 +110,7 @@ def step_failed(prev: Snapshot, started: float, message: str, chunks: tuple[Any,
         findings=(),
         runs=prev.runs + 1,
         last_duration=time.monotonic() - started,
+        cpu_seconds=prev.cpu_seconds + cpu,
         last_error_reason="internal",
         last_error_message=message,
         consecutive_failures=prev.consecutive_failures + 1,
@@ -214,8 +222,10 @@ class Store:
         duration: float,
         *,
         assessment: Any = None,
+        cpu: float = 0.0,
         notify: bool = True,
     ) -> None:
+        """``cpu``: the run's CPU seconds (collectors/runcpu.py), added to the collector's total."""
         t = self._targets[target]
         now = time.time()
         with t.lock:
@@ -229,6 +239,7 @@ class Store:
                 runs=prev.runs + 1,
                 last_success=now,
                 last_duration=duration,
+                cpu_seconds=prev.cpu_seconds + cpu,
                 last_error_reason=None,
                 last_error_message="",
                 consecutive_failures=0,
@@ -240,7 +251,7 @@ class Store:
             self.changed()
 
     def put_unsupported(
-        self, target: str, collector: str, message: str, duration: float, *, notify: bool = True
+        self, target: str, collector: str, message: str, duration: float, *, cpu: float = 0.0, notify: bool = True
     ) -> None:
         """The target cannot answer this collector: a success without data, flagged unsupported."""
         t = self._targets[target]
@@ -256,6 +267,7 @@ class Store:
                 runs=prev.runs + 1,
                 last_success=now,
                 last_duration=duration,
+                cpu_seconds=prev.cpu_seconds + cpu,
                 last_error_reason=None,
                 last_error_message=message,
                 consecutive_failures=0,
@@ -267,7 +279,15 @@ class Store:
             self.changed()
 
     def put_failure(
-        self, target: str, collector: str, reason: str, message: str, duration: float, *, notify: bool = True
+        self,
+        target: str,
+        collector: str,
+        reason: str,
+        message: str,
+        duration: float,
+        *,
+        cpu: float = 0.0,
+        notify: bool = True,
     ) -> None:
         # Messages reach the status page and `once`: scrub any registered secret (defence in depth).
         message = redact(message)
@@ -290,6 +310,7 @@ class Store:
                 series=prev.series if keep else 0,
                 runs=prev.runs + 1,
                 last_duration=duration,
+                cpu_seconds=prev.cpu_seconds + cpu,
                 last_error_reason=reason,
                 last_error_message=message,
                 consecutive_failures=failures,
@@ -300,6 +321,14 @@ class Store:
             )
         if notify:
             self.changed()
+
+    def add_cpu(self, target: str, collector: str, cpu: float) -> None:
+        """Count the CPU of a run whose result was discarded (it finished after being abandoned):
+        it cost the instance all the same. Shown from the next exposition build on."""
+        t = self._targets[target]
+        with t.lock:
+            prev = t.collectors[collector]
+            t.collectors[collector] = replace(prev, cpu_seconds=prev.cpu_seconds + cpu)
 
     def derived(self, target: str) -> Snapshot:
         """The target's derived snapshot (an empty one before the first derive)."""

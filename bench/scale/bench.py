@@ -72,6 +72,8 @@ _LABEL = re.compile(rb'(\w+)="([^"]*)"')
 _ADMISSION = ("ndo_exporter_runs_waited_total", "ndo_exporter_run_wait_seconds_total",
               "ndo_exporter_run_slot_leases_expired_total", "ndo_exporter_run_slots")
 _BUILD_CPU = "ndo_exporter_exposition_build_cpu_seconds_total"  # the exposition builder's share
+# Each target x collector's runs (collectors/runcpu.py); absent from trees that predate it.
+_RUN_CPU = re.compile(rb'^ndo_exporter_collector_cpu_seconds_total\{([^}]*)\} (\S+)', re.M)
 
 
 def instance_values(text: bytes) -> dict[str, float]:
@@ -81,6 +83,24 @@ def instance_values(text: bytes) -> dict[str, float]:
         m = re.search(rb"^" + name.encode() + rb" (\S+)", text, re.M)
         if m:
             out[name] = float(m.group(1))
+    return out
+
+
+def run_cpu_by_class(before: bytes, after: bytes, est: Estate) -> dict[str, float]:
+    """CPU seconds the runs cost between two scrapes, summed by kind of target and collector:
+    "ontap big files", "ontap demo sessions", "hyperv inventory", "ontap faulty", ... Empty for
+    a tree without ``ndo_exporter_collector_cpu_seconds_total``."""
+    kinds = {t["name"]: t["kind"] for t in est.targets}
+    start = samples(before, _RUN_CPU)
+    out: dict[str, float] = {}
+    for (target, collector), value in samples(after, _RUN_CPU).items():
+        if target in est.faulty:
+            key = f"{kinds.get(target, '?')} faulty"
+        elif kinds.get(target) == "ontap":
+            key = f"ontap {'big' if target in est.big else 'demo'} {collector}"
+        else:
+            key = f"{kinds.get(target, '?')} {collector}"
+        out[key] = out.get(key, 0.0) + value - start.get((target, collector), 0.0)
     return out
 
 
@@ -373,10 +393,11 @@ def run_daemon(root: Path, est: Estate, args: argparse.Namespace, workdir: Path,
         end = t0 + cycle * args.cycles
         polls = 0
         admission0: dict[str, float] | None = None
+        first = b""
         while True:
             text = scrape(url)
             if admission0 is None:
-                admission0 = instance_values(text)
+                admission0, first = instance_values(text), text
             for key, value in samples(text, _LAST_SUCCESS).items():
                 seen = history.setdefault(key, [])
                 if not seen or value != seen[-1]:
@@ -432,6 +453,8 @@ def run_daemon(root: Path, est: Estate, args: argparse.Namespace, workdir: Path,
     healthy = {k: v for k, v in up.items() if k[0] not in est.faulty}
     faulty = {k: v for k, v in up.items() if k[0] in est.faulty}
     per_cycle = (cpu1 - cpu0) / (window / cycle)
+    by_class = {k: round(v / (window / cycle), 2)
+                for k, v in sorted(run_cpu_by_class(first, last, est).items(), key=lambda kv: -kv[1])}
     line: dict[str, float] = {}
     if admission0 and admission1:
         waited = admission1["ndo_exporter_runs_waited_total"] - admission0["ndo_exporter_runs_waited_total"]
@@ -451,6 +474,9 @@ def run_daemon(root: Path, est: Estate, args: argparse.Namespace, workdir: Path,
         "measured_cycles": round(window / cycle, 2),
         "cpu_seconds_per_cycle": round(per_cycle, 2),
         "system_cpu_seconds_per_cycle": round((sys1 - sys0) / (window / cycle), 2),  # of which in the kernel
+        # Of which the runs, by kind of target and collector (ndo_exporter_collector_cpu_seconds_total,
+        # between the window's first and last scrape); {}: a tree without the metric.
+        "run_cpu_seconds_per_cycle": by_class,
         # Of which the exposition builds (bounded by publisher.MAX_BUILD_DUTY); None: a tree
         # without the metric.
         "builder_cpu_seconds_per_cycle": (
@@ -540,6 +566,13 @@ def main() -> int:
                   f"{100 * result['cpu_share_of_one_core']:.1f}% of one core (goal < 100%); simulators "
                   f"{100 * result['simulators_cpu_share_of_one_core']:.0f}% of a core beside it; exposition "
                   f"builds {result['builder_cpu_seconds_per_cycle'] or '-'} s of it")
+            by_class = result["run_cpu_seconds_per_cycle"]
+            if by_class:
+                in_runs = sum(by_class.values())
+                builds = result["builder_cpu_seconds_per_cycle"] or 0.0
+                print(f"  runs     {in_runs:.2f} s of it in collector runs: "
+                      + ", ".join(f"{k} {v:g}" for k, v in by_class.items())
+                      + f"; outside runs and builds {result['cpu_seconds_per_cycle'] - in_runs - builds:.2f} s")
             print(f"  memory   RSS {result['rss_mib']:.0f} MiB, peak {result['peak_rss_mib']:.0f} MiB "
                   f"= {result['peak_rss_mib'] * 1.048576:.0f} MB (goal < 500 MB); first round peak "
                   f"{result['rss_peak_first_round_mib']:.0f} MiB, steady median {result['rss_median_steady_mib']:.0f} "

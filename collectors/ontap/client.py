@@ -26,7 +26,7 @@ import orjson
 import requests
 from urllib3.util.retry import Retry
 
-from collectors import tlscontext
+from collectors import runcpu, tlscontext
 from collectors.errors import CollectionError, parse_retry_after
 from collectors.netguard import DEFAULT_MAX_BODY_BYTES, ConnectionGuard
 from collectors.ontap import wire
@@ -329,14 +329,19 @@ class _Lookahead:
 
     def __init__(self, get: Callable[[str, Mapping[str, str] | None, float, Any], Any]) -> None:
         self._get = get
+        # The run this walk belongs to pays for the helper's CPU too (collectors/runcpu.py).
+        self._account = runcpu.current()
         self._jobs: queue.SimpleQueue[tuple[Future[Any], tuple[Any, ...]] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
     def _loop(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            future, args = job
-            if future.set_running_or_notify_cancel():
-                _settle(future, self._get, args)
+        try:
+            while (job := self._jobs.get()) is not None:
+                future, args = job
+                if future.set_running_or_notify_cancel():
+                    _settle(future, self._get, args)
+        finally:
+            runcpu.charge_thread(self._account)  # before __exit__'s join returns
 
     def fetch_now(
         self, path: str, params: Mapping[str, str] | None, deadline: float, typed: wire.TypedDecoder | None = None

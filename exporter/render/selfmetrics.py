@@ -36,6 +36,13 @@ COLLECTOR_DURATION = MetricDef(
     "Duration of the collector's last run, in seconds (runs on the collector's schedule, not per scrape).",
     TC, section=S,
 )
+COLLECTOR_CPU = MetricDef(
+    "ndo_exporter_collector_cpu_seconds_total", "counter",
+    "CPU seconds the collector's runs cost this process since start: the collection with its helper threads "
+    "(an ONTAP walk's page prefetch), judging and rendering; collector=\"derived\": the target's derive steps. "
+    "rate() is the share of a core the target costs.",
+    TC, section=S,
+)
 COLLECTOR_LAST_SUCCESS = MetricDef(
     "ndo_exporter_collector_last_success_timestamp_seconds", "gauge",
     "Unix time of the collector's last successful run; the cached data is this old. " + _CACHED,
@@ -188,8 +195,8 @@ def target_families(target: str, kind: str, snapshots: Iterable[Snapshot]) -> li
     """Self metrics of one target from its snapshots (one per collector, plus derived if any)."""
     up = Family(TARGET_UP)
     fams = {m.name: Family(m) for m in (
-        COLLECTOR_SUCCESS, COLLECTOR_DURATION, COLLECTOR_LAST_SUCCESS, COLLECTOR_ERRORS, COLLECTOR_SERIES,
-        COLLECTOR_STALE, COLLECTOR_UNSUPPORTED, COLLECTOR_INTERVAL,
+        COLLECTOR_SUCCESS, COLLECTOR_DURATION, COLLECTOR_CPU, COLLECTOR_LAST_SUCCESS, COLLECTOR_ERRORS,
+        COLLECTOR_SERIES, COLLECTOR_STALE, COLLECTOR_UNSUPPORTED, COLLECTOR_INTERVAL,
     )}
     all_ok = True
     for snap in snapshots:
@@ -199,6 +206,7 @@ def target_families(target: str, kind: str, snapshots: Iterable[Snapshot]) -> li
         for reason, count in sorted(snap.errors_total.items()):
             fams[COLLECTOR_ERRORS.name].add([*lv, reason], count)
         fams[COLLECTOR_SERIES.name].add(lv, snap.series)
+        fams[COLLECTOR_CPU.name].add(lv, snap.cpu_seconds)
         if snap.runs == 0:  # not run yet: nothing to say about success, and the target is not up yet
             all_ok = False
             continue

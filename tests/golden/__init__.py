@@ -29,8 +29,10 @@ HERE = Path(__file__).resolve().parent
 UPDATE_ENV = "NDO_GOLDEN_UPDATE"
 WINRM_PASSWORD = "Golden-Sim-Passw0rd!"
 
-# Samples whose value is a wall-clock time or a measured duration: the value is masked.
-_MASKED_VALUE = re.compile(r"^(\S+(?:_timestamp_seconds|_duration_seconds|_round_trip_seconds)(?:\{.*\})?) \S+$")
+# Samples whose value is a wall-clock time, a measured duration or CPU time: the value is masked.
+_MASKED_VALUE = re.compile(
+    r"^(\S+(?:_timestamp_seconds|_duration_seconds|_round_trip_seconds|_cpu_seconds_total)(?:\{.*\})?) \S+$"
+)
 _PYTHON_VERSION = re.compile(r'python_version="[^"]*"')
 
 

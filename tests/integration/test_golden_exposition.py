@@ -36,6 +36,8 @@ def test_masking_hides_only_times_and_versions_and_sorts_within_a_family() -> No
         'c_total{target="u"} 3\n'
         'c_total{target="t"} 4\n'
         'ndo_exporter_build_info{python_version="3.11.2",version="1"} 1\n'
+        "# TYPE d_cpu_seconds_total counter\n"
+        'd_cpu_seconds_total{target="t"} 0.0421\n'
     )
     assert golden.mask(text).splitlines() == [
         "# TYPE a_duration_seconds gauge",
@@ -45,4 +47,6 @@ def test_masking_hides_only_times_and_versions_and_sorts_within_a_family() -> No
         'c_total{target="t"} 4',
         'c_total{target="u"} 3',
         'ndo_exporter_build_info{python_version="<masked>",version="1"} 1',
+        "# TYPE d_cpu_seconds_total counter",
+        'd_cpu_seconds_total{target="t"} <masked>',
     ]

@@ -365,3 +365,47 @@ def test_ready_over_http_within_the_bound_for_a_staggered_estate(
     text = requests.get(daemon.url + "metrics", timeout=10).text
     assert text.count('ndo_exporter_target_up{target="t') == 300
     assert 'ndo_exporter_target_up{target="t0299",kind="fake"} 1' in text
+
+
+def _burn(seconds: float) -> None:
+    until = time.thread_time() + seconds
+    while time.thread_time() < until:
+        pass
+
+
+def test_every_runs_cpu_is_counted_success_failure_and_an_abandoned_one(fake: FakeSource) -> None:
+    """ndo_exporter_collector_cpu_seconds_total: a run's CPU lands on its collector's snapshot,
+    whatever the outcome; a run abandoned at its deadline adds its CPU when it finally ends."""
+    release = threading.Event()
+
+    def busy(session: FakeSession, deadline: float) -> Any:
+        _burn(0.05)
+        return FakeFragment("c1", "alpha", 1)
+
+    def busy_then_fail(session: FakeSession, deadline: float) -> Any:
+        _burn(0.05)
+        raise CollectionError("http_status", "HTTP 500")
+
+    def hang_then_busy(session: FakeSession, deadline: float) -> Any:
+        release.wait(10)
+        _burn(0.05)
+        return FakeFragment("c1", "alpha", 2)
+
+    job, store = job_for(fake, config(target_entry("c1", timeout_seconds=0.3)))
+    fake.behave("c1", "alpha", busy)
+    job.run()
+    after_success = store.snapshot("c1", "alpha").cpu_seconds
+    assert 0.05 <= after_success < 1.0
+    fake.behave("c1", "alpha", busy_then_fail)
+    job.run()
+    after_failure = store.snapshot("c1", "alpha").cpu_seconds
+    assert store.snapshot("c1", "alpha").last_error_reason == "http_status"
+    assert after_failure - after_success >= 0.05
+    fake.behave("c1", "alpha", hang_then_busy)
+    job.run()  # abandoned at its hard deadline
+    assert store.snapshot("c1", "alpha").last_error_reason == "timeout"
+    release.set()
+    deadline = time.monotonic() + 5
+    while store.snapshot("c1", "alpha").cpu_seconds - after_failure < 0.05 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert store.snapshot("c1", "alpha").cpu_seconds - after_failure >= 0.05
