@@ -2,8 +2,8 @@
 
 A run's worker thread does the collection, the judging and the rendering (exporter/pipeline.py);
 an ONTAP walk fetches its next page on a helper thread meanwhile (collectors/ontap/client.py
-``_Lookahead``), so the worker's own ``time.thread_time()`` misses about half of a big cluster's
-open-files run (bench/README.md, twelfth round). The worker opens a ``RunCpu`` when its run begins
+``_Lookahead``), so the worker's own ``time.thread_time()`` misses a third or more of a big
+cluster's open-files run (bench/README.md, twelfth round). The worker opens a ``RunCpu`` when its run begins
 (``begin``); a helper thread started during the run takes the run's account at construction
 (``current``: threads do not inherit context variables) and charges its whole thread time to it
 when it ends, which the walk waits for before it returns.

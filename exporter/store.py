@@ -324,11 +324,15 @@ class Store:
 
     def add_cpu(self, target: str, collector: str, cpu: float) -> None:
         """Count the CPU of a run whose result was discarded (it finished after being abandoned):
-        it cost the instance all the same. Shown from the next exposition build on."""
-        t = self._targets[target]
+        it cost the instance all the same. Shown from the next exposition build on. A target that
+        left the store meanwhile (a reload) is not an error: there is nothing left to count on."""
+        t = self._targets.get(target)
+        if t is None:
+            return
         with t.lock:
-            prev = t.collectors[collector]
-            t.collectors[collector] = replace(prev, cpu_seconds=prev.cpu_seconds + cpu)
+            prev = t.collectors.get(collector)
+            if prev is not None:
+                t.collectors[collector] = replace(prev, cpu_seconds=prev.cpu_seconds + cpu)
 
     def derived(self, target: str) -> Snapshot:
         """The target's derived snapshot (an empty one before the first derive)."""

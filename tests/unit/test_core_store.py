@@ -214,3 +214,14 @@ def test_publisher_builds_at_most_its_duty_share(monkeypatch: pytest.MonkeyPatch
         # At least 9x the build's own CPU (the spin and the real assembly), whatever its wall time.
         waited = next_start - end
         assert waited >= cpu * (1 / publisher_module.MAX_BUILD_DUTY - 1) * 0.9, (waited, cpu)
+
+
+def test_cpu_of_a_late_run_for_a_target_or_collector_that_left_is_dropped_quietly() -> None:
+    """An abandoned run may end after a reload removed its target: its CPU has nowhere to go."""
+    store = Store()
+    store.add_target("c1", "ontap", 3)
+    store.add_collector("c1", "files", 60.0)
+    store.add_cpu("c1", "files", 0.25)
+    store.add_cpu("gone", "files", 1.0)
+    store.add_cpu("c1", "gone", 1.0)
+    assert store.snapshot("c1", "files").cpu_seconds == 0.25
