@@ -128,9 +128,9 @@ class CrossDeriver:
         except Exception as exc:  # a bug in a step must not stop the daemon or the other steps
             log.exception("cross-target step %s failed", step.name)
             snap = step_failed(prev, start, f"{type(exc).__name__}: {exc}", chunks_of([_success(step.name, False)]),
-                               time.thread_time() - cpu_start)
+                               cpu_start)
         else:
-            snap = step_succeeded(prev, start, output, chunks, tuple(output.findings), time.thread_time() - cpu_start)
+            snap = step_succeeded(prev, start, output, chunks, tuple(output.findings), cpu_start)
         self._store.put_cross(snap)
 
     def _per_interval_pause(self) -> float:

@@ -172,19 +172,18 @@ class TargetDeriver:
             # facts of the run before, and the derive of a big cluster judged every one of its
             # sessions and open files again after each of its six collectors (bench/README.md,
             # ninth round).
-            cpu = time.thread_time() - cpu_start
-            self._store.put_derived(step_succeeded(prev, start, None, prev.chunks, prev.findings, cpu), notify=notify)
+            snap = step_succeeded(prev, start, None, prev.chunks, prev.findings, cpu_start)
+            self._store.put_derived(snap, notify=notify)
             return
         try:
             output = step.run([inputs])
             chunks = chunks_of(output.families)
         except Exception as exc:  # a bug in a check must not take down the target or the scrape
             log.exception("target %s: deriving findings failed", target)
-            snap = step_failed(prev, start, f"derive failed: {type(exc).__name__}: {exc}",
-                               cpu=time.thread_time() - cpu_start)
+            snap = step_failed(prev, start, f"derive failed: {type(exc).__name__}: {exc}", cpu_started=cpu_start)
             self._last.pop(target, None)  # not kept alive for a reuse that prev.ok refuses anyway
         else:
-            snap = step_succeeded(prev, start, None, chunks, tuple(output.findings), time.thread_time() - cpu_start)
+            snap = step_succeeded(prev, start, None, chunks, tuple(output.findings), cpu_start)
             self._last[target] = inputs
         self._store.put_derived(snap, notify=notify)
 

@@ -75,10 +75,10 @@ def count_error(snap: Snapshot, reason: str) -> Mapping[str, int]:
 
 
 def step_succeeded(prev: Snapshot, started: float, fragment: Any, chunks: tuple[Any, ...],
-                   findings: tuple[Finding, ...], cpu: float = 0.0) -> Snapshot:
+                   findings: tuple[Finding, ...], cpu_started: float | None = None) -> Snapshot:
     """A derive step's run that produced ``chunks`` and ``findings`` (``started``: its
-    time.monotonic() start; ``cpu``: its CPU seconds), following ``prev``: the target and
-    cross-target derivers share it."""
+    time.monotonic() start; ``cpu_started``: its time.thread_time() start, in this thread),
+    following ``prev``: the target and cross-target derivers share it."""
     now = time.time()
     return replace(
         prev,
@@ -89,7 +89,7 @@ def step_succeeded(prev: Snapshot, started: float, fragment: Any, chunks: tuple[
         runs=prev.runs + 1,
         last_success=now,
         last_duration=time.monotonic() - started,
-        cpu_seconds=prev.cpu_seconds + cpu,
+        cpu_seconds=prev.cpu_seconds + _cpu_since(cpu_started),
         last_error_reason=None,
         last_error_message="",
         consecutive_failures=0,
@@ -98,7 +98,7 @@ def step_succeeded(prev: Snapshot, started: float, fragment: Any, chunks: tuple[
 
 
 def step_failed(
-    prev: Snapshot, started: float, message: str, chunks: tuple[Any, ...] = (), cpu: float = 0.0
+    prev: Snapshot, started: float, message: str, chunks: tuple[Any, ...] = (), cpu_started: float | None = None
 ) -> Snapshot:
     """A derive step's run that raised (a bug in a check: reason ``internal``); ``chunks`` are
     what it still exports (a cross step's own success series)."""
@@ -110,13 +110,18 @@ def step_failed(
         findings=(),
         runs=prev.runs + 1,
         last_duration=time.monotonic() - started,
-        cpu_seconds=prev.cpu_seconds + cpu,
+        cpu_seconds=prev.cpu_seconds + _cpu_since(cpu_started),
         last_error_reason="internal",
         last_error_message=message,
         consecutive_failures=prev.consecutive_failures + 1,
         errors_total=count_error(prev, "internal"),
         finished_at=time.time(),
     )
+
+def _cpu_since(cpu_started: float | None) -> float:
+    """This thread's CPU seconds since ``cpu_started`` (0 when the caller did not measure)."""
+    return 0.0 if cpu_started is None else time.thread_time() - cpu_started
+
 
 @dataclass
 class _Target:

@@ -12,6 +12,7 @@ Install it as the only source with ``monkeypatch.setattr(exporter.sources, "regi
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -146,6 +147,13 @@ class FakeSource:
         for check, n in sorted(counts.items()):
             found.add([target, check], n)
         return [seen, found]
+
+
+def burn_cpu(seconds: float) -> None:
+    """Spend ``seconds`` of this thread's CPU (tests of CPU accounting, collectors/runcpu.py)."""
+    until = time.thread_time() + seconds
+    while time.thread_time() < until:
+        pass
 
 
 def target_entry(name: str, kind: str = "fake", **overrides: Any) -> dict[str, Any]:

@@ -28,7 +28,7 @@ def _cpu_samples(text: str) -> dict[tuple[str, str], float]:
     return {(t, c): float(v) for t, c, v in _CPU.findall(text)}
 
 
-def test_the_page_prefetch_thread_charges_its_cpu_to_the_run_that_walks(tmp_path: Path) -> None:
+def test_the_page_prefetch_thread_charges_its_cpu_to_the_run_that_walks() -> None:
     """A walk of several pages fetches ahead on a helper thread: that thread's CPU is the run's."""
     with simulator("healthy") as sim:
         client = ontap_client(sim, max_records=1)

@@ -26,7 +26,7 @@ from exporter.scheduler import (
     run_once_all,
 )
 from exporter.store import Store
-from exporter.testing import FakeFragment, FakeSession, FakeSource, running_daemons, target_entry
+from exporter.testing import FakeFragment, FakeSession, FakeSource, burn_cpu, running_daemons, target_entry
 
 
 @pytest.fixture
@@ -367,28 +367,22 @@ def test_ready_over_http_within_the_bound_for_a_staggered_estate(
     assert 'ndo_exporter_target_up{target="t0299",kind="fake"} 1' in text
 
 
-def _burn(seconds: float) -> None:
-    until = time.thread_time() + seconds
-    while time.thread_time() < until:
-        pass
-
-
 def test_every_runs_cpu_is_counted_success_failure_and_an_abandoned_one(fake: FakeSource) -> None:
     """ndo_exporter_collector_cpu_seconds_total: a run's CPU lands on its collector's snapshot,
     whatever the outcome; a run abandoned at its deadline adds its CPU when it finally ends."""
     release = threading.Event()
 
     def busy(session: FakeSession, deadline: float) -> Any:
-        _burn(0.05)
+        burn_cpu(0.05)
         return FakeFragment("c1", "alpha", 1)
 
     def busy_then_fail(session: FakeSession, deadline: float) -> Any:
-        _burn(0.05)
+        burn_cpu(0.05)
         raise CollectionError("http_status", "HTTP 500")
 
     def hang_then_busy(session: FakeSession, deadline: float) -> Any:
         release.wait(10)
-        _burn(0.05)
+        burn_cpu(0.05)
         return FakeFragment("c1", "alpha", 2)
 
     job, store = job_for(fake, config(target_entry("c1", timeout_seconds=0.3)))

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 from collectors import runcpu
-
-
-def _spin(seconds: float) -> None:
-    """Burn ``seconds`` of this thread's CPU."""
-    until = time.thread_time() + seconds
-    while time.thread_time() < until:
-        pass
+from exporter.testing import burn_cpu
 
 
 def _in_thread(fn: Any) -> Any:
@@ -27,9 +20,9 @@ def _in_thread(fn: Any) -> Any:
 
 def test_a_run_counts_its_worker_threads_cpu_from_its_beginning() -> None:
     def run() -> tuple[float, float]:
-        _spin(0.03)  # before the run: not its CPU
+        burn_cpu(0.03)  # before the run: not its CPU
         account = runcpu.begin()
-        _spin(0.05)
+        burn_cpu(0.05)
         return account.seconds(), account.helper_seconds
 
     seconds, helpers = _in_thread(run)
@@ -43,7 +36,7 @@ def test_a_helper_made_in_the_run_charges_its_whole_thread_time_to_that_run() ->
         taken = runcpu.current()  # what a helper takes at construction, in the worker's thread
 
         def helper() -> None:
-            _spin(0.06)
+            burn_cpu(0.06)
             runcpu.charge_thread(taken)
 
         thread = threading.Thread(target=helper)
@@ -59,7 +52,7 @@ def test_a_helper_made_in_the_run_charges_its_whole_thread_time_to_that_run() ->
 def test_two_runs_keep_their_own_accounts_and_a_thread_outside_a_run_has_none() -> None:
     def run(burn: float) -> float:
         account = runcpu.begin()
-        _spin(burn)
+        burn_cpu(burn)
         return account.seconds()
 
     results: dict[float, float] = {}
