@@ -10,6 +10,13 @@ docs/hyperv.md (Transport; pywinrm issues listed in its Sources):
 * pywinrm's ``run_cmd`` sends Signal terminate after every command, also one that has finished:
   we Delete the shell alone then, which frees its commands (MS-WSMV 3.1.4.4.1), one exchange less
   a run (800 a minute at bench/scale's P4);
+* pywinrm's ``close_shell`` closes its HTTP session by default, so every run pays a TLS and an NTLM
+  handshake (half a run's CPU, bench/README.md thirteenth round): a runner told to keep its
+  connection (``keep_connection``: polls less than ``KEEP_CONNECTION_BELOW_SECONDS`` apart, well
+  inside HTTP.sys's 120 s idle timeout) keeps it between runs. NTLM authenticates the connection,
+  so when the host has closed it, the next request is answered 401 on the new one and requests-ntlm
+  authenticates again. A sealed session (NTLM/Kerberos over HTTP) never keeps it: pywinrm's sealing
+  context is made once per session and does not survive a new connection;
 * environment proxies and CA bundles are honoured by default: we pass an explicit CA file (or
   requests' default bundle, certifi's) and give every session it builds no proxies and ``trust_env = False``;
   pywinrm's own way of ignoring proxies (``proxy=None``: ``no_proxy="*"``) makes requests set and
@@ -43,12 +50,15 @@ from winrm.protocol import Protocol as WinRMProtocol
 
 from collectors import tlscontext
 from collectors.errors import CollectionError, parse_retry_after
-from collectors.hyperv import clixml
+from collectors.hyperv import clixml, soapxml
 from collectors.hyperv import script as ps
 from collectors.hyperv.ntlm import ntlm_secret
 from collectors.netguard import DEFAULT_MAX_BODY_BYTES, ConnectionGuard
 
 log = logging.getLogger(__name__)
+# pywinrm's requests serialized without xmltodict's name checks: same bytes, ~a quarter of a run's
+# CPU less (collectors/hyperv/soapxml.py).
+soapxml.install()
 # pywinrm warns (once) that "legacy_requests" would use an environment proxy; the sessions it
 # builds get no proxy at all (``WinRMRunner._guard_sessions``).
 warnings.filterwarnings(
@@ -89,6 +99,14 @@ class WinRMSettings:
     # HTTP read timeout; pywinrm insists it exceeds operation_timeout (the host blocks that long).
     read_timeout: int = 30
     max_response_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # Keep the authenticated connection between runs (see the module docstring); never when sealed.
+    keep_connection: bool = False
+
+
+# Polls at most this far apart keep their connection: HTTP.sys closes a connection idle for its
+# IdleConnection timer, 120 s by default (docs/hyperv.md, "Connections"); a quarter of that is margin
+# against a request sent as the host closes it.
+KEEP_CONNECTION_BELOW_SECONDS = 90.0
 
 
 def _pywinrm_auth(auth: Auth, https: bool) -> str:
@@ -191,12 +209,14 @@ class WinRMRunner:
             raise error from None
 
     def _run(self, script: str, deadline: float, started: float) -> ScriptResult:
+        # A session kept from the last run may hold a connection the host is closing right now.
+        kept = self._protocol is not None and self._protocol.transport.session is not None
         proto = self._proto()
         _check(deadline, "opening the shell")
         # A host that drips its answer is cut shortly after the deadline (our own checks between
         # Receives come first); the Signal + Delete that end the shell get their own short bound.
         with self._guard.watch(deadline + CUT_AFTER_DEADLINE_SECONDS):
-            shell = proto.open_shell(noprofile=True)
+            shell = _open_shell(proto, kept)
         command: str | None = None
         finished = False
         try:
@@ -226,6 +246,22 @@ class WinRMRunner:
         finally:
             with self._guard.watch(time.monotonic() + CLEANUP_SECONDS):
                 _cleanup(proto, shell, None if finished else command)
+            if not (self.settings.keep_connection and proto.transport.encryption is None):
+                proto.transport.close_session()  # the protocol (and its NTLM hashes) stays
+
+
+def _open_shell(proto: WinRMProtocol, kept: bool) -> str:
+    """Create the shell; on a kept connection that the host closed as the request went out (its
+    idle timer firing at that moment: urllib3 only sees a close that came before), ask once more
+    on a new connection. Nothing was answered, so no shell was made for the first ask."""
+    try:
+        return proto.open_shell(noprofile=True)
+    except requests.exceptions.ConnectionError:
+        if not kept:
+            raise
+        log.debug("WinRM: the kept connection was closed under the request; connecting again")
+        proto.transport.close_session()
+        return proto.open_shell(noprofile=True)
 
 
 def _check(deadline: float, doing: str) -> None:
@@ -246,7 +282,7 @@ def _cleanup(proto: WinRMProtocol, shell: str, command: str | None) -> None:
     except Exception as exc:  # the shell may already be gone; Delete below still frees it
         log.debug("WinRM Signal failed: %s", type(exc).__name__)
     try:
-        proto.close_shell(shell, close_session=True)
+        proto.close_shell(shell, close_session=False)  # the runner decides (``keep_connection``)
     except Exception as exc:
         log.debug("WinRM Delete failed: %s", type(exc).__name__)
 

@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--faults", type=_faults, default=None,
                    help='JSON object of simulators.winrm.faults.Faults settings for every host, '
                         'e.g. \'{"latency_seconds": 30}\' or \'{"http_500_on": "any"}\'')
+    p.add_argument("--idle-connection-seconds", type=float, default=120.0,
+                   help="close a keep-alive connection idle this long (HTTP.sys IdleConnection: 120 s)")
     args = p.parse_args(argv)
     if args.list:
         print("\n".join(scenario_names()))
@@ -47,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             name, host=args.host, port=args.port + i if args.port else 0, tls=not args.no_tls,
             username=args.username, password=args.password, auth=tuple(a.strip() for a in args.auth.split(",")),
             faults=Faults.from_dict(args.faults) if args.faults is not None else None,
+            idle_connection_seconds=args.idle_connection_seconds,
         ).start()
         sims.append(sim)
         ca = f" ca_file={sim.ca_file}" if sim.ca_file else ""

@@ -25,6 +25,10 @@ class Faults:
     # HTTP 500 on this action ("Create", ..., or "any"); SOAP fault body unless http_500_soap is False.
     http_500_on: str | None = None
     http_500_soap: bool = True
+    # The next request that arrives on a connection which has already served one is read and the
+    # connection closed without an answer, once: HTTP.sys closing an idle keep-alive connection as
+    # the client's request arrives (the client sees the connection dropped, not a status).
+    drop_reused_once: bool = False
     # 401 whatever the credentials (an account locked out or not allowed to use WinRM).
     reject_auth: bool = False
     # CLIXML progress records on stderr while the script succeeds (pywinrm #245).

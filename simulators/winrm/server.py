@@ -42,6 +42,7 @@ class _Server(ThreadingHTTPServer):
         self.ssl_context = ctx
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
+        self.connections_accepted = 0  # TCP connections taken (a client that reuses one makes no new)
         super().__init__(address, _Handler)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
@@ -55,6 +56,7 @@ class _Server(ThreadingHTTPServer):
                 sock.settimeout(None)
             with self._conns_lock:
                 self._conns.add(sock)
+                self.connections_accepted += 1
             self.finish_request(sock, client_address)
         except (OSError, ssl.SSLError):
             pass
@@ -64,6 +66,7 @@ class _Server(ThreadingHTTPServer):
             self.shutdown_request(sock)
 
     def close_connections(self) -> None:
+        """Drop every open connection (a stop, a host restart): clients must connect and authenticate again."""
         with self._conns_lock:
             conns = list(self._conns)
         for c in conns:
@@ -78,11 +81,15 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
 
     def setup(self) -> None:
+        # HTTP.sys closes a keep-alive connection idle for IdleConnection (120 s by default) between
+        # requests; the handler's read timeout does the same here (docs/hyperv.md, "Connections").
         super().setup()
+        self.connection.settimeout(self.server.sim.idle_connection_seconds)
         # Headers and body go out in two writes; without TCP_NODELAY, Nagle + delayed ACK add ~40 ms
         # to every request.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.conn_auth = ConnectionAuth(self.server.sim.auth)
+        self.served = 0  # requests answered on this connection
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -107,6 +114,11 @@ class _Handler(BaseHTTPRequestHandler):
         faults = sim.faults
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if faults.drop_reused_once and self.served:
+            faults.drop_reused_once = False
+            self.close_connection = True
+            return  # no answer: the connection closes under the request
+        self.served += 1
         if faults.latency_seconds:
             time.sleep(faults.latency_seconds)
         if self.path.split("?", 1)[0].lower() != "/wsman":
@@ -166,8 +178,10 @@ class WinRMSimulator:
         auth: tuple[str, ...] = ("basic", "ntlm"),
         allow_unencrypted: bool = False,
         faults: Faults | None = None,
+        idle_connection_seconds: float = 120.0,
     ) -> None:
         self.scenario = Scenario.load(scenario_dir)
+        self.idle_connection_seconds = idle_connection_seconds
         self.faults = faults if faults is not None else self.scenario.faults
         self._host, self._port = host, port
         self.tls = tls
@@ -235,6 +249,15 @@ class WinRMSimulator:
 
     def clear_faults(self) -> None:
         self.faults = Faults()
+
+    def drop_connections(self) -> None:
+        """Close every client connection, as a restart of the WinRM service (or HTTP.sys) does."""
+        if self._server is not None:
+            self._server.close_connections()
+
+    @property
+    def connections_accepted(self) -> int:
+        return self._server.connections_accepted if self._server is not None else 0
 
     def load_scenario(self, scenario_dir: Path | str) -> None:
         self.scenario = Scenario.load(scenario_dir)

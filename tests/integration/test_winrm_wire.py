@@ -245,3 +245,100 @@ def test_ntlm_hashes_the_password_once_per_connection_not_per_run(
             wrong.run(ps.build_script(), time.monotonic() + 10)
         assert getattr(info.value, "reason", "") == "auth"
         wrong.close()
+
+
+def _runs(runner: WinRMRunner, n: int) -> None:
+    for _ in range(n):
+        assert runner.run(ps.build_script(), time.monotonic() + 10).exit_code == 0
+
+
+def test_a_kept_connection_serves_every_run_and_a_released_one_none() -> None:
+    """Three polls on one connection (one TLS and NTLM handshake) when the runner keeps it; three
+    connections when it does not (polls far apart: the host would have closed it anyway)."""
+    with WinRMSimulator("compliant", auth=("ntlm",)) as sim:
+        kept = _runner(sim, "ntlm", keep_connection=True)
+        _runs(kept, 3)
+        assert sim.connections_accepted == 1
+        kept.close()
+        released = _runner(sim, "ntlm")
+        _runs(released, 3)
+        assert sim.connections_accepted == 1 + 3
+        released.close()
+
+
+def test_a_connection_the_host_closed_is_replaced_and_authenticated_again() -> None:
+    """HTTP.sys closes a connection idle for its IdleConnection timer (120 s by default; 0.3 s here),
+    and a restarted WinRM service drops them all: the next poll connects again, answers the new
+    connection's 401 with a new NTLM handshake, and succeeds. No poll fails for it."""
+    with WinRMSimulator("compliant", auth=("ntlm",), idle_connection_seconds=0.3) as sim:
+        runner = _runner(sim, "ntlm", keep_connection=True)
+        _runs(runner, 2)
+        assert sim.connections_accepted == 1
+        time.sleep(0.8)  # past the host's idle timer: it has closed the connection
+        _runs(runner, 1)
+        assert sim.connections_accepted == 2
+        sim.drop_connections()
+        _runs(runner, 2)
+        assert sim.connections_accepted == 3
+        runner.close()
+
+
+def test_a_sealed_session_never_keeps_its_connection() -> None:
+    """Over HTTP, NTLM seals every message with a context pywinrm makes once per session: on a new
+    connection that context would be refused, so a sealed runner starts each poll afresh even
+    when told to keep its connection."""
+    with WinRMSimulator("compliant", tls=False, auth=("ntlm",)) as sim:
+        runner = _runner(sim, "ntlm", keep_connection=True)
+        _runs(runner, 3)
+        assert sim.connections_accepted == 3
+        runner.close()
+
+
+def test_every_envelope_a_run_sends_is_what_xmltodict_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """collectors/hyperv/soapxml.py stands in for xmltodict.unparse in pywinrm: each envelope of a
+    real poll (Create, Command, Send, Receive, Delete, and Signal for a run cut short) serialized
+    both ways gives the same text."""
+    import winrm.protocol
+    import xmltodict
+
+    from collectors.hyperv import soapxml
+
+    seen: list[str] = []
+
+    def compare(doc: dict[str, object]) -> str:
+        ours = soapxml.unparse(doc)
+        assert ours == xmltodict.unparse(doc)
+        seen.append(str(doc["env:Envelope"]["env:Header"]["a:Action"]["#text"]).rsplit("/", 1)[-1])  # type: ignore[index]
+        return ours
+
+    monkeypatch.setitem(vars(winrm.protocol), "xmltodict", type("X", (), {"unparse": staticmethod(compare)}))
+    with WinRMSimulator("compliant", auth=("ntlm",)) as sim:
+        runner = _runner(sim, "ntlm", keep_connection=True)
+        _runs(runner, 1)
+        sim.set_faults(receive_timeout_forever=True, timeout_wait_seconds=0.2)
+        with pytest.raises(Exception) as info:
+            runner.run(ps.build_script(), time.monotonic() + 1.5)
+        assert getattr(info.value, "reason", "") == "timeout"
+        runner.close()
+    assert {"Create", "Command", "Send", "Receive", "Delete", "Signal"} <= set(seen), seen
+
+
+def test_a_kept_connection_closed_under_the_first_request_is_asked_again_on_a_new_one() -> None:
+    """The race a kept connection has: the host's idle timer closes it just as a poll's Create goes
+    out, so the poll sees the connection dropped, not an answer. The runner asks once more on a new
+    connection and the poll succeeds; a runner that did not keep its connection does not retry."""
+    with WinRMSimulator("compliant", auth=("ntlm",)) as sim:
+        runner = _runner(sim, "ntlm", keep_connection=True)
+        _runs(runner, 1)
+        sim.set_faults(drop_reused_once=True)
+        _runs(runner, 1)
+        assert not sim.faults.drop_reused_once  # the fault fired
+        assert sim.connections_accepted == 2
+        assert sim.shells.actions.count("Create") == 2  # the dropped Create made no shell
+        runner.close()
+        fresh = _runner(sim, "ntlm")
+        sim.set_faults(drop_reused_once=True)  # drops this poll's second request, on its own new connection
+        with pytest.raises(Exception) as info:
+            fresh.run(ps.build_script(), time.monotonic() + 10)
+        assert getattr(info.value, "reason", "") == "connect"
+        fresh.close()

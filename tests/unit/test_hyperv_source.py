@@ -66,6 +66,17 @@ def test_settings_from_config_sections() -> None:
     assert o.selector.name_patterns == ("MBX*",) and o.host_os_vcpus == 4
 
 
+@pytest.mark.parametrize(("collectors", "keeps"), [
+    ({}, False),  # the default poll, every 300 s: HTTP.sys would have closed the idle connection
+    ({"inventory": {"interval": "60s"}}, True),
+    ({"inventory": {"interval": "89s"}}, True),
+    ({"inventory": {"interval": "90s"}}, False),
+    ({"inventory": {"enabled": False}}, False),
+])
+def test_a_poll_keeps_its_connection_only_when_the_host_would(collectors: dict[str, Any], keeps: bool) -> None:
+    assert winrm_settings(target(collectors=collectors)).keep_connection is keeps
+
+
 def test_unknown_transport_is_refused_by_the_config_naming_the_field() -> None:
     # Was a CollectionError("config") at the first poll; the typed section refuses it at load (exit 2).
     from exporter.config import ConfigError, parse_config
