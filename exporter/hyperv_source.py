@@ -18,13 +18,13 @@ from collectors import hypervisor as hv
 from collectors.hyperv import checks
 from collectors.hyperv.collect import COLLECTORS, CollectSettings
 from collectors.hyperv.facts import HyperVInventory
-from collectors.hyperv.transport import KEEP_CONNECTION_BELOW_SECONDS, WinRMRunner, WinRMSettings
+from collectors.hyperv.transport import WinRMRunner, WinRMSettings
 from exporter.address import parse_address
 from exporter.config import HyperVTarget, TargetConfig
 from exporter.derivation import Derivation
 from exporter.render.family import Family
 from exporter.secrets import resolve_password
-from exporter.session import LazySession
+from exporter.session import RELEASE_FROM_INTERVAL_SECONDS, LazySession
 from exporter.sources import NOTHING, SourceSpec, collector_specs, enabled_collectors
 
 
@@ -59,15 +59,15 @@ def winrm_settings(target: HyperVTarget) -> WinRMSettings:
         operation_timeout=op,
         read_timeout=max(read, int(float(target.connect_timeout_seconds)) + 1),
         max_response_bytes=target.max_response_bytes,
-        # A poll that comes back before HTTP.sys would close the idle connection reuses it: no TLS
-        # and NTLM handshake a run (collectors/hyperv/transport.py, docs/hyperv.md "Connections").
-        keep_connection=_poll_interval(target) < KEEP_CONNECTION_BELOW_SECONDS,
+        # Fast polls keep their connection: no TLS and NTLM handshake a poll; slower ones give it
+        # back, as ONTAP jobs do (exporter/session.py; docs/hyperv.md "Connections").
+        keep_connection=_poll_interval(target) < RELEASE_FROM_INTERVAL_SECONDS,
     )
 
 
 def _poll_interval(target: HyperVTarget) -> float:
     # ``inventory`` is the one collector; disabled, the runner is never used.
-    return enabled_collectors(target).get("inventory", KEEP_CONNECTION_BELOW_SECONDS)
+    return enabled_collectors(target).get("inventory", RELEASE_FROM_INTERVAL_SECONDS)
 
 
 def options(target: TargetConfig, collector: str) -> CollectSettings:

@@ -20,7 +20,7 @@ from exporter.config import OntapTarget, TargetConfig
 from exporter.derivation import Derivation
 from exporter.render import ontap as render
 from exporter.secrets import resolve_password
-from exporter.session import LazySession
+from exporter.session import RELEASE_FROM_INTERVAL_SECONDS, LazySession
 from exporter.sources import NOTHING, SourceSpec, collector_specs, enabled_collectors
 
 
@@ -51,16 +51,6 @@ def settings_for(target: OntapTarget, collector: str) -> OntapSettings:
     )
 
 
-# A job that runs at least this far apart closes its connection after each run; a faster one
-# keeps it. Measured (bench/README.md): an idle keep-alive TLS connection holds ~85-135 KiB, and
-# the P4 estate's 1,200 ONTAP jobs at 60 s sit idle 55 s of every 60, so closing them took its
-# peak from 514 to 448 MiB at no measurable CPU. At a 2 s interval the same handshake every run
-# made runs ~6-10x slower (0.13 -> 0.8-1.7 s each, 34 simulated clusters in one process) and
-# their data stale. 30 s sits between the two, and at or above common servers' idle keep-alive
-# limits (Apache httpd's KeepAliveTimeout defaults to 5 s, nginx's keepalive_timeout to 75 s;
-# sources in docs/robustness.md):
-# a connection idle that long is often closed by the server anyway.
-RELEASE_FROM_INTERVAL_SECONDS = 30.0
 
 
 def open_session(target: TargetConfig, collector: str) -> LazySession[OntapClient]:

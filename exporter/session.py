@@ -15,6 +15,19 @@ from typing import Any, Generic, Protocol, TypeVar
 from collectors.declare import Collector
 from collectors.errors import drops_session
 
+# A job that runs at least this far apart closes its connection after each run; a faster one
+# keeps it (ONTAP: exporter/ontap_source.py; Hyper-V's WinRM: exporter/hyperv_source.py).
+# Measured (bench/README.md): an idle keep-alive TLS connection holds ~85-135 KiB (ONTAP) or ~39 KiB
+# (WinRM), and the P4 estate's jobs at 60 s sit idle most of every minute: closing the 1,200 ONTAP
+# ones took its peak from 514 to 448 MiB at no measurable CPU; keeping the 720 healthy WinRM ones
+# (whose new connection costs an NTLM logon too) saved 1-3.5 CPU-s a minute and cost 19-37 MiB of
+# peak, which took the estate past its 500 MB (thirteenth round). At a 2 s interval a handshake
+# every run made ONTAP runs ~6-10x slower (0.13 -> 0.8-1.7 s each, 34 simulated clusters in one
+# process) and their data stale. 30 s sits between the two, at or above common servers' idle
+# keep-alive limits (Apache httpd's KeepAliveTimeout defaults to 5 s, nginx's keepalive_timeout to
+# 75 s; sources in docs/robustness.md), well inside HTTP.sys's 120 s (docs/hyperv.md).
+RELEASE_FROM_INTERVAL_SECONDS = 30.0
+
 
 class Closable(Protocol):
     def close(self) -> None: ...

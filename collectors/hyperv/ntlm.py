@@ -4,7 +4,7 @@ pywinrm authenticates NTLM through requests-ntlm, which, given a user name and a
 uses pyspnego's pure-Python NTLM (``NegotiateOptions.use_ntlm``: requests-ntlm#136), never SSPI or
 GSSAPI. That code derives the LM and NT hashes from the password at every handshake
 (``_NTLMCredential``: ``lmowfv1``, ``ntowfv1``), and every Hyper-V run that does not keep its
-connection (polls 90 s or more apart, collectors/hyperv/transport.py) makes a handshake: the LM
+connection (polls 30 s or more apart, collectors/hyperv/transport.py) makes a handshake: the LM
 hash alone is two pure-Python DES operations, ~1 ms of CPU a run, 2.3 % of a saturated P4
 exporter's samples (bench/README.md, sixth round).
 

@@ -1,17 +1,19 @@
-"""WS-Man request envelopes serialized without xmltodict's per-name checks: the same bytes, a fifth of the CPU.
+"""WS-Man request envelopes serialized without xmltodict's per-name checks: the same text, less CPU.
 
 pywinrm builds every WS-Man request (Create, Command, Send, Receive, Delete) as a nested dict and
 serializes it with ``xmltodict.unparse`` (winrm/protocol.py). xmltodict 1.0 validates every
 element and attribute name (``_validate_name``: a dozen substring scans and an ``any(isspace)``
-per name) and writes through SAX's ``XMLGenerator``: ~27 % of a Hyper-V run's CPU, five envelopes
-of ~40 names each (bench/README.md, thirteenth round). The names are pywinrm's own constants, never
-a peer's or a user's text; the values (shell and command ids from the host's answers, the script's
-base64) are escaped exactly as ``XMLGenerator`` escapes them.
+per name) and writes through SAX's ``XMLGenerator``: 27 % of a profiled Hyper-V poll, five
+envelopes of ~40 names each; written here, a poll costs 14 % less CPU (bench/README.md,
+thirteenth round). The names are pywinrm's own constants, never a peer's or a user's text; the
+values (shell and command ids from the host's answers, the script's base64) are escaped exactly
+as ``XMLGenerator`` escapes them.
 
 ``unparse`` writes what ``xmltodict.unparse(doc)`` writes with its defaults (full document,
 ``@`` attributes, ``#text`` content after the children, ``None`` as an empty element, empty lists
-skipped, booleans as ``true``/``false``, no self-closing tags); tests/unit/test_hyperv_soapxml.py
-compares the two on every envelope a real run sends and on hostile values. ``install`` points
+skipped, booleans as ``true``/``false``, no self-closing tags): the two are compared on every
+envelope of a real poll (tests/integration/test_winrm_wire.py) and on hostile values and odd
+structures (tests/unit/test_hyperv_soapxml.py). ``install`` points
 pywinrm's protocol module at it (``winrm.protocol.xmltodict`` is only used to unparse requests;
 its replies are read with ElementTree).
 """

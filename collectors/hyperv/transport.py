@@ -11,12 +11,13 @@ docs/hyperv.md (Transport; pywinrm issues listed in its Sources):
   we Delete the shell alone then, which frees its commands (MS-WSMV 3.1.4.4.1), one exchange less
   a run (800 a minute at bench/scale's P4);
 * pywinrm's ``close_shell`` closes its HTTP session by default, so every run pays a TLS and an NTLM
-  handshake (half a run's CPU, bench/README.md thirteenth round): a runner told to keep its
-  connection (``keep_connection``: polls less than ``KEEP_CONNECTION_BELOW_SECONDS`` apart, well
-  inside HTTP.sys's 120 s idle timeout) keeps it between runs. NTLM authenticates the connection,
-  so when the host has closed it, the next request is answered 401 on the new one and requests-ntlm
-  authenticates again. A sealed session (NTLM/Kerberos over HTTP) never keeps it: pywinrm's sealing
-  context is made once per session and does not survive a new connection;
+  handshake (half a poll's CPU alone, less in a busy process: bench/README.md thirteenth round): a
+  runner told to keep its connection (``keep_connection``: polls under 30 s apart,
+  exporter/hyperv_source.py, well inside HTTP.sys's 120 s idle timeout) keeps it between runs.
+  NTLM authenticates the connection, so when the host has closed it, the next request is answered
+  401 on the new one and requests-ntlm authenticates again. A sealed session (NTLM/Kerberos over
+  HTTP) never keeps it: pywinrm's sealing context is made once per session and does not survive a
+  new connection;
 * environment proxies and CA bundles are honoured by default: we pass an explicit CA file (or
   requests' default bundle, certifi's) and give every session it builds no proxies and ``trust_env = False``;
   pywinrm's own way of ignoring proxies (``proxy=None``: ``no_proxy="*"``) makes requests set and
@@ -39,6 +40,7 @@ from typing import Literal, Protocol
 from xml.etree import ElementTree
 
 import requests
+import urllib3
 from winrm.exceptions import (
     InvalidCredentialsError,
     WinRMError,
@@ -56,8 +58,8 @@ from collectors.hyperv.ntlm import ntlm_secret
 from collectors.netguard import DEFAULT_MAX_BODY_BYTES, ConnectionGuard
 
 log = logging.getLogger(__name__)
-# pywinrm's requests serialized without xmltodict's name checks: same bytes, ~a quarter of a run's
-# CPU less (collectors/hyperv/soapxml.py).
+# pywinrm's requests serialized without xmltodict's name checks: same text, ~14 % of a poll's CPU
+# less (collectors/hyperv/soapxml.py).
 soapxml.install()
 # pywinrm warns (once) that "legacy_requests" would use an environment proxy; the sessions it
 # builds get no proxy at all (``WinRMRunner._guard_sessions``).
@@ -101,12 +103,6 @@ class WinRMSettings:
     max_response_bytes: int = DEFAULT_MAX_BODY_BYTES
     # Keep the authenticated connection between runs (see the module docstring); never when sealed.
     keep_connection: bool = False
-
-
-# Polls at most this far apart keep their connection: HTTP.sys closes a connection idle for its
-# IdleConnection timer, 120 s by default (docs/hyperv.md, "Connections"); a quarter of that is margin
-# against a request sent as the host closes it.
-KEEP_CONNECTION_BELOW_SECONDS = 90.0
 
 
 def _pywinrm_auth(auth: Auth, https: bool) -> str:
@@ -256,8 +252,10 @@ def _open_shell(proto: WinRMProtocol, kept: bool) -> str:
     on a new connection. Nothing was answered, so no shell was made for the first ask."""
     try:
         return proto.open_shell(noprofile=True)
-    except requests.exceptions.ConnectionError:
-        if not kept:
+    except requests.exceptions.ConnectionError as exc:
+        # requests wraps urllib3's ProtocolError ("Connection aborted": closed or reset with no
+        # answer) as the first argument; a refused or timed-out connect is a MaxRetryError there.
+        if not (kept and isinstance(exc.args[0] if exc.args else None, urllib3.exceptions.ProtocolError)):
             raise
         log.debug("WinRM: the kept connection was closed under the request; connecting again")
         proto.transport.close_session()

@@ -89,7 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
         # to every request.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.conn_auth = ConnectionAuth(self.server.sim.auth)
-        self.served = 0  # requests answered on this connection
+        self.served = 0  # requests taken on this connection
 
     def log_message(self, format: str, *args: Any) -> None:
         return

@@ -254,7 +254,7 @@ def _runs(runner: WinRMRunner, n: int) -> None:
 
 def test_a_kept_connection_serves_every_run_and_a_released_one_none() -> None:
     """Three polls on one connection (one TLS and NTLM handshake) when the runner keeps it; three
-    connections when it does not (polls far apart: the host would have closed it anyway)."""
+    connections when it does not (polls 30 s or more apart give the idle connection's memory back)."""
     with WinRMSimulator("compliant", auth=("ntlm",)) as sim:
         kept = _runner(sim, "ntlm", keep_connection=True)
         _runs(kept, 3)
@@ -323,7 +323,7 @@ def test_every_envelope_a_run_sends_is_what_xmltodict_writes(monkeypatch: pytest
     assert {"Create", "Command", "Send", "Receive", "Delete", "Signal"} <= set(seen), seen
 
 
-def test_a_kept_connection_closed_under_the_first_request_is_asked_again_on_a_new_one() -> None:
+def test_a_kept_connection_closed_under_the_first_request_is_asked_again_on_a_new_one(tmp_path: Path) -> None:
     """The race a kept connection has: the host's idle timer closes it just as a poll's Create goes
     out, so the poll sees the connection dropped, not an answer. The runner asks once more on a new
     connection and the poll succeeds; a runner that did not keep its connection does not retry."""
@@ -342,3 +342,13 @@ def test_a_kept_connection_closed_under_the_first_request_is_asked_again_on_a_ne
             fresh.run(ps.build_script(), time.monotonic() + 10)
         assert getattr(info.value, "reason", "") == "connect"
         fresh.close()
+        # A kept runner whose host is gone (the CA copied: stop() deletes the simulator's): refused,
+        # the connect error raised as it is, never taken for a closed connection to ask again on.
+        ca = tmp_path / "ca.pem"
+        ca.write_bytes(Path(str(sim.ca_file)).read_bytes())
+        gone = WinRMRunner(WinRMSettings(sim.url, sim.username, sim.password, auth="ntlm", ca_file=str(ca),
+                                         operation_timeout=1, read_timeout=5, keep_connection=True))
+        _runs(gone, 1)
+    with pytest.raises(Exception) as info:
+        gone.run(ps.build_script(), time.monotonic() + 10)
+    assert getattr(info.value, "reason", "") == "connect"

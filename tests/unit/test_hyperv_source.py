@@ -68,12 +68,15 @@ def test_settings_from_config_sections() -> None:
 
 @pytest.mark.parametrize(("collectors", "keeps"), [
     ({}, False),  # the default poll, every 300 s: HTTP.sys would have closed the idle connection
-    ({"inventory": {"interval": "60s"}}, True),
-    ({"inventory": {"interval": "89s"}}, True),
-    ({"inventory": {"interval": "90s"}}, False),
+    ({"inventory": {"interval": "60s"}}, False),  # as ONTAP jobs: the memory over a handshake a poll
+    ({"inventory": {"interval": "30s"}}, False),
+    ({"inventory": {"interval": "29s"}}, True),
+    ({"inventory": {"interval": "5s"}}, True),
     ({"inventory": {"enabled": False}}, False),
 ])
-def test_a_poll_keeps_its_connection_only_when_the_host_would(collectors: dict[str, Any], keeps: bool) -> None:
+def test_a_fast_poll_keeps_its_connection_and_a_slow_one_gives_it_back(
+    collectors: dict[str, Any], keeps: bool
+) -> None:
     assert winrm_settings(target(collectors=collectors)).keep_connection is keeps
 
 
