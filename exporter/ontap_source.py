@@ -51,13 +51,11 @@ def settings_for(target: OntapTarget, collector: str) -> OntapSettings:
     )
 
 
-
-
 def open_session(target: TargetConfig, collector: str) -> LazySession[OntapClient]:
     assert isinstance(target, OntapTarget), target.kind  # the registry routes by kind
     # Between runs the client keeps what it knows (the cluster's version); whether it keeps its
-    # TLS connection depends on how soon it is needed again (above). ONTAP authenticates every
-    # request (basic auth), so a new connection costs a handshake, never a login.
+    # TLS connection depends on how soon it is needed again (exporter/session.py). ONTAP
+    # authenticates every request (basic auth), so a new connection costs a handshake, never a login.
     interval = enabled_collectors(target).get(collector, RELEASE_FROM_INTERVAL_SECONDS)
     release = OntapClient.close if interval >= RELEASE_FROM_INTERVAL_SECONDS else None
     return LazySession(lambda: OntapClient(settings_for(target, collector)), release=release)

@@ -1,7 +1,7 @@
 """WS-Man request envelopes serialized without xmltodict's per-name checks: the same text, less CPU.
 
 pywinrm builds every WS-Man request (Create, Command, Send, Receive, Delete) as a nested dict and
-serializes it with ``xmltodict.unparse`` (winrm/protocol.py). xmltodict 1.0 validates every
+serializes it with ``xmltodict.unparse`` (winrm/protocol.py). xmltodict 1.0.4 validates every
 element and attribute name (``_validate_name``: a dozen substring scans and an ``any(isspace)``
 per name) and writes through SAX's ``XMLGenerator``: 27 % of a profiled Hyper-V poll, five
 envelopes of ~40 names each; written here, a poll costs 14 % less CPU (bench/README.md,

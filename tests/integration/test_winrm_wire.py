@@ -267,14 +267,14 @@ def test_a_kept_connection_serves_every_run_and_a_released_one_none() -> None:
 
 
 def test_a_connection_the_host_closed_is_replaced_and_authenticated_again() -> None:
-    """HTTP.sys closes a connection idle for its IdleConnection timer (120 s by default; 0.3 s here),
+    """HTTP.sys closes a connection idle for its IdleConnection timer (120 s by default; 1 s here),
     and a restarted WinRM service drops them all: the next poll connects again, answers the new
     connection's 401 with a new NTLM handshake, and succeeds. No poll fails for it."""
-    with WinRMSimulator("compliant", auth=("ntlm",), idle_connection_seconds=0.3) as sim:
+    with WinRMSimulator("compliant", auth=("ntlm",), idle_connection_seconds=1.0) as sim:
         runner = _runner(sim, "ntlm", keep_connection=True)
         _runs(runner, 2)
         assert sim.connections_accepted == 1
-        time.sleep(0.8)  # past the host's idle timer: it has closed the connection
+        time.sleep(2.0)  # past the host's idle timer: it has closed the connection
         _runs(runner, 1)
         assert sim.connections_accepted == 2
         sim.drop_connections()
