@@ -100,11 +100,25 @@ def unparse(doc: Mapping[str, Any]) -> str:
     return "".join(out)
 
 
+class _XmlToDict(types.ModuleType):
+    """xmltodict as pywinrm's protocol module sees it: ``unparse`` is ours, anything else (pywinrm
+    0.5 uses nothing else; a later 0.5.x might) is the real module's."""
+
+    def __init__(self, real: types.ModuleType) -> None:
+        super().__init__(real.__name__)
+        self._real = real
+        self.unparse = unparse
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
 def install() -> None:
     """Serialize pywinrm's requests with ``unparse``: its protocol module reads ``xmltodict.unparse``
-    at call time, and uses nothing else of xmltodict."""
+    at call time."""
     import winrm.protocol
 
     namespace = vars(winrm.protocol)
-    if getattr(namespace.get("xmltodict"), "unparse", None) is not unparse:
-        namespace["xmltodict"] = types.SimpleNamespace(unparse=unparse)
+    current = namespace.get("xmltodict")
+    if isinstance(current, types.ModuleType) and getattr(current, "unparse", None) is not unparse:
+        namespace["xmltodict"] = _XmlToDict(current)

@@ -44,7 +44,10 @@ def test_a_document_without_exactly_one_root_is_refused_like_xmltodict_refuses_i
         soapxml.unparse(doc)
 
 
-def test_install_points_pywinrm_at_it_once() -> None:
+def test_install_points_pywinrm_at_it_once_and_leaves_the_rest_of_xmltodict_as_it_is() -> None:
     soapxml.install()
     soapxml.install()
-    assert vars(winrm.protocol)["xmltodict"].unparse is soapxml.unparse
+    seen = vars(winrm.protocol)["xmltodict"]
+    assert seen.unparse is soapxml.unparse
+    assert seen.parse is xmltodict.parse  # anything else a pywinrm release might read
+    assert seen._real is xmltodict  # installed once: not a wrapper of the wrapper
