@@ -24,8 +24,8 @@ from exporter.config import HyperVTarget, TargetConfig
 from exporter.derivation import Derivation
 from exporter.render.family import Family
 from exporter.secrets import resolve_password
-from exporter.session import RELEASE_FROM_INTERVAL_SECONDS, LazySession
-from exporter.sources import NOTHING, SourceSpec, collector_specs, enabled_collectors
+from exporter.session import LazySession
+from exporter.sources import NOTHING, SourceSpec, collector_specs, keeps_connection
 
 
 def endpoint(address: str) -> str:
@@ -61,13 +61,8 @@ def winrm_settings(target: HyperVTarget) -> WinRMSettings:
         max_response_bytes=target.max_response_bytes,
         # Fast polls keep their connection: no TLS and NTLM handshake a poll; slower ones give it
         # back, as ONTAP jobs do (exporter/session.py; docs/hyperv.md "Connections").
-        keep_connection=_poll_interval(target) < RELEASE_FROM_INTERVAL_SECONDS,
+        keep_connection=keeps_connection(target, "inventory"),  # the one collector
     )
-
-
-def _poll_interval(target: HyperVTarget) -> float:
-    # ``inventory`` is the one collector; disabled, the runner is never used.
-    return enabled_collectors(target).get("inventory", RELEASE_FROM_INTERVAL_SECONDS)
 
 
 def options(target: TargetConfig, collector: str) -> CollectSettings:

@@ -20,8 +20,8 @@ from exporter.config import OntapTarget, TargetConfig
 from exporter.derivation import Derivation
 from exporter.render import ontap as render
 from exporter.secrets import resolve_password
-from exporter.session import RELEASE_FROM_INTERVAL_SECONDS, LazySession
-from exporter.sources import NOTHING, SourceSpec, collector_specs, enabled_collectors
+from exporter.session import LazySession
+from exporter.sources import NOTHING, SourceSpec, collector_specs, keeps_connection
 
 
 def split_address(address: str) -> tuple[str, str, int]:
@@ -56,8 +56,7 @@ def open_session(target: TargetConfig, collector: str) -> LazySession[OntapClien
     # Between runs the client keeps what it knows (the cluster's version); whether it keeps its
     # TLS connection depends on how soon it is needed again (exporter/session.py). ONTAP
     # authenticates every request (basic auth), so a new connection costs a handshake, never a login.
-    interval = enabled_collectors(target).get(collector, RELEASE_FROM_INTERVAL_SECONDS)
-    release = OntapClient.close if interval >= RELEASE_FROM_INTERVAL_SECONDS else None
+    release = None if keeps_connection(target, collector) else OntapClient.close
     return LazySession(lambda: OntapClient(settings_for(target, collector)), release=release)
 
 

@@ -16,7 +16,7 @@ from collectors.declare import Collector
 from collectors.errors import drops_session
 
 # A job that runs at least this far apart closes its connection after each run; a faster one
-# keeps it (ONTAP: exporter/ontap_source.py; Hyper-V's WinRM: exporter/hyperv_source.py).
+# keeps it (exporter/sources.py ``keeps_connection``, read by ONTAP's and Hyper-V's sources).
 # Measured (bench/README.md): an idle keep-alive TLS connection holds ~85-135 KiB (ONTAP) or ~39 KiB
 # (WinRM), and the P4 estate's jobs at 60 s sit idle most of every minute: closing the 1,200 ONTAP
 # ones took its peak from 514 to 448 MiB at no measurable CPU; keeping the 720 healthy WinRM ones

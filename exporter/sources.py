@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from collectors.declare import Collector
 from exporter.derivation import Derivation
 from exporter.render.family import Family
-from exporter.session import runs
+from exporter.session import RELEASE_FROM_INTERVAL_SECONDS, runs
 
 if TYPE_CHECKING:
     from exporter.config import Config, TargetConfig
@@ -186,3 +186,9 @@ def enabled_collectors(target: TargetConfig) -> dict[str, float]:
             interval = entry.interval if entry is not None and entry.interval is not None else None
             out[name] = float(interval if interval is not None else cspec.default_interval_seconds)
     return out
+
+
+def keeps_connection(target: TargetConfig, collector: str) -> bool:
+    """Whether the job keeps its connection between runs: it runs less than
+    ``RELEASE_FROM_INTERVAL_SECONDS`` apart (exporter/session.py). A disabled collector does not."""
+    return enabled_collectors(target).get(collector, RELEASE_FROM_INTERVAL_SECONDS) < RELEASE_FROM_INTERVAL_SECONDS

@@ -118,6 +118,7 @@ def step_failed(
         finished_at=time.time(),
     )
 
+
 def _cpu_since(cpu_started: float | None) -> float:
     """This thread's CPU seconds since ``cpu_started`` (0 when the caller did not measure)."""
     return 0.0 if cpu_started is None else time.thread_time() - cpu_started
