@@ -61,6 +61,10 @@ def serve_ours(series: int, churn: float, switch_interval: float, ready: Any, po
         from exporter.derivation import Derivation
     except ImportError:  # a --root tree from before Derivation had its own module
         from exporter.sources import Derivation  # type: ignore[attr-defined,no-redef]
+    try:
+        from exporter.gilpace import ScrapePace
+    except ImportError:  # a --root tree from before the GIL pacing: it set 1 ms at start
+        ScrapePace = None  # type: ignore[assignment,misc]
     from exporter.http import HttpServer, WebApp
     from exporter.pipeline import Pipeline
     from exporter.publisher import Publisher
@@ -100,9 +104,15 @@ def serve_ours(series: int, churn: float, switch_interval: float, ready: Any, po
     gc.freeze()  # as Daemon.start does: the start-up heap is out of the full collections' reach
     publisher.start()
     store.set_listener(publisher.notify)
-    server = HttpServer("127.0.0.1", 0, WebApp(store, publisher), 40)
-    server.start()  # sets the daemon's switch interval
-    if switch_interval > 0:
+    # The daemon's GIL pacing (exporter/gilpace.py), or one fixed interval when the bench is told one.
+    fixed = switch_interval > 0
+    if ScrapePace is not None:
+        pace = ScrapePace(fast=switch_interval, slow=switch_interval) if fixed else None
+        server = HttpServer("127.0.0.1", 0, WebApp(store, publisher), 40, pace=pace)
+    else:
+        server = HttpServer("127.0.0.1", 0, WebApp(store, publisher), 40)
+    server.start()
+    if fixed and ScrapePace is None:
         sys.setswitchinterval(switch_interval)
     port_box.value = server.address[1]
     ready.set()
@@ -222,7 +232,7 @@ def main() -> None:
     ap.add_argument("--pace", type=float, default=0.1, help="seconds between rounds, so renders overlap scrapes")
     ap.add_argument("--root", default=str(ROOT), help="exporter source tree to measure (default: this one)")
     ap.add_argument("--switch-interval", type=float, default=0.0,
-                    help="GIL switch interval in the exporter's process (default: the one HttpServer sets)")
+                    help="one fixed GIL switch interval in the exporter's process (default: the daemon's pacing)")
     args = ap.parse_args()
 
     ours, ours_port = start(serve_ours, args.series, args.churn, args.switch_interval)

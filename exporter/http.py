@@ -37,6 +37,7 @@ from collectors.netguard import Reaper, shut_down
 from exporter import runlog, statuspage
 from exporter.admission import AdmissionStats
 from exporter.config import ShardingConfig
+from exporter.gilpace import ScrapePace
 from exporter.links import Links
 from exporter.publisher import Publisher
 from exporter.render.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, Format
@@ -51,7 +52,8 @@ READ_TIMEOUT_SECONDS = 10.0  # a client that sends nothing for this long (or idl
 HEADER_DEADLINE_SECONDS = 10.0  # the whole request line + headers (or a TLS handshake) within this
 MAX_HEADER_BYTES = 32 * 1024  # request line + all headers, checked before the auth gate
 LISTEN_BACKLOG = 128  # the kernel's accept queue (socketserver's default is 5)
-SWITCH_INTERVAL_SECONDS = 0.001  # GIL hand-over interval while serving (see HttpServer.start)
+SCRAPE_ROUTES = ("/metrics", "/probe")  # requests whose cadence the GIL pacing learns (exporter/gilpace.py)
+MAX_ROUTE_CHARS = 200  # of a scrape's path and query kept as its cadence key
 REAPER = Reaper("http-deadlines")  # cuts connections whose request did not arrive in time
 ALLOW = "GET, HEAD"
 SCRAPE_TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
@@ -276,6 +278,7 @@ class _Server(ThreadingHTTPServer):
     slots: threading.BoundedSemaphore
     connections: threading.BoundedSemaphore  # one per connection thread: the worker bound
     web: WebConfigManager | None
+    pace: ScrapePace
     refused = 0  # connections answered 503 at once because every connection thread was busy
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -284,11 +287,16 @@ class _Server(ThreadingHTTPServer):
             self.refused += 1
             _refuse_busy(request, tls=self.web is not None and self.web.tls_enabled)
             return
+        self.pace.arrived()  # its request will want the GIL: shorten the waits for it now
         try:
             super().process_request(request, client_address)
         except BaseException:
             self.connections.release()
             raise
+
+    def service_actions(self) -> None:
+        # The accept loop comes here after every select() (at most poll_interval apart).
+        self.pace.tick()
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
@@ -404,6 +412,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self._timed_out:
             self.close_connection = True
             return False
+        if ok and self.path.startswith(SCRAPE_ROUTES):
+            peer = self.client_address[0] if isinstance(self.client_address, tuple) else "?"
+            self.server.pace.request(str(peer), self.path[:MAX_ROUTE_CHARS])
         return ok
 
     def version_string(self) -> str:
@@ -506,6 +517,7 @@ class HttpServer:
         max_requests: int,
         web: WebConfigManager | None = None,
         max_connections: int | None = None,
+        pace: ScrapePace | None = None,
     ) -> None:
         server_cls: type[_Server] = _Server
         if ":" in host:
@@ -522,7 +534,9 @@ class HttpServer:
         self.max_connections = max_connections or max_requests * 4 + 32
         self._server.connections = threading.BoundedSemaphore(self.max_connections)
         self._server.web = web
+        self._server.pace = pace or ScrapePace()
         self._thread: threading.Thread | None = None
+        self._interval_before = sys.getswitchinterval()
 
     @property
     def address(self) -> tuple[str, int]:
@@ -538,12 +552,10 @@ class HttpServer:
         return f"{scheme}://{shown}:{port}/"
 
     def start(self) -> None:
-        # A scrape needs the GIL a few times (parse, headers, send) while renders and collections
-        # hold it in Python loops; with the default 5 ms switch interval each wait can take 5 ms,
-        # which put a scrape's p99 at 8.6x a static server's during renders (bench/scrape.py).
-        # 1 ms bounds those waits for a few percent of throughput in the busy threads.
-        if sys.getswitchinterval() > SWITCH_INTERVAL_SECONDS:
-            sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+        # The GIL switch interval follows the scrapes from now on: short while one is served or
+        # due, CPython's default otherwise (exporter/gilpace.py).
+        self._interval_before = sys.getswitchinterval()
+        self._server.pace.tick()
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="http", daemon=True
         )
@@ -553,4 +565,5 @@ class HttpServer:
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join(timeout=5)
+            sys.setswitchinterval(self._interval_before)  # the process's own setting, as found at start
         self._server.server_close()

@@ -7,6 +7,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -183,3 +184,27 @@ def test_keepalive_connection_is_reused_over_http11(start: Callable[..., Daemon]
                 assert chunk, "server closed the keep-alive connection"
                 data += chunk
             assert data.startswith(b"HTTP/1.1 200")
+
+
+def test_gil_switch_interval_follows_the_scrapes(start: Callable[..., Daemon]) -> None:
+    """Short while a scrape is served or due (a regular scraper's next one), CPython's default in
+    between (exporter/gilpace.py): observed in the daemon's own process over real sockets."""
+    from exporter.gilpace import FAST_SECONDS, HOLD_SECONDS, LEAD_SECONDS, SLOW_SECONDS
+
+    d = start(fast("c1"))
+    assert d.http is not None
+    url = d.http.url + "metrics"
+    wait_until(lambda: sys.getswitchinterval() == SLOW_SECONDS)  # nobody scraped yet
+    period = 3.0
+    t0 = time.monotonic()
+    assert requests.get(url, timeout=5).status_code == 200
+    assert sys.getswitchinterval() == FAST_SECONDS  # shortened when its request was read
+    time.sleep(max(0.0, t0 + period - time.monotonic()))
+    assert requests.get(url, timeout=5).status_code == 200  # a period of 3 s learnt
+    t1 = time.monotonic()
+    # Between the hold after this scrape and the window before the next one: the default.
+    time.sleep(max(0.0, t1 + (HOLD_SECONDS + period - LEAD_SECONDS) / 2 + 0.1 - time.monotonic()))
+    assert sys.getswitchinterval() == SLOW_SECONDS
+    # In the window around the next expected scrape, with no request yet: short.
+    time.sleep(max(0.0, t1 + period - time.monotonic()))
+    assert sys.getswitchinterval() == FAST_SECONDS
