@@ -30,6 +30,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))  # its helpers, also when loaded as a module (tests)
+from proctree import tree_cpu_split, tree_peak_mib  # noqa: E402
 
 USER, PASSWORD = "admin", "bench-pass-1"
 
@@ -187,15 +189,13 @@ def run_naive(url: str, ca_file: str, sample: int) -> dict[str, Any]:
 
 
 def _proc_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """The daemon's CPU with its walk helpers' (bench/proctree.py)."""
+    return sum(tree_cpu_split(pid))
 
 
 def _proc_peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024.0
-    return 0.0
+    """The daemon's peak RSS with its walk helpers' peaks added (an upper bound)."""
+    return tree_peak_mib(pid)
 
 
 def _last_successes(base: str) -> dict[str, float]:

@@ -508,6 +508,8 @@ class SchedulerConfig(_Model):
     # imports no runtime module; tests/unit/test_core_config.py holds them equal).
     max_runs_in_flight: int = Field(default=64, ge=1, le=10_000)
     run_slot_lease: Duration = 10.0
+    # collectors/ontap/walker.py's WALK_PROCESSES (tests/unit/test_core_config.py holds them equal).
+    walk_processes: int = Field(default=1, ge=0, le=16)
 
     @field_validator("run_slot_lease")
     @classmethod

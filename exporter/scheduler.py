@@ -58,6 +58,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from collectors import netguard, runcpu
 from collectors.errors import CollectionError, UnsupportedError
+from collectors.ontap import walker
 from exporter import admission, runlog, sources
 from exporter.config import Config, TargetConfig
 from exporter.pipeline import Pipeline
@@ -394,8 +395,12 @@ class Scheduler:
             max_runs_in_flight or config.scheduler.max_runs_in_flight,
             run_slot_lease_seconds or config.scheduler.run_slot_lease,
         )
+        self._walk_processes = config.scheduler.walk_processes
 
     def start(self) -> None:
+        # The big ONTAP walks' helper processes (collectors/ontap/walker.py), running
+        # exporter/walkhelper.py: the process-wide pool follows the daemon that runs.
+        walker.POOL.configure(self._walk_processes, "exporter.walkhelper")
         now = datetime.now(UTC)
         offsets = first_round_offsets([(job.id, job.interval) for job in self.jobs], self._spread)
         for job in self.jobs:
@@ -426,6 +431,8 @@ class Scheduler:
             if age is not None:  # one line per run: a thousand targets must not make one huge line
                 log.warning("stopping: abandoned in-flight run %s (running %.1fs)", job.id, age)
         # Blocked reads return now, so those threads end; and no late run starts another request.
+        # The walk helpers are killed too (a netguard stop hook); later walks stay in-process.
+        walker.POOL.configure(0, "exporter.walkhelper")
         netguard.abort_all(self.store, stopping=True)
         closer = threading.Thread(target=self._close_sessions, name="close-sessions", daemon=True)
         closer.start()

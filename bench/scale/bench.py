@@ -16,8 +16,10 @@ interval, so a run outlasts its interval), a fifth HTTP 500, a fifth refused, a 
 Every simulator runs in its own process (ONTAP: one per scenario and fault; WinRM: several
 hosts per process; the hung peers: ``peers.py``), so the exporter's process (``ndo-exporter
 run``, started alone) holds only the exporter. Measured in steady state over ``--cycles``
-intervals, from ``/proc``: the exporter's CPU (share of one core), its peak RSS (``VmHWM``), the
-simulators' CPU beside it; and from the exporter's own metrics polled four times per interval:
+intervals, from ``/proc``: the exporter's CPU (share of one core) and peak RSS (``VmHWM``), its
+walk helper processes' included (``bench/proctree.py``), the simulators' CPU beside it; the
+machine's speed over the window (``bench/speedprobe.py``); and from the exporter's own metrics
+polled four times per interval:
 the gaps between successive successes of every healthy collector (p50, p99, max, against the
 interval) and how many collectors are up. The machine's other load shares the cores: the
 simulators' CPU is printed so a reader can see what the exporter competed with.
@@ -53,10 +55,13 @@ import requests
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))  # a script: its own folder holds a module named bench
+from proctree import children, cpu_split, memory_mib, tree_cpu_split, tree_peak_mib, tree_rss_mib  # noqa: E402
+from speedprobe import Probe  # noqa: E402
+
 ONTAP_COLLECTORS = ("health", "nodes", "lifs", "shares", "sessions", "files")
 PASSWORD = "Bench-Scale-Pw-2026"
 USER = "ndo-monitor"
-TICKS = os.sysconf("SC_CLK_TCK")
 PROMETHEUS_HEADERS = {
     "Accept": "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
     "Accept-Encoding": "gzip",
@@ -108,21 +113,6 @@ def cpu_seconds(pid: int) -> float:
     return sum(cpu_split(pid))
 
 
-def cpu_split(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds of a process: the kernel's share is where thread hand-offs,
-    futex waits and socket I/O show."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) / TICKS, int(fields[12]) / TICKS  # utime, stime
-
-
-def memory_mib(pid: int) -> tuple[float, float]:
-    """(current RSS, peak RSS) in MiB."""
-    status = dict(
-        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
-    )
-    return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
-
-
 class ProcSampler:
     """Polls a process's thread count and RSS from /proc every ``period`` s, in a thread: the
     first round's peak threads and the steady window's RSS are not visible in one end reading."""
@@ -141,7 +131,8 @@ class ProcSampler:
             except OSError:
                 return
             fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-            self.samples.append((time.monotonic(), int(fields["Threads"]), int(fields["VmRSS"].split()[0]) / 1024))
+            with contextlib.suppress(OSError, KeyError):  # the instance: the exporter and its walk helpers
+                self.samples.append((time.monotonic(), int(fields["Threads"]), tree_rss_mib(self.pid)))
 
     def stop(self) -> None:
         self._stop.set()
@@ -388,7 +379,7 @@ def run_daemon(root: Path, est: Estate, args: argparse.Namespace, workdir: Path,
         ready_after = time.monotonic() - started
         time.sleep(cycle)  # let the first, bunched-up round settle into the jittered schedule
         history: dict[tuple[str, str], list[float]] = {}
-        (user0, sys0), sim0, t0 = cpu_split(proc.pid), sims_cpu(), time.monotonic()
+        (user0, sys0), sim0, t0 = tree_cpu_split(proc.pid), sims_cpu(), time.monotonic()
         cpu0 = user0 + sys0
         end = t0 + cycle * args.cycles
         polls = 0
@@ -406,10 +397,12 @@ def run_daemon(root: Path, est: Estate, args: argparse.Namespace, workdir: Path,
             if time.monotonic() >= end:
                 break
             time.sleep(max(0.0, min(cycle / 4, end - time.monotonic())))
-        (user1, sys1), sim1, t1 = cpu_split(proc.pid), sims_cpu(), time.monotonic()
+        (user1, sys1), sim1, t1 = tree_cpu_split(proc.pid), sims_cpu(), time.monotonic()
         cpu1 = user1 + sys1
         now = time.time()
         rss, peak = memory_mib(proc.pid)
+        helpers = len(children(proc.pid))
+        instance_peak = tree_peak_mib(proc.pid)
         last = scrape(url)
         up = samples(last, _SUCCESS)
         admission1 = instance_values(last)
@@ -468,6 +461,7 @@ def run_daemon(root: Path, est: Estate, args: argparse.Namespace, workdir: Path,
                                               / (window / cycle), 1),
         }
     return {
+        "window_monotonic": [t0, t1],  # for the machine's speed over it (main: the probe)
         "admission": line,
         "root": str(root), "env": extra_env or {},
         "ready_after_seconds": round(ready_after, 1),
@@ -488,6 +482,9 @@ def run_daemon(root: Path, est: Estate, args: argparse.Namespace, workdir: Path,
         "simulators_cpu_share_of_one_core": round((sim1 - sim0) / window, 4),  # while measured
         "exporter_cpu_share_while_measured": round((cpu1 - cpu0) / window, 4),
         "rss_mib": round(rss, 1), "peak_rss_mib": round(peak, 1),
+        # With the walk helpers (collectors/ontap/walker.py): the instance's CPU above counts them;
+        # its peak here is the processes' peaks added (an upper bound).
+        "helper_processes": helpers, "instance_peak_rss_mib": round(instance_peak, 1),
         # From the 4 Hz sampler: the first round's peak, then the measured window's.
         "threads_peak_first_round": max((s[1] for s in first_round), default=0),
         "threads_peak_steady": max((s[1] for s in steady), default=0),
@@ -544,7 +541,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="ndo-bench-scale-"))
     cycle = args.interval / args.time_scale
     results = []
-    with estate(args, workdir) as est:
+    with Probe() as probe, estate(args, workdir) as est:
         def sims_cpu() -> float:
             return sum(cpu_seconds(p.pid) for p in est.sims if p.poll() is None)
 
@@ -559,6 +556,7 @@ def main() -> int:
         for root, extra_env in roots:
             result = run_daemon(root, est, args, workdir, sims_cpu, extra_env)
             results.append(result)
+            speed = probe.slowdown(*result["window_monotonic"])
             gap = result["healthy_gap_seconds"]
             print(f"[{root}]" + "".join(f" {k}={v}" for k, v in extra_env.items()), flush=True)
             print(f"  CPU      {result['cpu_seconds_per_cycle']:.2f} s per cycle "
@@ -573,8 +571,9 @@ def main() -> int:
                 print(f"  runs     {in_runs:.2f} s of it in collector runs: "
                       + ", ".join(f"{k} {v:g}" for k, v in by_class.items())
                       + f"; outside runs and builds {result['cpu_seconds_per_cycle'] - in_runs - builds:.2f} s")
-            print(f"  memory   RSS {result['rss_mib']:.0f} MiB, peak {result['peak_rss_mib']:.0f} MiB "
-                  f"= {result['peak_rss_mib'] * 1.048576:.0f} MB (goal < 500 MB); first round peak "
+            print(f"  memory   RSS {result['rss_mib']:.0f} MiB, peak {result['peak_rss_mib']:.0f} MiB; with its "
+                  f"{result['helper_processes']} walk processes {result['instance_peak_rss_mib']:.0f} MiB "
+                  f"= {result['instance_peak_rss_mib'] * 1.048576:.0f} MB (goal < 500 MB); first round peak "
                   f"{result['rss_peak_first_round_mib']:.0f} MiB, steady median {result['rss_median_steady_mib']:.0f} "
                   f"max {result['rss_max_steady_mib']:.0f} MiB")
             print(f"  threads  first round peak {result['threads_peak_first_round']}, steady median "
@@ -586,11 +585,28 @@ def main() -> int:
                 print(f"  slots    {line['slots']:g}: {line['waited_per_cycle']} runs a cycle waited in line, "
                       f"{line['mean_wait_seconds']}s on average; {line['leases_expired_per_cycle']} leases a cycle "
                       "ended on a run still going")
+            if speed:
+                print(f"  machine  probe {speed['mean']:.2f}x its fastest ({speed['reference_ms']} ms) on average "
+                      f"while measured, {100 * speed['slow_share']:.0f}% of probes slower than 1.4x "
+                      f"(bench/speedprobe.py): the cycle at the fast mode ~"
+                      f"{result['cpu_seconds_per_cycle'] / speed['mean']:.1f} s = "
+                      f"{100 * result['cpu_share_of_one_core'] / speed['mean']:.1f}% of one core")
             print(f"  up       {result['collectors_up']} collectors; healthy targets {result['healthy_up']}, "
                   f"faulty targets {result['faulty_up']}")
             print(f"  scrape   {result['series']} series, {result['scrape_gzip_bytes'] / 1024:.0f} KiB gzipped, "
                   f"median {result['scrape_seconds_median']}s; ready {result['ready_after_seconds']:.0f}s after start",
                   flush=True)
+        # Against the reference of the whole invocation (every tree's window), so runs compare.
+        for result in results:
+            result["machine_speed"] = probe.slowdown(*result.pop("window_monotonic"))
+            if result["machine_speed"]:
+                result["cpu_seconds_per_cycle_at_fast_mode"] = round(
+                    result["cpu_seconds_per_cycle"] / result["machine_speed"]["mean"], 2)
+        if len(results) > 1:
+            print("machine speed over each window against this invocation's fastest probes: "
+                  + "; ".join(f"{Path(r['root']).name or r['root']} {r['machine_speed']['mean']:.2f}x -> "
+                              f"{r['cpu_seconds_per_cycle_at_fast_mode']} CPU-s a cycle"
+                              for r in results if r.get("machine_speed")), flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({

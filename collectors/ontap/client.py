@@ -78,6 +78,8 @@ class OntapClient:
         self._cluster: ClusterInfo | None = None
         self._cluster_at = 0.0
         self.requests_made = 0
+        # Pages of the last walk of each path (collectors/ontap/walker.py sends big ones away).
+        self.pages_walked: dict[str, int] = {}
         # Bounds every read: a body cap and the collection deadline for a whole request.
         self._guard = ConnectionGuard(settings.max_response_bytes, settings.origin)
 
@@ -240,6 +242,7 @@ class OntapClient:
         }
         seen: set[str] = set()
         empty_in_a_row = 0
+        self.pages_walked[path] = 0
         with _Lookahead(self._get) as lookahead:
             pending: Future[Any] | None = lookahead.fetch_now(path, params, deadline, typed)
             while pending is not None:
@@ -255,6 +258,7 @@ class OntapClient:
                     _note_partial_error(path, body)
                     href = _next_href(body)
                 pending = None
+                self.pages_walked[path] += 1
                 if href:
                     # An empty page that still links on is what ONTAP sends when return_timeout
                     # expired before any record was ready (ansible-collections/netapp.ontap #364):

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from collectors.declare import Declarations
 from collectors.errors import CollectionError, UnsupportedError
-from collectors.ontap import checks, parse, walks, wire
+from collectors.ontap import checks, parse, walker, walks, wire
 from collectors.ontap import endpoints as ep
 from collectors.ontap.client import OntapClient
 from collectors.ontap.facts import (
@@ -469,13 +469,10 @@ def collect_sessions(
     detail = options.client_detail
     base = ep.SESSIONS.fields_for(cluster)
     fields = base + tuple(f for f in ep.SESSION_JOIN_FIELDS if f not in base)
-    fold = _SessionsFold(options.client_detail)
-    for page in _pages(client, ep.SESSIONS, cluster, deadline, fields, typed=wire.SESSIONS_PAGE):
-        if page and page[0].__class__ is wire.Session:
-            fold.add_typed(page)
-        else:
-            fold.add_dicts(page)
-    by_key, clients, machines = fold.by_key, fold.clients, fold.machines
+    answer: tuple[Any, ...] | None = None
+    if walker.POOL.wants(client, ep.SESSIONS.path):  # a big walk: in a process of its own
+        answer = walker.POOL.run(_fold_sessions, client, cluster, deadline, ep.SESSIONS.path, fields, detail)[1]
+    by_key, clients, machines, truncated, total = answer or _fold_sessions(client, cluster, deadline, fields, detail)
     counts: Counter[SessionKey] = Counter()
     by_volume: Counter[VolumeSessionKey] = Counter()
     by_volume_set: Counter[SessionVolumesKey] = Counter()
@@ -497,7 +494,6 @@ def collect_sessions(
             by_volume_set_files[set_key] += with_files
             for k in volume_keys:
                 by_volume_files[k] += with_files
-    total = fold.total
     return SessionsFacts(
         cluster=cluster,
         counts=tuple(sorted(counts.items())),
@@ -508,8 +504,22 @@ def collect_sessions(
         by_volume_set_with_files=tuple(sorted(by_volume_set_files.items())),
         by_volume_with_files=tuple(sorted(by_volume_files.items())),
         machine_sessions=tuple(machines),
-        machine_sessions_truncated=fold.machines_truncated,
+        machine_sessions_truncated=truncated,
     )
+
+
+def _fold_sessions(
+    client: OntapClient, cluster: ClusterInfo, deadline: float, fields: tuple[str, ...], detail: bool
+) -> tuple[dict[_SessionCombo, _SessionEntry], Counter[ClientSessionKey], list[MachineSession], bool, int]:
+    """The sessions walk and its fold, where they run (here or in a walk process): what
+    ``collect_sessions`` reads of the fold, not its caches of raw values."""
+    fold = _SessionsFold(detail)
+    for page in _pages(client, ep.SESSIONS, cluster, deadline, fields, typed=wire.SESSIONS_PAGE):
+        if page and page[0].__class__ is wire.Session:
+            fold.add_typed(page)
+        else:
+            fold.add_dicts(page)
+    return fold.by_key, fold.clients, fold.machines, fold.machines_truncated, fold.total
 
 
 @COLLECTORS.collector(
@@ -753,6 +763,18 @@ def _native_file_counts(
     """Counts per (node, svm, volume, share, ca), the total, whether MAX_VIRTUAL_DISK_FILES cut the
     kept disks short, and the virtual-disk files kept by path for the takeover join (one per
     (svm, share lower, path lower)). 100k records a cycle: see ``_OpenFilesFold``."""
+    if walker.POOL.wants(client, ep.OPEN_FILES.path):  # a big walk: in a process of its own
+        done, answer = walker.POOL.run(_fold_files, client, cluster, deadline, ep.OPEN_FILES.path)
+        if done:
+            assert answer is not None
+            return answer
+    return _fold_files(client, cluster, deadline)
+
+
+def _fold_files(
+    client: OntapClient, cluster: ClusterInfo, deadline: float
+) -> tuple[Counter[FileKey], int, bool, OpenDisks]:
+    """The open-files walk and its fold, where they run (here or in a walk process)."""
     fold = _OpenFilesFold()
     for page in _pages(client, ep.OPEN_FILES, cluster, deadline, typed=wire.OPEN_FILES_PAGE):
         if page and page[0].__class__ is wire.OpenFile:

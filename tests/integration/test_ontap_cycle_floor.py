@@ -7,25 +7,19 @@ floor. The simulator records what the six collectors really send.
 
 from __future__ import annotations
 
-import importlib.util
 from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from exporter.scheduler import run_once_all
+from tests.bench_support import load_bench
 from tests.ontap_support import password_file, simulator, target_entry, write_config
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "ontap_cycle.py"
 
 
 def _bench() -> Any:
-    """bench/ontap_cycle.py as a module (bench/ is scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location("ontap_cycle_bench", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """bench/ontap_cycle.py as a module."""
+    return load_bench("ontap_cycle.py", "ontap_cycle_bench")
 
 
 # Not part of what a request asks for: the page size (the floor pages by 1,000 everywhere) and

@@ -298,6 +298,17 @@ def test_scheduler_section_defaults_are_the_admission_lines() -> None:
     assert (tuned.scheduler.max_runs_in_flight, tuned.scheduler.run_slot_lease) == (200, 30.0)
 
 
+def test_walk_processes_default_is_the_walkers_and_is_bounded() -> None:
+    from collectors.ontap import walker
+
+    assert parse_config({"targets": []}).scheduler.walk_processes == walker.WALK_PROCESSES
+    assert parse_config({"scheduler": {"walk_processes": 0}}).scheduler.walk_processes == 0
+    for bad in (-1, 17, "two"):
+        with pytest.raises(ConfigError) as err:
+            parse_config({"scheduler": {"walk_processes": bad}})
+        assert "scheduler.walk_processes" in str(err.value)
+
+
 def test_bad_scheduler_values_are_named() -> None:
     text = "\n".join(problems({"scheduler": {"max_runs_in_flight": 0, "run_slot_lease": "1ms"}}))
     assert "scheduler.max_runs_in_flight: " in text
