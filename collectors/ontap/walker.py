@@ -8,8 +8,8 @@ Measured with the daemon's own code: one walk costs 0.9-1.2 s of wall time alone
 beside two busy threads and 90 s beside eight, and 1.6-1.9x the CPU (the hand-overs' context
 switches and cold caches). At the P4 estate the big walks are where the daemon's CPU goes, and
 where its refreshes stall at saturation (deadlines passed mid-walk). In a process of its own a
-walk has its own GIL: it costs what it costs alone, and the daemon's threads no longer wait
-behind its reads.
+walk has its own GIL: beside two busy threads it took 1.2-1.6 s of wall time and 0.9-1.0 CPU-s,
+and the daemon's threads no longer wait behind its reads.
 
 What runs there: a walk's pages and its fold (collect.py passes the function), for a job whose
 previous walk of that collection was more than one page (``OntapClient.pages_walked``); a first
@@ -19,15 +19,17 @@ spent on it (charged to the run, collectors/runcpu.py), the pages it walked, and
 (re-logged here, in the daemon's format).
 
 Rules, so that the pool never stalls or leaks anything:
-- ``WALK_PROCESSES`` processes at most, started on first use (a fresh interpreter: no fork of
-  a threaded daemon). A walk that finds none free within ``WAIT_FOR_PROCESS_SECONDS`` runs in-process as
-  before (behind collectors/ontap/walks.py's gate): a slow cluster holding a process delays
-  nobody longer than that.
+- ``scheduler.walk_processes`` helpers at most (default ``WALK_PROCESSES``; the scheduler
+  configures the pool when it starts, and to none when it stops: until then walks stay
+  in-process), each started on first use as a fresh interpreter (no fork of a threaded daemon).
+  A walk that finds none free within ``WAIT_FOR_PROCESS_SECONDS`` runs in-process as before
+  (behind collectors/ontap/walks.py's gate): a slow cluster holding a helper delays nobody
+  longer than that.
 - The helper enforces the collection deadline itself (the same client and connection guard); if
   it has not answered by the deadline plus ``ANSWER_GRACE_SECONDS`` it is killed and the run
   fails with ``timeout``. A helper that dies fails the run with ``internal`` and is replaced.
 - ``stop()`` (the scheduler's stop) kills every helper at once: a shutdown waits for no walk.
-- The password travels to the helper over its pipe, never on a command line or in a log.
+- The password travels to the helper over its socket, never on a command line or in a log.
 """
 
 from __future__ import annotations
@@ -48,7 +50,6 @@ from collectors.errors import CollectionError, UnsupportedError
 from collectors.ontap.client import OntapClient
 from collectors.ontap.facts import ClusterInfo
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # The default of ``scheduler.walk_processes`` (docs/configuration.md); 0 keeps every walk in-process.
@@ -128,7 +129,7 @@ class WalkerPool:
     ) -> tuple[bool, T | None]:
         """``fn(client, cluster, deadline, *args)`` in a helper: (True, its result), or (False, None)
         when no helper was free in time (the caller walks in-process)."""
-        free = self._free  # the one this walk releases, whatever resize() does meanwhile
+        free = self._free  # the one this walk releases, whatever configure() does meanwhile
         if not free.acquire(timeout=max(0.0, min(WAIT_FOR_PROCESS_SECONDS, deadline - time.monotonic()))):
             return False, None
         helper: _Helper | None = None
