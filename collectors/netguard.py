@@ -316,28 +316,13 @@ _live_guards: weakref.WeakSet[ConnectionGuard] = weakref.WeakSet()
 _stopped_owners: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
-_stop_hooks: list[Callable[[], object]] = []
-
-
-def on_stop(hook: Callable[[], object]) -> None:
-    """Call ``hook`` whenever a daemon stops (``abort_all(stopping=True)``): what holds peers'
-    connections elsewhere (collectors/ontap/walker.py's processes) lets them go too."""
-    _stop_hooks.append(hook)
-
-
 def abort_all(owner: object | None = None, *, stopping: bool = False) -> int:
     """Cut the connections of every guard of ``owner`` (None: of the process); how many guards.
 
     ``stopping``: the owner is going away, so its guards (also those its late runs make) refuse
-    every new request from now on, and the stop hooks run."""
+    every new request from now on."""
     if stopping and owner is not None:
         _stopped_owners.add(owner)
-    if stopping:
-        for hook in list(_stop_hooks):
-            try:
-                hook()
-            except Exception:  # a failing hook must not keep the connections below uncut
-                log.exception("stop hook %r failed", hook)
     guards = [g for g in list(_live_guards) if owner is None or g.owner is owner]
     for guard in guards:
         guard.abort()

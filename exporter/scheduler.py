@@ -430,9 +430,9 @@ class Scheduler:
             age = job.abandon_in_flight()
             if age is not None:  # one line per run: a thousand targets must not make one huge line
                 log.warning("stopping: abandoned in-flight run %s (running %.1fs)", job.id, age)
+        # The walk helpers are killed (their runs fail at once); later walks stay in-process.
+        walker.POOL.stop()
         # Blocked reads return now, so those threads end; and no late run starts another request.
-        # The walk helpers are killed too (a netguard stop hook); later walks stay in-process.
-        walker.POOL.configure(0, "exporter.walkhelper")
         netguard.abort_all(self.store, stopping=True)
         closer = threading.Thread(target=self._close_sessions, name="close-sessions", daemon=True)
         closer.start()

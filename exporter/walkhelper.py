@@ -16,7 +16,7 @@ import multiprocessing.connection
 import resource
 from typing import Any
 
-from collectors.errors import CollectionError, UnsupportedError
+from collectors.errors import CollectionError, UnsupportedError, drops_session
 from collectors.ontap.client import OntapClient, OntapSettings
 from exporter import allocator
 from exporter.gcsettings import settle_gc
@@ -69,8 +69,8 @@ def _serve(conn: multiprocessing.connection.Connection) -> None:
             answer = ("error", ("unsupported", exc.reason, exc.message, None))
         except CollectionError as exc:
             answer = ("error", ("collection", exc.reason, exc.message, exc.retry_after))
-            if exc.reason in ("connect", "tls", "auth", "timeout"):
-                clients.pop(settings).close()  # connect afresh next time (exporter/session.py's policy)
+            if drops_session(exc.reason, login_session=False):  # the daemon's reconnect policy for ONTAP
+                clients.pop(settings).close()
         except Exception as exc:  # a bug: say where, as the scheduler does for in-process runs
             answer = ("error", ("collection", "internal", f"walk process: {type(exc).__name__} in {qualname}", None))
         after = resource.getrusage(resource.RUSAGE_SELF)

@@ -469,10 +469,10 @@ def collect_sessions(
     detail = options.client_detail
     base = ep.SESSIONS.fields_for(cluster)
     fields = base + tuple(f for f in ep.SESSION_JOIN_FIELDS if f not in base)
-    answer: tuple[Any, ...] | None = None
-    if walker.POOL.wants(client, ep.SESSIONS.path):  # a big walk: in a process of its own
-        answer = walker.POOL.run(_fold_sessions, client, cluster, deadline, ep.SESSIONS.path, fields, detail)[1]
-    by_key, clients, machines, truncated, total = answer or _fold_sessions(client, cluster, deadline, fields, detail)
+    # A big walk goes to a process of its own (collectors/ontap/walker.py).
+    by_key, clients, machines, truncated, total = walker.POOL.walk(
+        _fold_sessions, client, cluster, deadline, ep.SESSIONS.path, fields, detail
+    )
     counts: Counter[SessionKey] = Counter()
     by_volume: Counter[VolumeSessionKey] = Counter()
     by_volume_set: Counter[SessionVolumesKey] = Counter()
@@ -763,12 +763,8 @@ def _native_file_counts(
     """Counts per (node, svm, volume, share, ca), the total, whether MAX_VIRTUAL_DISK_FILES cut the
     kept disks short, and the virtual-disk files kept by path for the takeover join (one per
     (svm, share lower, path lower)). 100k records a cycle: see ``_OpenFilesFold``."""
-    if walker.POOL.wants(client, ep.OPEN_FILES.path):  # a big walk: in a process of its own
-        done, answer = walker.POOL.run(_fold_files, client, cluster, deadline, ep.OPEN_FILES.path)
-        if done:
-            assert answer is not None
-            return answer
-    return _fold_files(client, cluster, deadline)
+    # A big walk goes to a process of its own (collectors/ontap/walker.py).
+    return walker.POOL.walk(_fold_files, client, cluster, deadline, ep.OPEN_FILES.path)
 
 
 def _fold_files(

@@ -20,8 +20,8 @@ spent on it (charged to the run, collectors/runcpu.py), the pages it walked, and
 
 Rules, so that the pool never stalls or leaks anything:
 - ``scheduler.walk_processes`` helpers at most (default ``WALK_PROCESSES``; the scheduler
-  configures the pool when it starts, and to none when it stops: until then walks stay
-  in-process), each started on first use as a fresh interpreter (no fork of a threaded daemon).
+  configures the pool when it starts and stops it when it stops: until then, and after,
+  walks stay in-process), each started on first use as a fresh interpreter (no fork of a threaded daemon).
   A walk that finds none free within ``WAIT_FOR_PROCESS_SECONDS`` runs in-process as before
   (behind collectors/ontap/walks.py's gate): a slow cluster holding a helper delays nobody
   longer than that.
@@ -45,7 +45,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from collectors import netguard, runcpu
+from collectors import runcpu
 from collectors.errors import CollectionError, UnsupportedError
 from collectors.ontap.client import OntapClient
 from collectors.ontap.facts import ClusterInfo
@@ -123,12 +123,23 @@ class WalkerPool:
         stand-in client without ``pages_walked``, as unit tests fold with, never goes)."""
         return self.size > 0 and getattr(client, "pages_walked", {}).get(path, 0) > 1
 
-    def run(
+    def walk(
         self, fn: Callable[..., T], client: OntapClient, cluster: ClusterInfo, deadline: float, path: str,
         *args: Any,
+    ) -> T:
+        """``fn(client, cluster, deadline, *args)``, the walk of ``path`` and its fold: in a helper
+        when the job's previous walk of it was big and one is free in time, else here."""
+        if self.wants(client, path):
+            done, answer = self._in_helper(fn, client, cluster, deadline, path, args)
+            if done:
+                return answer  # type: ignore[return-value]  # done: fn's own result
+        return fn(client, cluster, deadline, *args)
+
+    def _in_helper(
+        self, fn: Callable[..., T], client: OntapClient, cluster: ClusterInfo, deadline: float, path: str,
+        args: tuple[Any, ...],
     ) -> tuple[bool, T | None]:
-        """``fn(client, cluster, deadline, *args)`` in a helper: (True, its result), or (False, None)
-        when no helper was free in time (the caller walks in-process)."""
+        """(True, the helper's answer), or (False, None) when no helper was free in time."""
         free = self._free  # the one this walk releases, whatever configure() does meanwhile
         if not free.acquire(timeout=max(0.0, min(WAIT_FOR_PROCESS_SECONDS, deadline - time.monotonic()))):
             return False, None
@@ -204,24 +215,18 @@ class WalkerPool:
             return len(self._idle) + len(self._busy)
 
     def stop(self) -> None:
-        """Kill every helper now (busy ones too: their runs fail at once). A later walk starts
-        new ones (tests run many daemons in one process)."""
+        """The scheduler's stop: kill every helper now (busy ones too: their runs fail at once)
+        and take no walk until configured again (a later daemon's start: tests run many)."""
         with self._lock:
             idle, busy = self._idle, list(self._busy)
             self._idle, self._busy = [], set()
+            self.size, self._free = 0, threading.Semaphore(0)
         for helper in idle:
             helper.kill()
         for helper in busy:
             helper.kill(close=False)
 
 
-# The daemon's one pool: every ONTAP job of the process shares it (the scheduler configures it;
-# until then walks stay in-process: `once`, tests); a daemon's stop kills its helpers.
+# The daemon's one pool: every ONTAP job of the process shares it (the scheduler configures it
+# when it starts and stops it when it stops; until then walks stay in-process: `once`, tests).
 POOL = WalkerPool()
-
-
-def _stop_pool() -> None:
-    POOL.stop()  # whichever pool is the daemon's when it stops (tests swap it)
-
-
-netguard.on_stop(_stop_pool)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from collectors import netguard, runcpu
+from collectors import runcpu
 from collectors.errors import CollectionError
 from collectors.ontap import collect, walker
 from exporter.daemon import Daemon
@@ -129,7 +129,7 @@ def test_a_stop_kills_a_walk_in_flight(pool: walker.WalkerPool) -> None:
         assert _wait(lambda: pool.helpers() == 1 and pool._busy)  # the helper is walking
         process = next(iter(pool._busy)).process
         started = time.monotonic()
-        netguard.abort_all(_Owner(), stopping=True)  # what the scheduler's stop does (for its store)
+        walker.POOL.stop()  # what the scheduler's stop does
         walk.join(10)
         assert not walk.is_alive() and time.monotonic() - started < 5
     assert isinstance(out[0], CollectionError) and out[0].reason == "internal"
@@ -154,10 +154,6 @@ def test_with_no_helper_free_a_walk_runs_in_process(pool: walker.WalkerPool, mon
     assert not isinstance(facts, Exception) and facts.total > 1
     assert took < 5  # not held up by the slow cluster's walk: walked here after 0.2 s
     assert pool.walks == 1  # only the slow walk (its timeout) came from the helper
-
-
-class _Owner:
-    """A daemon's store, as far as netguard is concerned (held weakly)."""
 
 
 def _wait(predicate: Any, timeout: float = 30.0) -> bool:
